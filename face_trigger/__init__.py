@@ -1,0 +1,33 @@
+"""face_trigger: find, align, embed and recognise faces on a plain CPU.
+
+Quick start::
+
+    from face_trigger import FacePipeline, read_image
+    pipeline = FacePipeline()                       # bundled, checksum-verified models
+    faces = pipeline.analyze(read_image("photo.jpg"))
+    for face in faces:
+        print(face.box, face.score, face.embedding.shape)
+"""
+from ._version import __version__
+from .align import ARCFACE_TEMPLATE_112, align_faces, similarity_matrix
+from .detector import YuNetDetector
+from .embedder import SFaceEmbedder
+from .errors import (EmbeddingError, FaceTriggerError, ImageReadError, InvalidImageError,
+                     InvalidLandmarksError, ModelIntegrityError, ModelNotFoundError)
+from .image_io import decode_image, read_image, to_bgr
+from .model_files import BUNDLED_MODELS, locate_model, read_verified
+from .pipeline import FacePipeline, detect_embedding, load_model
+from .thresholds import DETECT_CONF, DETECT_MAX_SIDE, DETECT_NMS, MATCH_COSINE, MAX_FACES
+from .types import Detections, Face, ModelInfo
+
+__all__ = [
+    "__version__",
+    "ARCFACE_TEMPLATE_112", "align_faces", "similarity_matrix",
+    "YuNetDetector", "SFaceEmbedder", "FacePipeline", "detect_embedding", "load_model",
+    "Detections", "Face", "ModelInfo",
+    "read_image", "decode_image", "to_bgr",
+    "BUNDLED_MODELS", "locate_model", "read_verified",
+    "DETECT_CONF", "DETECT_NMS", "DETECT_MAX_SIDE", "MAX_FACES", "MATCH_COSINE",
+    "FaceTriggerError", "InvalidImageError", "ImageReadError", "InvalidLandmarksError",
+    "EmbeddingError", "ModelNotFoundError", "ModelIntegrityError",
+]

@@ -1,0 +1,99 @@
+"""Boundary checks shared by the public functions. Each raises a typed error that
+names what was expected and what was found."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import EmbeddingError, InvalidImageError, InvalidLandmarksError
+
+EMBEDDING_DIM = 128
+
+
+def describe(value: Any) -> str:
+    """Short description of a value for error messages: type, shape and dtype."""
+    if isinstance(value, np.ndarray):
+        return f"ndarray shape={value.shape} dtype={value.dtype}"
+    return type(value).__name__
+
+
+def check_frame(frame: Any, name: str = "frame") -> np.ndarray:
+    """Return ``frame`` if it is a BGR ``uint8 (H, W, 3)`` array with H, W >= 1.
+
+    Raises
+    ------
+    InvalidImageError
+        For any other type, dtype, shape or an empty array. Use
+        :func:`face_trigger.to_bgr` to convert gray, BGRA or 16-bit arrays.
+    """
+    if not isinstance(frame, np.ndarray):
+        raise InvalidImageError(f"{name} must be a numpy array (H, W, 3) uint8 BGR, "
+                                f"got {describe(frame)}")
+    if frame.dtype != np.uint8:
+        raise InvalidImageError(f"{name} must have dtype uint8, got {frame.dtype} "
+                                f"(shape {frame.shape}); convert it with face_trigger.to_bgr")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise InvalidImageError(f"{name} must have shape (H, W, 3), got {frame.shape}; "
+                                "convert gray or BGRA images with face_trigger.to_bgr")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise InvalidImageError(f"{name} is empty: shape {frame.shape}")
+    return frame
+
+
+def check_landmarks(landmarks: Any, count: int | None = None) -> np.ndarray:
+    """Return landmarks as a finite ``float32 (N, 5, 2)`` array.
+
+    A single ``(5, 2)`` set is accepted and returned as ``(1, 5, 2)``. When
+    ``count`` is given, N must equal it.
+
+    Raises
+    ------
+    InvalidLandmarksError
+        Wrong shape, non-numeric dtype, NaN/inf, or N != count.
+    """
+    try:
+        array = np.asarray(landmarks)
+    except Exception as exc:  # ragged nested lists and the like
+        raise InvalidLandmarksError(f"landmarks could not be read as an array: {exc}") from exc
+    if array.dtype.kind not in "fiu":
+        raise InvalidLandmarksError(f"landmarks must be numeric, got dtype {array.dtype}")
+    if array.shape == (5, 2):
+        array = array[None]
+    if array.ndim != 3 or array.shape[1:] != (5, 2):
+        raise InvalidLandmarksError(f"landmarks must have shape (N, 5, 2), got {array.shape}")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise InvalidLandmarksError("landmarks contain NaN or infinite values")
+    if count is not None and array.shape[0] != count:
+        raise InvalidLandmarksError(
+            f"got {array.shape[0]} landmark sets for {count} images; pass one (5, 2) set per image")
+    return array
+
+
+def check_embeddings(embeddings: Any, dim: int = EMBEDDING_DIM) -> np.ndarray:
+    """Return embeddings as a finite ``float32 (N, dim)`` array.
+
+    A single ``(dim,)`` vector is returned as ``(1, dim)``. Rows are not
+    re-normalised here; callers that need unit rows normalise or check.
+
+    Raises
+    ------
+    EmbeddingError
+        Non-numeric dtype, wrong dimension, NaN/inf values.
+    """
+    try:
+        array = np.asarray(embeddings)
+    except Exception as exc:
+        raise EmbeddingError(f"embeddings could not be read as an array: {exc}") from exc
+    if array.dtype.kind not in "fiu":
+        raise EmbeddingError(f"embeddings must be numeric, got dtype {array.dtype}")
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != dim:
+        raise EmbeddingError(f"embeddings must have shape (N, {dim}) or ({dim},), "
+                             f"got {np.asarray(embeddings).shape}")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise EmbeddingError("embeddings contain NaN or infinite values")
+    return array

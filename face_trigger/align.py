@@ -1,0 +1,103 @@
+"""Face alignment: five landmarks -> 112x112 chip by a similarity transform.
+
+The template is the standard ArcFace five-point layout that OpenCV's
+``FaceRecognizerSF.alignCrop`` uses, so chips match OpenCV's to within one grey
+level and SFace sees the geometry it was trained on.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from ._validate import check_frame, check_landmarks
+from .errors import InvalidLandmarksError
+
+CHIP_SIZE = 112
+
+#: Destination of (right eye, left eye, nose, right mouth, left mouth) in a 112x112 chip.
+ARCFACE_TEMPLATE_112: NDArray[np.float32] = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+     [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
+ARCFACE_TEMPLATE_112.flags.writeable = False
+
+
+def similarity_matrix(landmarks: NDArray, template: NDArray = ARCFACE_TEMPLATE_112
+                      ) -> NDArray[np.float64]:
+    """Least-squares similarity transforms (Umeyama, 1991) from landmarks to template.
+
+    Parameters
+    ----------
+    landmarks : array-like, float (N, 5, 2) or (5, 2)
+        Source points in frame pixels.
+    template : ndarray, float (5, 2)
+        Destination points.
+
+    Returns
+    -------
+    ndarray, float64 (N, 2, 3)
+        Affine matrices for :func:`cv2.warpAffine` (rotation, uniform scale, shift).
+
+    Raises
+    ------
+    InvalidLandmarksError
+        Bad shape or values, or all five points coincide (no transform exists).
+    """
+    src = check_landmarks(landmarks).astype(np.float64)
+    dst = np.asarray(template, dtype=np.float64)
+    src_mean = src.mean(axis=1, keepdims=True)
+    dst_mean = dst.mean(axis=0)
+    src_c = src - src_mean
+    dst_c = dst - dst_mean
+    src_var = (src_c ** 2).sum(axis=(1, 2)) / src.shape[1]
+    if np.any(src_var <= 1e-12):
+        raise InvalidLandmarksError("landmarks are degenerate: all five points coincide")
+    # Covariance dst^T src / n for each face: (N, 2, 2).
+    cov = np.einsum("pi,npj->nij", dst_c, src_c) / src.shape[1]
+    u, s, vt = np.linalg.svd(cov)
+    d = np.ones((src.shape[0], 2))
+    d[np.linalg.det(cov) < 0, 1] = -1.0
+    rotation = u @ (d[:, :, None] * vt)
+    scale = (s * d).sum(axis=1) / src_var
+    linear = scale[:, None, None] * rotation
+    shift = dst_mean[None, :] - np.einsum("nij,nj->ni", linear, src_mean[:, 0, :])
+    return np.concatenate([linear, shift[:, :, None]], axis=2)
+
+
+def align_faces(frames: Sequence[NDArray[np.uint8]] | NDArray[np.uint8],
+                landmarks: NDArray) -> NDArray[np.uint8]:
+    """Cut aligned 112x112 chips out of frames.
+
+    Parameters
+    ----------
+    frames : ndarray uint8 (H, W, 3) or sequence of them
+        One frame shared by all faces, or one frame per landmark set.
+    landmarks : array-like, float (N, 5, 2) or (5, 2)
+        Five landmarks per face in the pixels of its frame.
+
+    Returns
+    -------
+    ndarray, uint8 (N, 112, 112, 3)
+        BGR chips (bilinear interpolation, black border).
+
+    Raises
+    ------
+    InvalidImageError, InvalidLandmarksError
+        Bad frames or landmarks, or a frame count that differs from N.
+    """
+    if isinstance(frames, np.ndarray) and frames.ndim == 3:
+        frame_list = None
+        single = check_frame(frames)
+        points = check_landmarks(landmarks)
+    else:
+        frame_list = [check_frame(f, f"frames[{i}]") for i, f in enumerate(frames)]
+        points = check_landmarks(landmarks, count=len(frame_list))
+    matrices = similarity_matrix(points)
+    chips = np.empty((points.shape[0], CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
+    for i, matrix in enumerate(matrices):
+        source = single if frame_list is None else frame_list[i]
+        cv2.warpAffine(source, matrix, (CHIP_SIZE, CHIP_SIZE), dst=chips[i],
+                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return chips

@@ -1,0 +1,121 @@
+"""Image input: files, bytes and arrays in, BGR ``uint8 (H, W, 3)`` out."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Union
+
+import cv2
+import numpy as np
+
+from ._validate import check_frame, describe
+from .errors import ImageReadError, InvalidImageError
+
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray]
+
+_JPEG_SOI = b"\xff\xd8"
+_JPEG_SOS = b"\xff\xda"
+_JPEG_EOI = b"\xff\xd9"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def read_image(source: ImageSource) -> np.ndarray:
+    """Load an image as BGR ``uint8 (H, W, 3)``.
+
+    Parameters
+    ----------
+    source : path, bytes or ndarray
+        A file path, the encoded bytes of a file (JPEG, PNG, BMP, TIFF, WebP...),
+        or an array (passed to :func:`to_bgr`; arrays are taken as BGR/BGRA, the
+        OpenCV convention).
+
+    Files and bytes get their EXIF orientation applied; an alpha channel is
+    dropped; gray and 16-bit images are converted. The input is never modified.
+
+    Raises
+    ------
+    ImageReadError
+        Missing or unreadable file, empty or truncated data, undecodable bytes.
+    InvalidImageError
+        An array of an unsupported dtype or shape, or an empty array.
+
+    Examples
+    --------
+    >>> frame = read_image("tests/data/obama.jpg")
+    >>> frame.shape, frame.dtype
+    ((1137, 910, 3), dtype('uint8'))
+    """
+    if isinstance(source, np.ndarray):
+        return to_bgr(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return decode_image(bytes(source), name="image bytes")
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ImageReadError(f"image file not found: {path}") from None
+        except IsADirectoryError:
+            raise ImageReadError(f"expected an image file, got a directory: {path}") from None
+        except OSError as exc:
+            raise ImageReadError(f"cannot read image file {path}: {exc}") from exc
+        return decode_image(data, name=str(path))
+    raise InvalidImageError(f"image must be a path, bytes or numpy array, got {describe(source)}")
+
+
+def decode_image(data: bytes, name: str = "image bytes") -> np.ndarray:
+    """Decode encoded image bytes to BGR ``uint8 (H, W, 3)`` (see :func:`read_image`)."""
+    if len(data) == 0:
+        raise ImageReadError(f"{name} is empty (0 bytes)")
+    _check_complete(data, name)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise ImageReadError(f"{name} could not be decoded as an image ({len(data)} bytes); "
+                             "the file is corrupted or not an image format OpenCV reads")
+    return image
+
+
+def _check_complete(data: bytes, name: str) -> None:
+    # Decoders may return a partly grey image for a cut-off file; refuse it instead.
+    if data.startswith(_JPEG_SOI):
+        last_scan = data.rfind(_JPEG_SOS)
+        if data.rfind(_JPEG_EOI) < max(last_scan, 0):
+            raise ImageReadError(f"{name} is a truncated JPEG (no end-of-image marker "
+                                 "after its last scan)")
+    elif data.startswith(_PNG_SIGNATURE):
+        if b"IEND" not in data[-64:]:
+            raise ImageReadError(f"{name} is a truncated PNG (no IEND chunk)")
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """Convert an image array to BGR ``uint8 (H, W, 3)``.
+
+    Accepts ``uint8`` or ``uint16`` arrays of shape (H, W), (H, W, 1), (H, W, 3)
+    (taken as BGR) or (H, W, 4) (taken as BGRA; alpha is dropped). 16-bit values
+    are scaled to 8 bit. A BGR ``uint8`` input is returned as is (not copied);
+    other inputs are converted into a new array.
+
+    Raises
+    ------
+    InvalidImageError
+        Not an array, an empty array, a float/bool/other dtype, or another shape.
+    """
+    if not isinstance(image, np.ndarray):
+        raise InvalidImageError(f"image must be a numpy array, got {describe(image)}")
+    if image.size == 0:
+        raise InvalidImageError(f"image is empty: shape {image.shape}")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise InvalidImageError(
+            f"image dtype must be uint8 or uint16, got {image.dtype} (shape {image.shape}); "
+            "scale float images to 0-255 and convert with .astype(np.uint8)")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(np.ascontiguousarray(image.reshape(image.shape[:2])),
+                            cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return check_frame(image, "image")
+    raise InvalidImageError(f"image must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
+                            f"got {image.shape}")

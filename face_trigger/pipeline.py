@@ -1,0 +1,179 @@
+"""One-call face analysis: detect -> align -> embed, batched across faces and frames."""
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import thresholds
+from ._validate import EMBEDDING_DIM, check_frame
+from .align import align_faces
+from .detector import YuNetDetector
+from .embedder import SFaceEmbedder
+from .types import Detections, Face, ModelInfo
+
+PathArg = Union[str, os.PathLike, None]
+
+
+def load_model(path: PathArg = None, role: str = "embedder"
+               ) -> Union[SFaceEmbedder, YuNetDetector]:
+    """Load a model with its integrity check (seed-compatible entry point).
+
+    Parameters
+    ----------
+    path : path, optional
+        ONNX file; ``None`` loads the bundled model for ``role``.
+    role : {"embedder", "detector"}
+        Which model to load.
+
+    Returns
+    -------
+    SFaceEmbedder or YuNetDetector
+
+    Raises
+    ------
+    ModelNotFoundError, ModelIntegrityError
+        Missing file; hash mismatch (message names the file and both hashes) or
+        a file OpenCV cannot parse.
+    """
+    if role == "embedder":
+        return SFaceEmbedder(path)
+    if role == "detector":
+        return YuNetDetector(path)
+    raise ValueError(f"role must be 'embedder' or 'detector', got {role!r}")
+
+
+class FacePipeline:
+    """Detector + aligner + embedder, the stages every other feature builds on.
+
+    Parameters
+    ----------
+    detector : YuNetDetector, optional
+        Built with defaults (bundled model, 640 px detection side) when omitted.
+    embedder : SFaceEmbedder, optional
+        Built with defaults (bundled model) when omitted.
+
+    Notes
+    -----
+    Thread safety: safe to share; each net is guarded by its own lock, so
+    concurrent calls give the same results as serial ones but do not run their
+    forward passes in parallel. For throughput, one pipeline per worker.
+
+    Examples
+    --------
+    >>> pipeline = FacePipeline()
+    >>> boxes, embeddings = pipeline.detect_embedding(read_image("tests/data/obama.jpg"))
+    >>> boxes.shape, embeddings.shape
+    ((1, 4), (1, 128))
+    """
+
+    def __init__(self, detector: Optional[YuNetDetector] = None,
+                 embedder: Optional[SFaceEmbedder] = None) -> None:
+        self.detector = detector if detector is not None else YuNetDetector()
+        self.embedder = embedder if embedder is not None else SFaceEmbedder()
+
+    @property
+    def model(self) -> ModelInfo:
+        """Identity of the embedder model (what embeddings are comparable by)."""
+        return self.embedder.model
+
+    def detect(self, frame: NDArray[np.uint8], **overrides: float) -> Detections:
+        """Detections for one BGR uint8 frame (see :meth:`YuNetDetector.detect`)."""
+        return self.detector.detect(frame, **overrides)
+
+    def embed(self, frames: Union[NDArray[np.uint8], Sequence[NDArray[np.uint8]]],
+              landmarks: NDArray) -> NDArray[np.float32]:
+        """Align and embed faces given by landmarks.
+
+        Parameters
+        ----------
+        frames : ndarray uint8 (H, W, 3) or sequence of N of them
+            One frame for all faces, or one frame per face.
+        landmarks : array-like float (N, 5, 2)
+
+        Returns
+        -------
+        ndarray, float32 (N, 128), unit rows.
+        """
+        return self.embedder.embed_chips(align_faces(frames, landmarks))
+
+    def analyze(self, frame: NDArray[np.uint8], *,
+                conf_threshold: float = thresholds.DETECT_CONF,
+                nms_threshold: float = thresholds.DETECT_NMS,
+                max_count: int = thresholds.MAX_FACES) -> List[Face]:
+        """Detect every face of a frame and embed them in one batch.
+
+        Returns
+        -------
+        list of Face
+            Strongest first; each with box, landmarks, score, a float32 (128,)
+            unit embedding and ``model`` set to the embedder's identity.
+        """
+        return self.analyze_batch([frame], conf_threshold=conf_threshold,
+                                  nms_threshold=nms_threshold, max_count=max_count)[0]
+
+    def analyze_batch(self, frames: Sequence[NDArray[np.uint8]], *,
+                      conf_threshold: float = thresholds.DETECT_CONF,
+                      nms_threshold: float = thresholds.DETECT_NMS,
+                      max_count: int = thresholds.MAX_FACES) -> List[List[Face]]:
+        """:meth:`analyze` for many frames; all their faces share forward passes."""
+        frames = [check_frame(f, f"frames[{i}]") for i, f in enumerate(frames)]
+        detections = [self.detector.detect(f, conf_threshold=conf_threshold,
+                                           nms_threshold=nms_threshold, max_count=max_count)
+                      for f in frames]
+        owners = [f for f, d in zip(frames, detections) for _ in range(len(d))]
+        if owners:
+            all_landmarks = np.concatenate([d.landmarks for d in detections])
+            embeddings = self.embed(owners, all_landmarks)
+        else:
+            embeddings = np.zeros((0, EMBEDDING_DIM), np.float32)
+        embeddings.flags.writeable = False
+        model_id = self.model.id
+        results: List[List[Face]] = []
+        row = 0
+        for det in detections:
+            faces = []
+            for face in det:
+                faces.append(Face(box=face.box, landmarks=face.landmarks, score=face.score,
+                                  embedding=embeddings[row], model=model_id))
+                row += 1
+            results.append(faces)
+        return results
+
+    def detect_embedding(self, frame: NDArray[np.uint8],
+                         conf_threshold: float = thresholds.DETECT_CONF,
+                         nms_threshold: float = thresholds.DETECT_NMS,
+                         max_count: int = thresholds.MAX_FACES
+                         ) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Boxes and embeddings of every face in a frame (seed API).
+
+        Returns
+        -------
+        boxes : ndarray, float32 (N, 4)
+            x1, y1, x2, y2 in frame pixels, strongest face first.
+        embeddings : ndarray, float32 (N, 128)
+            Unit rows; row i belongs to box i. N may be 0: shapes (0, 4), (0, 128).
+        """
+        det = self.detector.detect(frame, conf_threshold=conf_threshold,
+                                   nms_threshold=nms_threshold, max_count=max_count)
+        if len(det) == 0:
+            return np.zeros((0, 4), np.float32), np.zeros((0, EMBEDDING_DIM), np.float32)
+        return np.array(det.boxes), self.embed(frame, det.landmarks)
+
+
+def detect_embedding(frame: NDArray[np.uint8],
+                     conf_threshold: float = thresholds.DETECT_CONF,
+                     nms_threshold: float = thresholds.DETECT_NMS,
+                     max_count: int = thresholds.MAX_FACES, *,
+                     pipeline: Optional[FacePipeline] = None
+                     ) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Boxes (N, 4) and unit embeddings (N, 128), both float32, of every face (seed API).
+
+    Without ``pipeline`` the models are loaded for this call alone (about 0.1-0.2 s);
+    in a loop, build one :class:`FacePipeline` and pass it, or call its method.
+    """
+    if pipeline is None:
+        pipeline = FacePipeline()
+    return pipeline.detect_embedding(frame, conf_threshold, nms_threshold, max_count)

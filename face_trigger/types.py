@@ -1,0 +1,141 @@
+"""Result types shared by every stage: frozen, validated, numpy-backed.
+
+Array conventions (see ARCHITECTURE.md §2):
+
+* boxes ``float32 (N, 4)``: x1, y1, x2, y2 in pixels of the input frame.
+* landmarks ``float32 (N, 5, 2)``: right eye, left eye, nose tip, right and left
+  mouth corner (the subject's right is the image's left), x then y.
+* scores ``float32 (N,)``: detector confidence in [0, 1], descending.
+* embeddings ``float32 (N, 128)``: unit-length rows; cosine similarity = dot product.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+Frame = NDArray[np.uint8]
+"""A BGR image, ``uint8 (H, W, 3)``."""
+
+FloatArray = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Identity of a loaded model file.
+
+    Attributes
+    ----------
+    name : str
+        File stem, e.g. ``"face_recognition_sface_2021dec"``.
+    sha256 : str
+        Hex digest of the exact bytes that were loaded.
+    bundled : bool
+        True when the hash is one of the models shipped with face_trigger.
+    """
+
+    name: str
+    sha256: str
+    bundled: bool
+
+    @property
+    def id(self) -> str:
+        """Short identity ``"<name>@<first 12 hex of sha256>"`` recorded on embeddings."""
+        return f"{self.name}@{self.sha256[:12]}"
+
+
+def _as_readonly(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    if array.flags.writeable:
+        array = array.copy()
+        array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Face:
+    """One detected face.
+
+    Attributes
+    ----------
+    box : ndarray, float32 (4,)
+        x1, y1, x2, y2 in frame pixels.
+    landmarks : ndarray, float32 (5, 2)
+        The five YuNet landmarks in frame pixels.
+    score : float
+        Detector confidence.
+    embedding : ndarray, float32 (128,) or None
+        Unit-length SFace embedding, when computed.
+    model : str or None
+        ``ModelInfo.id`` of the embedder that produced ``embedding``.
+    track_id : int or None
+        Set by a tracker.
+    """
+
+    box: FloatArray
+    landmarks: FloatArray
+    score: float
+    embedding: Optional[FloatArray] = None
+    model: Optional[str] = None
+    track_id: Optional[int] = None
+
+    @property
+    def width(self) -> float:
+        """Box width in pixels."""
+        return float(self.box[2] - self.box[0])
+
+    @property
+    def height(self) -> float:
+        """Box height in pixels."""
+        return float(self.box[3] - self.box[1])
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """Columnar detector output for one frame; ``N`` may be 0.
+
+    Indexing with an int returns a :class:`Face`; with a slice, an index array or
+    a boolean mask it returns ``Detections``. Iterating yields ``Face`` objects.
+    Arrays are read-only copies.
+    """
+
+    boxes: FloatArray
+    landmarks: FloatArray
+    scores: FloatArray
+
+    def __post_init__(self) -> None:
+        boxes = np.asarray(self.boxes, dtype=np.float32)
+        landmarks = np.asarray(self.landmarks, dtype=np.float32)
+        scores = np.asarray(self.scores, dtype=np.float32)
+        n = boxes.shape[0] if boxes.ndim == 2 else -1
+        expected = {"boxes": ((n, 4), boxes), "landmarks": ((n, 5, 2), landmarks),
+                    "scores": ((n,), scores)}
+        for name, (shape, array) in expected.items():
+            if n < 0 or array.shape != shape:
+                raise ValueError(
+                    f"Detections.{name} must have shape {shape if n >= 0 else '(N, 4)'}, "
+                    f"got {array.shape}")
+        object.__setattr__(self, "boxes", _as_readonly(boxes))
+        object.__setattr__(self, "landmarks", _as_readonly(landmarks))
+        object.__setattr__(self, "scores", _as_readonly(scores))
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        """Zero detections with correctly shaped, typed arrays."""
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32),
+                   np.zeros((0,), np.float32))
+
+    def __len__(self) -> int:
+        return int(self.boxes.shape[0])
+
+    def __getitem__(self, index: Union[int, slice, NDArray]) -> Union[Face, "Detections"]:
+        if isinstance(index, (int, np.integer)):
+            return Face(box=self.boxes[index], landmarks=self.landmarks[index],
+                        score=float(self.scores[index]))
+        return Detections(self.boxes[index], self.landmarks[index], self.scores[index])
+
+    def __iter__(self) -> Iterator[Face]:
+        for i in range(len(self)):
+            yield self[i]
