@@ -14,8 +14,10 @@ from .detector import YuNetDetector
 from .embedder import SFaceEmbedder
 from .errors import (EmbeddingError, FaceTriggerError, ImageReadError, InvalidImageError,
                      InvalidLandmarksError, ModelIntegrityError, ModelNotFoundError)
-from .image_io import decode_image, read_image, to_bgr
+from .draw import draw_faces, side_by_side
+from .image_io import decode_image, read_image, sample_images, to_bgr, write_image
 from .model_files import BUNDLED_MODELS, locate_model, read_verified
+from .runtime import configure_opencv, opencv_version
 from .pipeline import FacePipeline, detect_embedding, load_model
 from .thresholds import DETECT_CONF, DETECT_MAX_SIDE, DETECT_NMS, MATCH_COSINE, MAX_FACES
 from .types import Detections, Face, ModelInfo
@@ -25,7 +27,8 @@ __all__ = [
     "ARCFACE_TEMPLATE_112", "align_faces", "similarity_matrix",
     "YuNetDetector", "SFaceEmbedder", "FacePipeline", "detect_embedding", "load_model",
     "Detections", "Face", "ModelInfo",
-    "read_image", "decode_image", "to_bgr",
+    "read_image", "decode_image", "to_bgr", "write_image", "sample_images",
+    "draw_faces", "side_by_side", "configure_opencv", "opencv_version",
     "BUNDLED_MODELS", "locate_model", "read_verified",
     "DETECT_CONF", "DETECT_NMS", "DETECT_MAX_SIDE", "MAX_FACES", "MATCH_COSINE",
     "FaceTriggerError", "InvalidImageError", "ImageReadError", "InvalidLandmarksError",

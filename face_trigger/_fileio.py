@@ -15,12 +15,14 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     The bytes go to a temporary file in the same directory, are flushed and
     fsynced, then renamed over ``path`` with :func:`os.replace`. If anything
     fails, the previous file (if any) is untouched and the temporary file is
-    removed.
+    removed. A replaced file keeps its permission bits; a new one gets the
+    usual ``0o666 & ~umask``.
     """
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
+        os.chmod(tmp_name, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -50,3 +52,23 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_current_umask()
+
+
+def _current_umask() -> int:
+    # Reading the umask through os.umask() briefly changes it for every thread;
+    # Linux exposes it read-only in /proc instead.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022

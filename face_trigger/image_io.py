@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Union
+from typing import List, Union
 
 import cv2
 import numpy as np
 
+from ._fileio import atomic_write_bytes
 from ._validate import check_frame, describe
 from .errors import ImageReadError, InvalidImageError
 
@@ -119,3 +120,32 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
         return check_frame(image, "image")
     raise InvalidImageError(f"image must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
                             f"got {image.shape}")
+
+
+def write_image(path: Union[str, "os.PathLike[str]"], image: np.ndarray,
+                quality: int = 92) -> Path:
+    """Encode a BGR ``uint8 (H, W, 3)`` image by the path's extension and write it atomically.
+
+    Raises
+    ------
+    InvalidImageError
+        ``image`` is not a BGR uint8 frame, or the extension is not a format OpenCV writes.
+    """
+    image = check_frame(image, "image")
+    target = Path(path)
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if target.suffix.lower() in (
+        ".jpg", ".jpeg") else []
+    try:
+        ok, encoded = cv2.imencode(target.suffix or ".png", image, params)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise InvalidImageError(f"cannot encode an image as {target.suffix!r} for {target}; "
+                                "use .jpg or .png")
+    return atomic_write_bytes(target, encoded.tobytes())
+
+
+def sample_images() -> List[Path]:
+    """Paths of the public-domain sample photos shipped with the package (for demos)."""
+    folder = Path(__file__).resolve().parent / "samples"
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png"))
