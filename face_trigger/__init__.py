@@ -20,6 +20,7 @@ from .model_files import BUNDLED_MODELS, locate_model, read_verified
 from .runtime import configure_opencv, opencv_version
 from .pipeline import FacePipeline, detect_embedding, load_model
 from .thresholds import DETECT_CONF, DETECT_MAX_SIDE, DETECT_NMS, MATCH_COSINE, MAX_FACES
+from .synthetic import crop_around, full_hd_frame, paste_faces
 from .types import Detections, Face, ModelInfo
 
 __all__ = [
@@ -28,7 +29,7 @@ __all__ = [
     "YuNetDetector", "SFaceEmbedder", "FacePipeline", "detect_embedding", "load_model",
     "Detections", "Face", "ModelInfo",
     "read_image", "decode_image", "to_bgr", "write_image", "sample_images",
-    "draw_faces", "side_by_side", "configure_opencv", "opencv_version",
+    "draw_faces", "side_by_side", "full_hd_frame", "crop_around", "paste_faces", "configure_opencv", "opencv_version",
     "BUNDLED_MODELS", "locate_model", "read_verified",
     "DETECT_CONF", "DETECT_NMS", "DETECT_MAX_SIDE", "MAX_FACES", "MATCH_COSINE",
     "FaceTriggerError", "InvalidImageError", "ImageReadError", "InvalidLandmarksError",

@@ -24,7 +24,7 @@ DETECT_TOP_K: int = 5000
 #: than this are downscaled, never upscaled. At 640 a 1080p frame is detected at
 #: 640x360 and faces of 50 px and more (in 1080p pixels) are found at DETECT_CONF;
 #: measured by ``python benchmarks/bench_min_face.py`` (README, "Smallest face").
-DETECT_MAX_SIDE: int = 640
+DETECT_MAX_SIDE: int = 736
 
 #: Cosine similarity at or above which two SFace embeddings are "the same person".
 #: Chosen on ../shared/lfw_dev by ``python benchmarks/calibrate_lfw.py ../shared/lfw_dev``

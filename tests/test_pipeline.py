@@ -1,0 +1,118 @@
+"""End-to-end pipeline: identities on real photos, seed API shapes, batching, threads."""
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+import face_trigger as ft
+
+
+def test_same_person_above_threshold_others_below(reference):
+    obama = reference["obama"].embedding
+    for same in ["obama2", "obama3", "32bit", "obama_partial_face2"]:
+        assert float(obama @ reference[same].embedding) >= ft.MATCH_COSINE, same
+    for other in ["biden", "astronaut"]:
+        assert float(obama @ reference[other].embedding) < ft.MATCH_COSINE, other
+    assert float(reference["biden"].embedding @ reference["astronaut"].embedding) < ft.MATCH_COSINE
+
+
+def test_detect_embedding_seed_api(pipeline, images):
+    boxes, embeddings = ft.detect_embedding(images["obama"], pipeline=pipeline)
+    assert boxes.shape == (1, 4) and boxes.dtype == np.float32
+    assert embeddings.shape == (1, 128) and embeddings.dtype == np.float32
+    assert np.allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-5)
+    boxes, embeddings = pipeline.detect_embedding(np.zeros((300, 400, 3), np.uint8))
+    assert boxes.shape == (0, 4) and embeddings.shape == (0, 128)
+    assert boxes.dtype == embeddings.dtype == np.float32
+
+
+def test_detect_embedding_without_a_pipeline_loads_models(images):
+    boxes, embeddings = ft.detect_embedding(images["astronaut"])
+    assert boxes.shape == (1, 4) and embeddings.shape == (1, 128)
+
+
+def test_seed_thresholds_are_honoured(pipeline, images):
+    boxes, _ = pipeline.detect_embedding(images["obama"], conf_threshold=0.99)
+    assert boxes.shape == (0, 4)
+    with pytest.raises(ValueError, match="conf_threshold"):
+        pipeline.detect_embedding(images["obama"], conf_threshold=-0.1)
+
+
+def test_faces_carry_the_model_identity(pipeline, reference):
+    assert reference["obama"].model == pipeline.embedder.model.id
+    assert reference["obama"].model.startswith("face_recognition_sface_2021dec@0ba9fbfa01b5")
+
+
+@pytest.mark.parametrize("height", [240, 360, 480, 720, 1080])
+def test_same_identity_across_frame_sizes(pipeline, images, reference, height):
+    frame = ft.full_hd_frame(images["obama2"], size=(height * 16 // 9, height))
+    faces = pipeline.analyze(frame)
+    assert len(faces) == 1
+    embedding = faces[0].embedding
+    assert float(embedding @ reference["obama"].embedding) >= ft.MATCH_COSINE
+    assert float(embedding @ reference["obama2"].embedding) >= 0.8
+    assert float(embedding @ reference["biden"].embedding) < ft.MATCH_COSINE
+
+
+def test_multi_face_frame_identities(pipeline, images, reference):
+    items = [(ft.crop_around(images[n], reference[n].box), x, 200, 220 / reference[n].width)
+             for n, x in [("obama", 50), ("biden", 700), ("astronaut", 1350)]]
+    frame = ft.paste_faces((1920, 1080), items)
+    faces = pipeline.analyze(frame)
+    assert len(faces) == 3
+    gallery = np.stack([reference[n].embedding for n in ["obama", "biden", "astronaut"]])
+    by_x = sorted(faces, key=lambda f: f.box[0])
+    for expected, face in enumerate(by_x):
+        similarities = gallery @ face.embedding
+        assert int(np.argmax(similarities)) == expected
+        assert similarities[expected] >= ft.MATCH_COSINE
+
+
+def test_analyze_batch_equals_analyze(pipeline, images):
+    frames = [images["obama"], np.zeros((100, 100, 3), np.uint8), images["biden"]]
+    batch = pipeline.analyze_batch(frames)
+    assert [len(faces) for faces in batch] == [1, 0, 1]
+    for frame, faces in zip(frames, batch):
+        single = pipeline.analyze(frame)
+        for a, b in zip(faces, single):
+            assert np.allclose(a.embedding, b.embedding, atol=1e-5)
+            assert np.array_equal(a.box, b.box)
+
+
+def test_embed_with_landmarks(pipeline, images, reference):
+    frames = [images["obama"], images["biden"]]
+    landmarks = np.stack([reference["obama"].landmarks, reference["biden"].landmarks])
+    out = pipeline.embed(frames, landmarks)
+    assert out.shape == (2, 128)
+    assert float(out[0] @ reference["obama"].embedding) > 0.9999
+
+
+def test_four_threads_get_the_serial_result(images):
+    pipeline = ft.FacePipeline()
+    names = ["obama", "obama2", "biden", "astronaut", "obama3", "32bit"]
+    frames = [cv2.resize(images[n], None, fx=0.5, fy=0.5) for n in names]
+    serial = [pipeline.detect_embedding(f) for f in frames]
+    results = {}
+    errors = []
+
+    def worker(index: int) -> None:
+        try:
+            for round_ in range(3):
+                for j, frame in enumerate(frames):
+                    results[(index, round_, j)] = pipeline.detect_embedding(frame)
+        except Exception as exc:  # reported below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(results) == 4 * 3 * len(frames)
+    for (_, _, j), (boxes, embeddings) in results.items():
+        assert np.allclose(boxes, serial[j][0], atol=1e-4)
+        assert np.allclose(embeddings, serial[j][1], atol=1e-5)
