@@ -42,14 +42,18 @@ class YuNetDetector:
         IoU in [0, 1] above which overlapping boxes are merged.
     max_count : int
         Faces returned at most, strongest first.
+    max_side : int or None
+        Longest side of the detection copy (default 736). Frames larger than this
+        are downscaled before detection: much faster, and at 736 faces 60 px wide
+        and more in a 1080p frame are still found. For smaller faces raise it
+        (960: faces down to 50 px; 1280: 40 px) or pass ``None`` for full
+        resolution (5-10x slower at 1080p); lower it (480, about twice as fast)
+        when faces are large (100 px and more). Frames are never upscaled. See
+        ``benchmarks/bench_min_face.py`` for the measured table.
+    top_k : int
+        Candidates kept before non-maximum suppression.
     expected_sha256 : str, optional
         Pin a custom model file to this hash (bundled files are always checked).
-    max_side : int or None
-        Longest side of the detection copy (default 640). Frames larger than this
-        are downscaled before detection: much faster, and at 640 faces of 50 px
-        and more in a 1080p frame are still found. For smaller faces raise it
-        (960 or 1280 for faces down to about 30 px in 1080p) or pass ``None`` for
-        full resolution (5-10x slower at 1080p). Frames are never upscaled.
 
     Notes
     -----

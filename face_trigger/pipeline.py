@@ -51,7 +51,7 @@ class FacePipeline:
     Parameters
     ----------
     detector : YuNetDetector, optional
-        Built with defaults (bundled model, 640 px detection side) when omitted.
+        Built with defaults (bundled model, 736 px detection side) when omitted.
     embedder : SFaceEmbedder, optional
         Built with defaults (bundled model) when omitted.
 
