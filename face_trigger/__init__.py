@@ -8,18 +8,23 @@ Quick start::
     for face in faces:
         print(face.box, face.score, face.embedding.shape)
 """
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
 from .align import ARCFACE_TEMPLATE_112, align_faces, similarity_matrix
 from .detector import YuNetDetector
 from .embedder import SFaceEmbedder
 from .errors import (EmbeddingError, FaceTriggerError, ImageReadError, InvalidImageError,
-                     InvalidLandmarksError, ModelIntegrityError, ModelNotFoundError)
+                     InvalidLandmarksError, LabelMapError, ModelFileError, ModelIntegrityError,
+                     ModelNotFoundError, NotFittedError)
+from .label_map import LabelMap
 from .draw import draw_faces, side_by_side
 from .image_io import decode_image, read_image, sample_images, to_bgr, write_image
 from .model_files import BUNDLED_MODELS, locate_model, read_verified
 from .runtime import configure_opencv, opencv_version
 from .pipeline import FacePipeline, detect_embedding, load_model
-from .thresholds import DETECT_CONF, DETECT_MAX_SIDE, DETECT_NMS, MATCH_COSINE, MAX_FACES
+from .thresholds import (DETECT_CONF, DETECT_MAX_SIDE, DETECT_NMS, IDENTIFY_COSINE,
+                         IDENTIFY_MARGIN, MATCH_COSINE, MAX_FACES)
 from .synthetic import crop_around, full_hd_frame, paste_faces
 from .types import Detections, Face, ModelInfo
 
@@ -32,6 +37,24 @@ __all__ = [
     "draw_faces", "side_by_side", "full_hd_frame", "crop_around", "paste_faces", "configure_opencv", "opencv_version",
     "BUNDLED_MODELS", "locate_model", "read_verified",
     "DETECT_CONF", "DETECT_NMS", "DETECT_MAX_SIDE", "MAX_FACES", "MATCH_COSINE",
+    "IDENTIFY_COSINE", "IDENTIFY_MARGIN",
+    "FaceRecognizer", "Identity", "LabelMap", "EnrollmentResult", "EnrollmentRecord",
     "FaceTriggerError", "InvalidImageError", "ImageReadError", "InvalidLandmarksError",
-    "EmbeddingError", "ModelNotFoundError", "ModelIntegrityError",
+    "EmbeddingError", "ModelNotFoundError", "ModelIntegrityError", "LabelMapError",
+    "ModelFileError", "NotFittedError",
 ]
+
+# The recognizer imports scikit-learn (about 0.9 s): load it on first use, not at import.
+_LAZY = {"FaceRecognizer": "recognizer", "Identity": "recognizer",
+         "EnrollmentResult": "enrollment", "EnrollmentRecord": "enrollment"}
+
+if TYPE_CHECKING:
+    from .enrollment import EnrollmentRecord, EnrollmentResult
+    from .recognizer import FaceRecognizer, Identity
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'face_trigger' has no attribute {name!r}")

@@ -35,3 +35,21 @@ DETECT_MAX_SIDE: int = 736
 #: Comparing one face against a gallery of N people multiplies the false-match chance by
 #: about N: raise the threshold for large galleries (0.40 gives FMR 1.7e-4, 0.42 gives 8e-5).
 MATCH_COSINE: float = 0.36
+
+#: Open-set identification (FaceRecognizer): a query is "unknown" unless its cosine
+#: similarity to the nearest enrolled photo of the predicted person is at least this.
+#: Higher than MATCH_COSINE because a query is compared with every enrolled person
+#: (false accepts grow about N-fold). Chosen by
+#: ``python benchmarks/eval_open_set.py --lfw ../shared/lfw_dev``: 52 people enrolled with
+#: 71 photos, 62 queries of them, 1,416 strangers. At 0.46 (margin 0.05) 62/62 queries were
+#: identified and 1 of 1,416 strangers accepted (0.07 %); 0.42 accepted 7 (0.49 %), 0.50
+#: accepted none but missed 1 query. README, "Recognizer".
+IDENTIFY_COSINE: float = 0.46
+
+#: ...and it must beat the best photo of any other enrolled person by at least this. On
+#: lfw_dev it changes nothing at the default gate (it helps below 0.42); it guards against
+#: lookalikes among the enrolled people, where a query is close to two of them.
+IDENTIFY_MARGIN: float = 0.05
+
+#: Default minimum classifier probability in FaceRecognizer.infer (seed API default).
+UNKNOWN_PROBABILITY: float = 0.2

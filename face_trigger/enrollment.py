@@ -1,0 +1,115 @@
+"""Enrolment from a folder laid out as ``<root>/<person name>/<photos>``."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._validate import EMBEDDING_DIM
+from .errors import FaceTriggerError
+from .image_io import read_image
+from .pipeline import FacePipeline
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+#: Statuses of an enrolment record.
+ENROLLED, NO_FACE, SEVERAL_FACES, UNREADABLE = "enrolled", "no_face", "several_faces", "unreadable"
+
+
+@dataclass(frozen=True)
+class EnrollmentRecord:
+    """What happened to one photo: ``status`` is one of enrolled, no_face,
+    several_faces, unreadable; ``detail`` says more (face count, error)."""
+
+    path: Path
+    person: str
+    status: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class EnrollmentResult:
+    """Embeddings of the enrolled photos and a record for every photo seen.
+
+    Attributes
+    ----------
+    embeddings : ndarray, float32 (n, 128)
+        One unit row per enrolled photo.
+    labels : list of str
+        Person name of each row.
+    records : list of EnrollmentRecord
+        Every photo, in scan order, including the skipped ones.
+    """
+
+    embeddings: NDArray[np.float32]
+    labels: List[str]
+    records: List[EnrollmentRecord] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> List[EnrollmentRecord]:
+        """Records of photos that were not enrolled."""
+        return [r for r in self.records if r.status != ENROLLED]
+
+    def summary(self) -> str:
+        """One line per skipped photo after a count line."""
+        people = len(set(self.labels))
+        lines = [f"enrolled {len(self.labels)} photos of {people} people; "
+                 f"skipped {len(self.skipped)}"]
+        lines += [f"  {r.path}: {r.status} {r.detail}".rstrip() for r in self.skipped]
+        return "\n".join(lines)
+
+
+def scan_folder(root: Union[str, os.PathLike]) -> List[Tuple[str, Path]]:
+    """(person, photo path) pairs under ``root/<person>/``, sorted; hidden files skipped.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``root`` is not a directory.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"enrolment folder not found: {root}")
+    pairs = []
+    for person in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for photo in sorted(person.iterdir()):
+            if photo.is_file() and photo.suffix.lower() in IMAGE_SUFFIXES \
+                    and not photo.name.startswith("."):
+                pairs.append((person.name, photo))
+    return pairs
+
+
+def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
+                  progress: Optional[bool] = None) -> EnrollmentResult:
+    """Embed the single face of every photo under ``root/<person>/``.
+
+    Photos without a face or with several faces are skipped and recorded, as are
+    unreadable files. ``progress``: show a progress bar (``None``: only on a
+    terminal and for more than 20 photos).
+    """
+    from tqdm.auto import tqdm
+
+    pairs = scan_folder(root)
+    show = (len(pairs) > 20) if progress is None else progress
+    embeddings, labels, records = [], [], []
+    for person, path in tqdm(pairs, desc="enrolling", unit="photo",
+                             disable=None if show else True):
+        try:
+            faces = pipeline.analyze(read_image(path))
+        except FaceTriggerError as exc:
+            records.append(EnrollmentRecord(path, person, UNREADABLE, str(exc)))
+            continue
+        if not faces:
+            records.append(EnrollmentRecord(path, person, NO_FACE))
+        elif len(faces) > 1:
+            records.append(EnrollmentRecord(path, person, SEVERAL_FACES, f"{len(faces)} faces"))
+        else:
+            embeddings.append(faces[0].embedding)
+            labels.append(person)
+            records.append(EnrollmentRecord(path, person, ENROLLED))
+    matrix = np.stack(embeddings) if embeddings else np.zeros((0, EMBEDDING_DIM), np.float32)
+    return EnrollmentResult(matrix.astype(np.float32), labels, records)

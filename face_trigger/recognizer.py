@@ -1,0 +1,449 @@
+"""FaceRecognizer: enrol people, train an SVM or KNN on their embeddings, and
+recognise new faces with an open-set "unknown" decision. Saved models are
+verified before they are unpickled."""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import joblib
+import numpy as np
+import sklearn
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.svm import SVC
+
+from . import thresholds
+from ._validate import EMBEDDING_DIM, check_embeddings
+from ._version import __version__
+from .align import align_faces
+from .embedder import SFaceEmbedder
+from .enrollment import EnrollmentResult, enroll_folder
+from .errors import EmbeddingError, LabelMapError, ModelFileError, NotFittedError
+from .label_map import LabelMap, encode_labels
+from .model_files import BUNDLED_MODELS, read_verified
+from .pipeline import FacePipeline
+from .signed_file import KeyArg, read_signed, write_signed
+from .types import ModelInfo
+
+logger = logging.getLogger(__name__)
+
+FILE_FORMAT = "face_trigger-recognizer"
+FILE_FORMAT_VERSION = 1
+UNKNOWN = "unknown"
+CLASSIFIERS = ("svm", "knn")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The decision for one query embedding.
+
+    Attributes
+    ----------
+    name : str
+        Person name, or ``"unknown"``.
+    code : int
+        Class code in the label map, or the unknown index (-1).
+    known : bool
+        False when rejected as unknown.
+    probability : float
+        Classifier probability of the predicted person (1.0 with one person enrolled).
+    similarity : float
+        Cosine similarity to the nearest enrolled photo of the predicted person.
+    margin : float
+        ``similarity`` minus the best similarity to any other person (``inf`` with one
+        person enrolled).
+    """
+
+    name: str
+    code: int
+    known: bool
+    probability: float
+    similarity: float
+    margin: float
+
+
+class FaceRecognizer(BaseEstimator, ClassifierMixin):
+    """Recognise enrolled people from face embeddings, or say "unknown".
+
+    Parameters
+    ----------
+    dnn_model_path : path, optional
+        SFace model for :meth:`embed`; ``None`` = bundled.
+    classifier_model_path : path, optional
+        A file written by :meth:`save`: loaded (and verified) now. A signed file
+        needs ``$FACE_TRIGGER_MODEL_KEY``; otherwise use ``FaceRecognizer().load(path, key=...)``.
+    label_map_path : path, optional
+        A JSON label map, loaded now (replaces the saved model's names).
+    classifier : {"svm", "knn"}
+        Linear SVM with temperature-scaled probabilities, or distance-weighted KNN.
+    unknown_threshold : float
+        Minimum cosine similarity between the query and the nearest enrolled photo
+        of the predicted person. Raising it rejects more strangers and more
+        genuine visitors in bad light.
+    margin : float
+        Minimum lead of that similarity over the best other person.
+    n_neighbors : int, optional
+        KNN neighbours; ``None`` = up to 5, limited by the smallest class.
+    C : float
+        SVM regularisation.
+
+    Notes
+    -----
+    The unknown decision is open-set: a closed-set classifier always names
+    someone, so a query is also rejected when it is not close enough to the
+    photos of the person the classifier picked, or too close to another person.
+    With one person enrolled no classifier is trained and the distance decides.
+
+    Thread safety: ``infer``/``identify`` only read fitted state; ``embed``
+    uses a locked net. Training while other threads infer is not supported.
+    """
+
+    def __init__(self, dnn_model_path: Union[str, os.PathLike, None] = None,
+                 classifier_model_path: Union[str, os.PathLike, None] = None,
+                 label_map_path: Union[str, os.PathLike, None] = None, *,
+                 classifier: str = "svm",
+                 unknown_threshold: float = thresholds.IDENTIFY_COSINE,
+                 margin: float = thresholds.IDENTIFY_MARGIN,
+                 n_neighbors: Optional[int] = None, C: float = 1.0) -> None:
+        self.dnn_model_path = dnn_model_path
+        self.classifier_model_path = classifier_model_path
+        self.label_map_path = label_map_path
+        self.classifier = classifier
+        self.unknown_threshold = unknown_threshold
+        self.margin = margin
+        self.n_neighbors = n_neighbors
+        self.C = C
+        self._nets_lock = threading.Lock()
+        self._embedder: Optional[SFaceEmbedder] = None
+        self._pipeline: Optional[FacePipeline] = None
+        if classifier_model_path is not None:
+            self.load(classifier_model_path)
+        if label_map_path is not None:
+            self.load_label_mapping(label_map_path)
+
+    # ----------------------------------------------------------------- nets
+    def _get_embedder(self) -> SFaceEmbedder:
+        with self._nets_lock:
+            if self._embedder is None:
+                self._embedder = SFaceEmbedder(self.dnn_model_path)
+            return self._embedder
+
+    def _get_pipeline(self) -> FacePipeline:
+        embedder = self._get_embedder()
+        with self._nets_lock:
+            if self._pipeline is None:
+                self._pipeline = FacePipeline(embedder=embedder)
+            return self._pipeline
+
+    def embedder_model(self) -> ModelInfo:
+        """Identity of the embedder this recognizer works with (no net is built)."""
+        if self._embedder is not None:
+            return self._embedder.model
+        if self.dnn_model_path is None:
+            bundled = BUNDLED_MODELS["embedder"]
+            return ModelInfo(Path(bundled.filename).stem, bundled.sha256, True)
+        return read_verified("embedder", self.dnn_model_path)[1]
+
+    def embed(self, images: Union[NDArray[np.uint8], Sequence[NDArray[np.uint8]]],
+              landmarks: NDArray) -> NDArray[np.float32]:
+        """Align and embed faces: one frame and landmark set per face.
+
+        Parameters
+        ----------
+        images : ndarray uint8 (H, W, 3) or sequence of N of them
+            Whole BGR frames (one frame may serve all faces).
+        landmarks : array-like float (N, 5, 2) or (5, 2)
+
+        Returns
+        -------
+        ndarray, float32 (N, 128), unit rows, batched through the net.
+
+        Raises
+        ------
+        InvalidImageError, InvalidLandmarksError
+            Bad frames, bad landmarks, or a count mismatch.
+        """
+        return self._get_embedder().embed_chips(align_faces(images, landmarks))
+
+    # -------------------------------------------------------------- training
+    def fit(self, X: Any, y: Any) -> "FaceRecognizer":
+        """Train on embeddings ``X`` (array-like of shape (n_samples, 128)) and labels ``y``
+        (names or ids, array-like of shape (n_samples,)). Returns self.
+
+        Raises
+        ------
+        EmbeddingError
+            Wrong dimension, NaN, zero vectors, or no samples.
+        ValueError
+            Labels and embeddings differ in length, or bad parameters.
+        """
+        if self.classifier not in CLASSIFIERS:
+            raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
+        if not 0.0 <= self.unknown_threshold <= 1.0 or self.margin < 0:
+            raise ValueError("unknown_threshold must be in [0, 1] and margin >= 0")
+        embeddings = _unit_rows(check_embeddings(X))
+        if embeddings.shape[0] == 0:
+            raise EmbeddingError("cannot train on zero embeddings: enrol at least one person")
+        codes, label_map = encode_labels(y)
+        if codes.shape[0] != embeddings.shape[0]:
+            raise ValueError(f"got {embeddings.shape[0]} embeddings but {codes.shape[0]} labels")
+        order = np.argsort(codes, kind="stable")
+        self.enrolled_ = embeddings[order]
+        self.enrolled_codes_ = codes[order]
+        self.classes_ = np.unique(np.asarray(y))
+        self.label_map_ = label_map
+        self.n_features_in_ = EMBEDDING_DIM
+        self.embedder_model_ = self.embedder_model().id
+        self.classifier_ = self._build_classifier(self.enrolled_codes_)
+        if self.classifier_ is not None:
+            with warnings.catch_warnings():
+                # Normal for face enrolment: many people, few photos each.
+                warnings.filterwarnings("ignore", message=".*unique classes is greater than 50%")
+                warnings.filterwarnings("ignore", message=".*least populated class.*")
+                self.classifier_.fit(self.enrolled_, self.enrolled_codes_)
+        return self
+
+    def train(self, embeddings: Any, labels: Any, classifier: str = "svm") -> "FaceRecognizer":
+        """Seed API: ``fit`` with the given classifier ("svm" or "knn")."""
+        self.classifier = classifier
+        return self.fit(embeddings, labels)
+
+    def fit_folder(self, root: Union[str, os.PathLike],
+                   progress: Optional[bool] = None) -> EnrollmentResult:
+        """Enrol ``<root>/<person name>/*.jpg`` (one face per photo) and train.
+
+        Photos with no face, several faces or that cannot be read are skipped and
+        listed in the returned result (``result.summary()``); a progress bar shows on
+        a terminal for long folders.
+        """
+        result = enroll_folder(root, self._get_pipeline(), progress=progress)
+        if not result.labels:
+            raise EmbeddingError(f"no photo under {root} had exactly one face: nothing to train "
+                                 f"on\n{result.summary()}")
+        self.fit(result.embeddings, result.labels)
+        return result
+
+    def _build_classifier(self, codes: NDArray[np.int64]) -> Optional[Any]:
+        counts = np.bincount(codes)
+        if counts.size < 2:
+            return None  # one person: the distance gate decides alone
+        if self.classifier == "knn":
+            k = self.n_neighbors if self.n_neighbors is not None else int(
+                max(1, min(5, counts.min())))
+            return KNeighborsClassifier(n_neighbors=k, weights="distance", algorithm="brute")
+        svm = SVC(kernel="linear", C=self.C, class_weight="balanced")
+        folds = int(min(5, counts.min()))
+        if folds >= 2:
+            return CalibratedClassifierCV(svm, method="temperature", cv=folds, ensemble=False)
+        logger.warning("a person has a single enrolment photo: SVM probabilities are "
+                       "calibrated on the training photos and will be overconfident")
+        return _CalibratedOnTrainingData(svm)
+
+    # ------------------------------------------------------------- inference
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "enrolled_"):
+            raise NotFittedError("this FaceRecognizer is not trained: call fit/train/fit_folder "
+                                 "or load a saved model first")
+
+    def _scores(self, embeddings: Any):
+        self._check_fitted()
+        queries = _unit_rows(check_embeddings(embeddings))
+        n_classes = len(self.label_map_)
+        if self.classifier_ is None:
+            probabilities = np.ones((queries.shape[0], 1), np.float64)
+        else:
+            probabilities = self.classifier_.predict_proba(queries)
+        similarity = queries @ self.enrolled_.T
+        starts = np.searchsorted(self.enrolled_codes_, np.arange(n_classes))
+        per_class = np.maximum.reduceat(similarity, starts, axis=1)
+        picked = np.argmax(probabilities, axis=1)
+        rows = np.arange(queries.shape[0])
+        best = per_class[rows, picked]
+        if n_classes > 1:
+            others = per_class.copy()
+            others[rows, picked] = -np.inf
+            margin = best - others.max(axis=1)
+        else:
+            margin = np.full(queries.shape[0], np.inf)
+        return picked, probabilities[rows, picked], best, margin
+
+    def infer(self, embeddings: Any, threshold: float = thresholds.UNKNOWN_PROBABILITY,
+              unknown_index: int = -1) -> NDArray[np.int64]:
+        """Class codes of embeddings, ``unknown_index`` where rejected.
+
+        Parameters
+        ----------
+        embeddings : array-like float (N, 128) or (128,)
+        threshold : float
+            Minimum classifier probability.
+        unknown_index : int
+            Code returned for rejected queries.
+
+        Returns
+        -------
+        ndarray, int64 (N,)
+            Codes into ``label_map_`` (``label_map_.decode(codes)`` gives names).
+
+        Raises
+        ------
+        NotFittedError, EmbeddingError
+        """
+        picked, probability, similarity, margin = self._scores(embeddings)
+        known = ((probability >= threshold) & (similarity >= self.unknown_threshold)
+                 & (margin >= self.margin))
+        return np.where(known, picked, unknown_index).astype(np.int64)
+
+    def identify(self, embeddings: Any,
+                 threshold: float = thresholds.UNKNOWN_PROBABILITY) -> List[Identity]:
+        """Names and scores: one :class:`Identity` per embedding (the obvious call for apps)."""
+        picked, probability, similarity, margin = self._scores(embeddings)
+        codes = self.infer(embeddings, threshold)
+        return [Identity(name=UNKNOWN if c < 0 else self.label_map_.name(c), code=int(c),
+                         known=bool(c >= 0), probability=float(p), similarity=float(s),
+                         margin=float(m))
+                for c, p, s, m in zip(codes, probability, similarity, margin)]
+
+    def predict(self, X: Any) -> NDArray:
+        """Names (str) of embeddings, ``"unknown"`` where rejected: array of shape (n_samples,)."""
+        return np.array([i.name for i in self.identify(X)])
+
+    def predict_proba(self, X: Any) -> NDArray[np.float64]:
+        """Classifier probabilities, shape (n_samples, n_classes), columns in label-map order.
+        Closed-set: they never say "nobody"; use :meth:`infer` for decisions."""
+        self._check_fitted()
+        queries = _unit_rows(check_embeddings(X))
+        if self.classifier_ is None:
+            return np.ones((queries.shape[0], 1))
+        return self.classifier_.predict_proba(queries)
+
+    # ---------------------------------------------------------- persistence
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        for private in ("_nets_lock", "_embedder", "_pipeline"):
+            state.pop(private, None)  # nets and locks are rebuilt lazily
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._nets_lock = threading.Lock()
+        self._embedder = None
+        self._pipeline = None
+
+    def save(self, path: Union[str, os.PathLike], key: KeyArg = None) -> Path:
+        """Write the trained recognizer atomically.
+
+        The file holds a JSON header (format and library versions, scikit-learn
+        version, embedder identity and dimension, label map, thresholds, creation
+        time) and the joblib payload, covered by an HMAC-SHA256 with ``key`` (or
+        ``$FACE_TRIGGER_MODEL_KEY``); without a key, by a SHA-256 digest that only
+        catches corruption: an unsigned file must be trusted like code.
+        """
+        self._check_fitted()
+        buffer = io.BytesIO()
+        joblib.dump(self, buffer, compress=3)
+        payload = buffer.getvalue()
+        header = {
+            "format": FILE_FORMAT, "format_version": FILE_FORMAT_VERSION,
+            "library_version": __version__, "sklearn_version": sklearn.__version__,
+            "numpy_version": np.__version__, "embedder_model": self.embedder_model_,
+            "embedding_dim": EMBEDDING_DIM, "labels": list(self.label_map_.names),
+            "classifier": self.classifier, "unknown_threshold": self.unknown_threshold,
+            "margin": self.margin, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "payload_size": len(payload),
+        }
+        return write_signed(path, header, payload, key)
+
+    def load(self, path: Union[str, os.PathLike], key: KeyArg = None) -> "FaceRecognizer":
+        """Load a file written by :meth:`save` into this recognizer; returns self.
+
+        Everything is checked before a byte is unpickled: the format, the
+        signature (HMAC with ``key`` / ``$FACE_TRIGGER_MODEL_KEY``, or the digest),
+        and that the file was made for this recognizer's embedder.
+
+        Raises
+        ------
+        ModelFileError
+            Not our format (e.g. a plain pickle), truncated, altered, wrong key,
+            unsigned while a key is given, another embedder or format version.
+        """
+        header, payload, signed = read_signed(path, key)
+        if header.get("format") != FILE_FORMAT or header.get("format_version") != \
+                FILE_FORMAT_VERSION:
+            raise ModelFileError(f"{path} is a {header.get('format')!r} file version "
+                                 f"{header.get('format_version')!r}, not a recognizer file "
+                                 f"version {FILE_FORMAT_VERSION}")
+        mine = self.embedder_model().id
+        if header.get("embedder_model") != mine or header.get("embedding_dim") != EMBEDDING_DIM:
+            raise ModelFileError(f"{path} was trained on embeddings of "
+                                 f"{header.get('embedder_model')!r}, this recognizer uses "
+                                 f"{mine!r}; re-enrol with this model")
+        if header.get("sklearn_version") != sklearn.__version__:
+            warnings.warn(f"{path} was saved with scikit-learn {header.get('sklearn_version')}, "
+                          f"this is {sklearn.__version__}: predictions may differ; retrain to "
+                          "be sure", UserWarning, stacklevel=2)
+        if not signed:
+            logger.info("loading unsigned recognizer %s (digest checked, origin not)", path)
+        with warnings.catch_warnings():
+            # scikit-learn's own InconsistentVersionWarning repeats the warning above
+            warnings.filterwarnings("ignore", message=".*Trying to unpickle estimator.*")
+            loaded = joblib.load(io.BytesIO(payload))
+        if not isinstance(loaded, FaceRecognizer):
+            raise ModelFileError(f"{path} does not hold a FaceRecognizer")
+        state = loaded.__getstate__()
+        state["dnn_model_path"] = self.dnn_model_path
+        state["classifier_model_path"] = self.classifier_model_path
+        self.__setstate__(state)
+        return self
+
+    def load_label_mapping(self, path: Union[str, os.PathLike],
+                           allow_pickle: bool = False) -> LabelMap:
+        """Replace the names with those of a JSON label map (see :class:`LabelMap`)."""
+        label_map = LabelMap.load(path, allow_pickle=allow_pickle)
+        if hasattr(self, "label_map_") and len(label_map) != len(self.label_map_):
+            raise LabelMapError(f"label map {path} has {len(label_map)} names, the recognizer "
+                                f"has {len(self.label_map_)} classes")
+        self.label_map_ = label_map
+        return label_map
+
+    def save_label_mapping(self, path: Union[str, os.PathLike]) -> Path:
+        """Write the label map as JSON (atomically), e.g. into ``label_maps/``."""
+        self._check_fitted()
+        return self.label_map_.save(path)
+
+
+class _CalibratedOnTrainingData(BaseEstimator, ClassifierMixin):
+    """Temperature-calibrated SVM when some class has a single sample (no CV folds possible)."""
+
+    def __init__(self, svm: SVC) -> None:
+        self.svm = svm
+
+    def fit(self, X: NDArray, y: NDArray) -> "_CalibratedOnTrainingData":
+        from sklearn.frozen import FrozenEstimator  # noqa: PLC0415
+        fitted = self.svm.fit(X, y)
+        self.calibrated_ = CalibratedClassifierCV(FrozenEstimator(fitted), method="temperature")
+        self.calibrated_.fit(X, y)
+        self.classes_ = self.calibrated_.classes_
+        return self
+
+    def predict_proba(self, X: NDArray) -> NDArray:
+        return self.calibrated_.predict_proba(X)
+
+    def predict(self, X: NDArray) -> NDArray:
+        return self.calibrated_.predict(X)
+
+
+def _unit_rows(embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    if np.any(norms < 1e-6):
+        raise EmbeddingError("an embedding is (almost) all zeros; it cannot be compared")
+    return (embeddings / norms).astype(np.float32)
