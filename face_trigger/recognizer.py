@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.svm import SVC
+from sklearn.svm import LinearSVC
 
 from . import thresholds
 from ._validate import EMBEDDING_DIM, check_embeddings
@@ -85,7 +85,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
     label_map_path : path, optional
         A JSON label map, loaded now (replaces the saved model's names).
     classifier : {"svm", "knn"}
-        Linear SVM with temperature-scaled probabilities, or distance-weighted KNN.
+        Linear SVM (``LinearSVC``, one-vs-rest) with temperature-scaled
+        probabilities (3-fold cross-validated), or distance-weighted KNN.
     unknown_threshold : float
         Minimum cosine similarity between the query and the nearest enrolled photo
         of the predicted person. Raising it rejects more strangers and more
@@ -241,8 +242,10 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
             k = self.n_neighbors if self.n_neighbors is not None else int(
                 max(1, min(5, counts.min())))
             return KNeighborsClassifier(n_neighbors=k, weights="distance", algorithm="brute")
-        svm = SVC(kernel="linear", C=self.C, class_weight="balanced")
-        folds = int(min(5, counts.min()))
+        # LinearSVC (liblinear, one-vs-rest): SVC trains one-vs-one machines, 499,500 of them
+        # for 1,000 people, and ran out of memory in benchmarks/bench_recognizer.py.
+        svm = LinearSVC(C=self.C, class_weight="balanced", dual=True, max_iter=5000)
+        folds = int(min(3, counts.min()))
         if folds >= 2:
             return CalibratedClassifierCV(svm, method="temperature", cv=folds, ensemble=False)
         logger.warning("a person has a single enrolment photo: SVM probabilities are "
@@ -424,13 +427,17 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
 class _CalibratedOnTrainingData(BaseEstimator, ClassifierMixin):
     """Temperature-calibrated SVM when some class has a single sample (no CV folds possible)."""
 
-    def __init__(self, svm: SVC) -> None:
+    def __init__(self, svm: LinearSVC) -> None:
         self.svm = svm
 
     def fit(self, X: NDArray, y: NDArray) -> "_CalibratedOnTrainingData":
         from sklearn.frozen import FrozenEstimator  # noqa: PLC0415
         fitted = self.svm.fit(X, y)
-        self.calibrated_ = CalibratedClassifierCV(FrozenEstimator(fitted), method="temperature")
+        # One "split" whose test part is all samples: the temperature is fitted on the
+        # frozen SVM's scores of its own training data.
+        everything = np.arange(len(y))
+        self.calibrated_ = CalibratedClassifierCV(FrozenEstimator(fitted), method="temperature",
+                                                  cv=[(everything, everything)], ensemble=False)
         self.calibrated_.fit(X, y)
         self.classes_ = self.calibrated_.classes_
         return self
