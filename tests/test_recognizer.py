@@ -75,6 +75,16 @@ def test_probabilities_follow_the_label_map(trained, faces):
     assert np.argmax(proba[0]) == trained.label_map_.code("obama")
 
 
+def test_fast_knn_votes_match_scikit_learn(faces, images, pipeline):
+    recognizer = ft.FaceRecognizer(classifier="knn").fit(faces["train"], faces["labels"])
+    queries = np.stack([faces["obama_new"], faces["biden_new"], faces["astronaut"],
+                        faces["train"][0]] + [f.embedding for f in pipeline.analyze(
+                            cv2.flip(images["obama3"], 1))])
+    ours = recognizer.predict_proba(queries)
+    theirs = recognizer.classifier_.predict_proba(queries)
+    assert np.allclose(ours, theirs, atol=1e-4)
+
+
 def test_one_person_is_enough(faces):
     recognizer = ft.FaceRecognizer().train(faces["train"][:3], ["obama"] * 3)
     assert recognizer.classifier_ is None
