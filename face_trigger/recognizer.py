@@ -268,8 +268,16 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         return self.classifier_.predict_proba(queries)
 
     def _scores(self, embeddings: Any):
+        """(picked code, its probability, its best similarity, margin), each (N,)."""
         self._check_fitted()
         queries = _unit_rows(check_embeddings(embeddings))
+        # Chunks keep the (chunk, n_enrolled) similarity matrix near 16 MB.
+        step = max(1, (1 << 22) // max(1, self.enrolled_.shape[0]))
+        parts = [self._scores_chunk(queries[i:i + step])
+                 for i in range(0, queries.shape[0], step)] or [self._scores_chunk(queries)]
+        return tuple(np.concatenate(columns) for columns in zip(*parts))
+
+    def _scores_chunk(self, queries: NDArray[np.float32]):
         n_classes = len(self.label_map_)
         similarity = queries @ self.enrolled_.T
         probabilities = self._probabilities(queries, similarity)
@@ -279,12 +287,18 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         rows = np.arange(queries.shape[0])
         best = per_class[rows, picked]
         if n_classes > 1:
-            others = per_class.copy()
-            others[rows, picked] = -np.inf
-            margin = best - others.max(axis=1)
+            per_class[rows, picked] = -np.inf
+            margin = best - per_class.max(axis=1)
         else:
             margin = np.full(queries.shape[0], np.inf)
         return picked, probabilities[rows, picked], best, margin
+
+    def _decide(self, embeddings: Any, threshold: float, unknown_index: int):
+        picked, probability, similarity, margin = self._scores(embeddings)
+        known = ((probability >= threshold) & (similarity >= self.unknown_threshold)
+                 & (margin >= self.margin))
+        codes = np.where(known, picked, unknown_index).astype(np.int64)
+        return codes, known, probability, similarity, margin
 
     def infer(self, embeddings: Any, threshold: float = thresholds.UNKNOWN_PROBABILITY,
               unknown_index: int = -1) -> NDArray[np.int64]:
@@ -307,20 +321,16 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         ------
         NotFittedError, EmbeddingError
         """
-        picked, probability, similarity, margin = self._scores(embeddings)
-        known = ((probability >= threshold) & (similarity >= self.unknown_threshold)
-                 & (margin >= self.margin))
-        return np.where(known, picked, unknown_index).astype(np.int64)
+        return self._decide(embeddings, threshold, unknown_index)[0]
 
     def identify(self, embeddings: Any,
                  threshold: float = thresholds.UNKNOWN_PROBABILITY) -> List[Identity]:
         """Names and scores: one :class:`Identity` per embedding (the obvious call for apps)."""
-        picked, probability, similarity, margin = self._scores(embeddings)
-        codes = self.infer(embeddings, threshold)
-        return [Identity(name=UNKNOWN if c < 0 else self.label_map_.name(c), code=int(c),
-                         known=bool(c >= 0), probability=float(p), similarity=float(s),
-                         margin=float(m))
-                for c, p, s, m in zip(codes, probability, similarity, margin)]
+        codes, known, probability, similarity, margin = self._decide(embeddings, threshold, -1)
+        return [Identity(name=self.label_map_.name(c) if k else UNKNOWN,
+                         code=int(c), known=bool(k), probability=float(p),
+                         similarity=float(s), margin=float(m))
+                for c, k, p, s, m in zip(codes, known, probability, similarity, margin)]
 
     def predict(self, X: Any) -> NDArray:
         """Names (str) of embeddings, ``"unknown"`` where rejected: array of shape (n_samples,)."""
@@ -472,7 +482,10 @@ def _distance_weighted_votes(similarity: NDArray[np.float32], codes: NDArray[np.
     exact_rows = exact.any(axis=1)
     weights[exact_rows] = exact[exact_rows]  # a query equal to a photo: that photo decides
     votes = np.zeros((similarity.shape[0], n_classes))
-    np.add.at(votes, (np.arange(similarity.shape[0])[:, None], codes[nearest]), weights)
+    rows = np.arange(similarity.shape[0])
+    neighbour_codes = codes[nearest]
+    for j in range(k):  # k <= a handful; within one column every row appears once
+        votes[rows, neighbour_codes[:, j]] += weights[:, j]
     return votes / votes.sum(axis=1, keepdims=True)
 
 
