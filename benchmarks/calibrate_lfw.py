@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 import face_trigger as ft
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+from face_trigger.enrollment import IMAGE_SUFFIXES
 
 
 def central_face(faces: list, frame: np.ndarray):
+    """The face whose box centre is nearest the frame centre (LFW centres its subject)."""
     centre = np.array([frame.shape[1] / 2, frame.shape[0] / 2])
     return min(faces, key=lambda f: np.hypot(*((f.box[:2] + f.box[2:]) / 2 - centre)))
 

@@ -22,6 +22,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 import face_trigger as ft
+from calibrate_lfw import central_face
 from face_trigger.enrollment import IMAGE_SUFFIXES
 
 Split = Dict[str, List[Tuple[str, Path]]]
@@ -59,11 +60,7 @@ def split_people(root: Path) -> Split:
 def central_embedding(pipeline: ft.FacePipeline, path: Path):
     frame = ft.read_image(path)
     faces = pipeline.analyze(frame)
-    if not faces:
-        return None
-    centre = np.array([frame.shape[1], frame.shape[0]]) / 2
-    face = min(faces, key=lambda f: np.hypot(*((f.box[:2] + f.box[2:]) / 2 - centre)))
-    return face.embedding
+    return central_face(faces, frame).embedding if faces else None
 
 
 def embed(split: Split, pipeline: ft.FacePipeline):
