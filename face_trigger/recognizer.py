@@ -265,12 +265,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         if isinstance(self.classifier_, KNeighborsClassifier):
             return _distance_weighted_votes(similarity, self.enrolled_codes_,
                                             self.classifier_.n_neighbors, len(self.label_map_))
-        # Fitted with ensemble=False, the calibrated SVM is one (estimator, calibrator) pair;
-        # asking it directly skips the outer input checks (done above), which took about a
-        # third of the time of one query at 1,000 people. Tests compare it with predict_proba.
-        calibrated = getattr(self.classifier_, "calibrated_", self.classifier_)
-        (pair,) = calibrated.calibrated_classifiers_
-        return pair.predict_proba(queries)
+        return self.classifier_.predict_proba(queries)
 
     def _scores(self, embeddings: Any):
         """(picked code, its probability, its best similarity, margin), each (N,)."""

@@ -85,15 +85,6 @@ def test_fast_knn_votes_match_scikit_learn(faces, images, pipeline):
     assert np.allclose(ours, theirs, atol=1e-4)
 
 
-@pytest.mark.parametrize("labels", [["obama"] * 3 + ["biden"] * 4,
-                                    ["obama"] * 3 + ["biden"] * 3 + ["astronaut"]])
-def test_fast_svm_probabilities_match_scikit_learn(faces, labels):
-    recognizer = ft.FaceRecognizer(classifier="svm").fit(faces["train"], labels)
-    queries = np.stack([faces["obama_new"], faces["biden_new"], faces["astronaut"]])
-    assert np.allclose(recognizer.predict_proba(queries),
-                       recognizer.classifier_.predict_proba(queries), atol=1e-9)
-
-
 def test_one_person_is_enough(faces):
     recognizer = ft.FaceRecognizer().train(faces["train"][:3], ["obama"] * 3)
     assert recognizer.classifier_ is None
