@@ -43,8 +43,9 @@ def report(times: Dict[str, List[float]], baseline: str | None = None,
     print(f"  {'case':44s} {'median ms':>10s} {'p90 ms':>8s} {'runs':>5s}"
           + (f" {'vs ' + baseline:>16s}" if baseline else ""))
     for name, values in times.items():
-        line = (f"  {name:44s} {medians[name] * 1e3:10.2f} "
-                f"{np.percentile(values, 90) * 1e3:8.2f} {len(values):5d}")
+        digits = 2 if medians[name] >= 1e-3 else 4  # sub-millisecond cases: 0.1 us steps
+        line = (f"  {name:44s} {medians[name] * 1e3:10.{digits}f} "
+                f"{np.percentile(values, 90) * 1e3:8.{digits}f} {len(values):5d}")
         if baseline:
             line += f" {medians[name] / medians[baseline]:15.2f}x"
         print(line)

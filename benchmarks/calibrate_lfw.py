@@ -1,15 +1,14 @@
-"""Choose the match threshold (cosine similarity) on labelled real faces.
+"""Choose the match threshold (cosine similarity) and the match probability on labelled faces.
 
 Run by hand:  python benchmarks/calibrate_lfw.py ../shared/lfw_dev [--target-fmr 1e-3]
+              [--output calibration.json] [--plot roc.png]
 
 ROOT is laid out as ROOT/<person>/<photo>; the LFW development set in ../shared/lfw_dev
-(1,468 people, none of them in the standard LFW test pairs) is the intended input. Each photo
-contributes its most central face (LFW photos are centred on their subject; others may appear
-in the background). Every same-person pair is a genuine pair and every cross-person pair an
-impostor pair; similarities come from one matrix product, not a loop over pairs.
-
-Prints the FMR / FNMR table and the threshold for the target false match rate. The data stays
-where it is: nothing of it is copied.
+(1,468 people, none of them in the standard LFW test pairs) is the intended input. This is
+``face_trigger.calibrate`` (each photo gives its largest face; every same-person pair is
+genuine, every cross-person pair an impostor; one matrix product per block of rows) plus the
+printout the shipped constants in face_trigger/thresholds.py quote. The data stays where it
+is: nothing of it is copied.
 """
 from __future__ import annotations
 
@@ -20,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 import face_trigger as ft
-from face_trigger.enrollment import IMAGE_SUFFIXES
 
 
 def central_face(faces: list, frame: np.ndarray):
@@ -29,62 +27,29 @@ def central_face(faces: list, frame: np.ndarray):
     return min(faces, key=lambda f: np.hypot(*((f.box[:2] + f.box[2:]) / 2 - centre)))
 
 
-def embed_folder(root: Path, pipeline: ft.FacePipeline):
-    labels, embeddings, missed = [], [], []
-    people = sorted(p for p in root.iterdir() if p.is_dir())
-    for person_index, person in enumerate(people):
-        for photo in sorted(p for p in person.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-            frame = ft.read_image(photo)
-            faces = pipeline.analyze(frame)
-            if not faces:
-                missed.append(photo.name)
-                continue
-            embeddings.append(central_face(faces, frame).embedding)
-            labels.append(person_index)
-    return np.array(labels), np.stack(embeddings), missed, len(people)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="folder of <person>/<photo> (e.g. ../shared/lfw_dev)")
     parser.add_argument("--target-fmr", type=float, default=1e-3)
+    parser.add_argument("--output", type=Path, help="write the calibration JSON here")
+    parser.add_argument("--plot", type=Path, help="write score distributions and ROC (PNG)")
     args = parser.parse_args()
     ft.configure_opencv(quiet=True)
-    pipeline = ft.FacePipeline()
     start = time.perf_counter()
-    labels, embeddings, missed, n_people = embed_folder(args.root, pipeline)
-    print(f"{len(labels)} faces of {n_people} people embedded in {time.perf_counter() - start:.1f} s "
-          f"({len(missed)} photos without a face at score >= {ft.DETECT_CONF}: "
-          f"{', '.join(missed[:5])}{' ...' if len(missed) > 5 else ''})")
-
-    similarity = embeddings @ embeddings.T
-    upper = np.triu(np.ones_like(similarity, dtype=bool), k=1)
-    same = labels[:, None] == labels[None, :]
-    genuine = np.sort(similarity[upper & same])
-    impostor = np.sort(similarity[upper & ~same])
-    print(f"genuine pairs: {genuine.size}, similarity min {genuine.min():.3f} / median "
-          f"{np.median(genuine):.3f}; impostor pairs: {impostor.size}, similarity max "
-          f"{impostor.max():.3f} / 99.9th percentile {np.percentile(impostor, 99.9):.3f}")
-
-    def fmr(t: float) -> float:
-        return float(impostor.size - np.searchsorted(impostor, t, side="left")) / impostor.size
-
-    def fnmr(t: float) -> float:
-        return float(np.searchsorted(genuine, t, side="left")) / genuine.size
-
-    print(f"\n  {'threshold':>9s} {'FMR':>10s} {'false matches':>14s} {'FNMR':>8s} {'misses':>7s}")
-    for t in (0.25, 0.28, 0.30, 0.32, 0.34, 0.36, 0.363, 0.38, 0.40, 0.42, 0.45, 0.50):
-        print(f"  {t:9.3f} {fmr(t):10.2e} {round(fmr(t) * impostor.size):14d} "
-              f"{fnmr(t):8.3f} {round(fnmr(t) * genuine.size):7d}")
-    # Smallest threshold whose FMR does not exceed the target.
-    allowed = int(np.floor(args.target_fmr * impostor.size))
-    chosen = float(impostor[impostor.size - allowed - 1]) if allowed < impostor.size else -1.0
-    chosen = float(np.nextafter(np.float32(chosen), np.float32(1)))
-    print(f"\nthreshold for FMR <= {args.target_fmr:g}: {chosen:.4f} "
-          f"(FMR {fmr(chosen):.2e}, FNMR {fnmr(chosen):.3f} on {genuine.size} genuine pairs: "
-          f"coarse, one miss = {1 / genuine.size:.3f})")
-    print(f"shipped MATCH_COSINE = {ft.MATCH_COSINE}: FMR {fmr(ft.MATCH_COSINE):.2e}, "
-          f"FNMR {fnmr(ft.MATCH_COSINE):.3f}")
+    report = ft.calibrate(args.root, args.target_fmr, output=args.output, plot=args.plot)
+    c = report.calibration
+    print(f"{len(report.enrollment.labels)} photos of {report.people} people in "
+          f"{time.perf_counter() - start:.1f} s ({len(report.enrollment.skipped)} skipped); "
+          f"{c.genuine_pairs} genuine pairs, {c.impostor_pairs} impostor pairs\n")
+    print(report.format_table())
+    print(f"\nthreshold for FMR <= {c.target_fmr:g}: {c.threshold:.4f} (FMR {c.fmr:.2e}, "
+          f"FNMR {c.fnmr:.3f}: coarse, one miss = {1 / c.genuine_pairs:.3f})")
+    print(f"match probability: 1 / (1 + exp(-({c.slope:.4f} * s + {c.intercept:.4f}))); "
+          f"p(0.30) = {c.probability(0.30):.3f}, p({ft.MATCH_COSINE}) = "
+          f"{c.probability(ft.MATCH_COSINE):.3f}, p(0.50) = {c.probability(0.50):.3f}")
+    shipped = ft.default_calibration()
+    print(f"shipped: MATCH_COSINE = {shipped.threshold}, logistic ({shipped.slope}, "
+          f"{shipped.intercept})")
 
 
 if __name__ == "__main__":

@@ -16,13 +16,17 @@ from .detector import YuNetDetector
 from .embedder import SFaceEmbedder
 from .errors import (EmbeddingError, FaceTriggerError, ImageReadError, InvalidImageError,
                      InvalidLandmarksError, LabelMapError, ModelFileError, ModelIntegrityError,
-                     ModelNotFoundError, NotFittedError)
+                     ModelNotFoundError, NotFittedError, NoFaceError, CalibrationError)
+from .faceprint import Faceprint
 from .label_map import LabelMap
 from .draw import draw_faces, side_by_side
 from .image_io import decode_image, read_image, sample_images, to_bgr, write_image
 from .model_files import BUNDLED_MODELS, locate_model, read_verified
 from .runtime import configure_opencv, opencv_version
-from .pipeline import FacePipeline, detect_embedding, load_model
+from .pipeline import FacePipeline, detect_embedding, largest_face, load_model
+from .calibration import (CalibrationReport, MatchCalibration, calibrate, default_calibration,
+                          pair_similarities)
+from .verification import VerifyResult, compare, similarities, similarity, verify
 from .thresholds import (DETECT_CONF, DETECT_MAX_SIDE, DETECT_NMS, IDENTIFY_COSINE,
                          IDENTIFY_MARGIN, MATCH_COSINE, MAX_FACES)
 from .synthetic import crop_around, full_hd_frame, paste_faces
@@ -39,9 +43,12 @@ __all__ = [
     "DETECT_CONF", "DETECT_NMS", "DETECT_MAX_SIDE", "MAX_FACES", "MATCH_COSINE",
     "IDENTIFY_COSINE", "IDENTIFY_MARGIN",
     "FaceRecognizer", "Identity", "LabelMap", "EnrollmentResult", "EnrollmentRecord",
+    "largest_face", "Faceprint", "similarity", "similarities", "compare", "verify",
+    "VerifyResult", "calibrate", "CalibrationReport", "MatchCalibration", "default_calibration",
+    "pair_similarities",
     "FaceTriggerError", "InvalidImageError", "ImageReadError", "InvalidLandmarksError",
     "EmbeddingError", "ModelNotFoundError", "ModelIntegrityError", "LabelMapError",
-    "ModelFileError", "NotFittedError",
+    "ModelFileError", "NotFittedError", "NoFaceError", "CalibrationError",
 ]
 
 # The recognizer imports scikit-learn (about 0.9 s): load it on first use, not at import.

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from ._validate import EMBEDDING_DIM
 from .errors import FaceTriggerError
 from .image_io import read_image
-from .pipeline import FacePipeline
+from .pipeline import FacePipeline, largest_face
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
@@ -84,13 +84,17 @@ def scan_folder(root: Union[str, os.PathLike]) -> List[Tuple[str, Path]]:
 
 
 def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
-                  progress: Optional[bool] = None) -> EnrollmentResult:
-    """Embed the single face of every photo under ``root/<person>/``.
+                  progress: Optional[bool] = None,
+                  several_faces: str = "skip") -> EnrollmentResult:
+    """Embed the face of every photo under ``root/<person>/``.
 
-    Photos without a face or with several faces are skipped and recorded, as are
-    unreadable files. ``progress``: show a progress bar (``None``: only on a
-    terminal and for more than 20 photos).
+    Photos without a face are skipped and recorded, as are unreadable files.
+    Photos with several faces are skipped (``several_faces="skip"``) or give
+    their largest face (``"largest"``, recorded in the detail). ``progress``:
+    show a progress bar (``None``: only on a terminal and for more than 20 photos).
     """
+    if several_faces not in ("skip", "largest"):
+        raise ValueError(f"several_faces must be 'skip' or 'largest', got {several_faces!r}")
     from tqdm.auto import tqdm
 
     pairs = scan_folder(root)
@@ -105,11 +109,12 @@ def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
             continue
         if not faces:
             records.append(EnrollmentRecord(path, person, NO_FACE))
-        elif len(faces) > 1:
+        elif len(faces) > 1 and several_faces == "skip":
             records.append(EnrollmentRecord(path, person, SEVERAL_FACES, f"{len(faces)} faces"))
         else:
-            embeddings.append(faces[0].embedding)
+            embeddings.append(largest_face(faces).embedding)
             labels.append(person)
-            records.append(EnrollmentRecord(path, person, ENROLLED))
+            records.append(EnrollmentRecord(
+                path, person, ENROLLED, f"largest of {len(faces)} faces" if len(faces) > 1 else ""))
     matrix = np.stack(embeddings) if embeddings else np.zeros((0, EMBEDDING_DIM), np.float32)
     return EnrollmentResult(matrix.astype(np.float32), labels, records)

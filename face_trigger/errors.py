@@ -53,3 +53,12 @@ class ModelFileError(FaceTriggerError, ValueError):
     """A saved recognizer file is not ours, is corrupted, truncated, altered, signed with
     another key, unsigned where a key was given, or made for another embedder. Raised
     before anything in the file is unpickled."""
+
+
+class NoFaceError(FaceTriggerError, ValueError):
+    """An image that needed a face has none (the message says which image)."""
+
+
+class CalibrationError(FaceTriggerError, ValueError):
+    """Calibration data is insufficient (fewer than two people, or nobody with two
+    photos) or a calibration file is malformed."""

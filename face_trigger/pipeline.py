@@ -12,6 +12,8 @@ from ._validate import EMBEDDING_DIM, check_frame
 from .align import align_faces
 from .detector import YuNetDetector
 from .embedder import SFaceEmbedder
+from .errors import NoFaceError
+from .faceprint import Faceprint
 from .types import Detections, Face, ModelInfo
 
 PathArg = Union[str, os.PathLike, None]
@@ -161,6 +163,37 @@ class FacePipeline:
         if len(det) == 0:
             return np.zeros((0, 4), np.float32), np.zeros((0, EMBEDDING_DIM), np.float32)
         return np.array(det.boxes), self.embed(frame, det.landmarks)
+
+    # ------------------------------------------------------------------ faceprints
+    def faceprints(self, frame: NDArray[np.uint8]) -> List[Faceprint]:
+        """A :class:`Faceprint` for every face of a frame (one batch), strongest first."""
+        return [Faceprint(f.embedding, self.model.id) for f in self.analyze(frame)]
+
+    def largest_faceprint(self, frame: NDArray[np.uint8]) -> Faceprint:
+        """The faceprint of the largest face.
+
+        Raises
+        ------
+        NoFaceError
+            The frame has no face.
+        """
+        return Faceprint(largest_face(self.analyze(frame)).embedding, self.model.id)
+
+    def faceprint_from_chip(self, chip: NDArray[np.uint8]) -> Faceprint:
+        """The faceprint of an already aligned BGR uint8 (112, 112, 3) chip."""
+        return Faceprint(self.embedder.embed_chips(chip)[0], self.model.id)
+
+    def faceprint_at(self, frame: NDArray[np.uint8], landmarks: NDArray) -> Faceprint:
+        """The faceprint of the face with these five landmarks (5, 2) on a frame; use the
+        ``landmarks`` of a box your own detector found."""
+        return Faceprint(self.embed(frame, landmarks)[0], self.model.id)
+
+
+def largest_face(faces: Sequence[Face]) -> Face:
+    """The face with the largest box area (ties: the first, i.e. the higher score)."""
+    if not faces:
+        raise NoFaceError("no face found")
+    return max(faces, key=lambda f: f.width * f.height)
 
 
 def detect_embedding(frame: NDArray[np.uint8],

@@ -422,6 +422,21 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         self.__setstate__(state)
         return self
 
+    def load_calibration(self, path: Union[str, os.PathLike]) -> "FaceRecognizer":
+        """Take ``unknown_threshold`` from a calibration file written by ``calibrate``.
+
+        A query is compared with every enrolled person, so calibrate for a false
+        match rate of (acceptable false accepts) / (number of enrolled people).
+        """
+        from .calibration import MatchCalibration  # noqa: PLC0415 - optional feature
+        calibration = MatchCalibration.load(path)
+        mine = self.embedder_model().id
+        if calibration.model != mine:
+            raise ModelFileError(f"calibration {path} is for {calibration.model!r}, this "
+                                 f"recognizer uses {mine!r}")
+        self.unknown_threshold = calibration.threshold
+        return self
+
     def load_label_mapping(self, path: Union[str, os.PathLike],
                            allow_pickle: bool = False) -> LabelMap:
         """Replace the names with those of a JSON label map (see :class:`LabelMap`)."""

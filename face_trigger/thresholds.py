@@ -36,6 +36,15 @@ DETECT_MAX_SIDE: int = 736
 #: about N: raise the threshold for large galleries (0.40 gives FMR 1.7e-4, 0.42 gives 8e-5).
 MATCH_COSINE: float = 0.36
 
+#: Error rates of MATCH_COSINE on those pairs (FNMR coarse: 140 genuine pairs).
+MATCH_FMR: float = 8.9e-4
+MATCH_FNMR: float = 0.0
+
+#: (slope, intercept) of the match probability 1 / (1 + exp(-(slope * s + intercept))) for
+#: cosine similarity s: a logistic regression, classes weighted equally, on the same lfw_dev
+#: pairs, by ``python benchmarks/calibrate_lfw.py ../shared/lfw_dev``.
+MATCH_LOGISTIC: tuple = (57.452, -21.816)
+
 #: Open-set identification (FaceRecognizer): a query is "unknown" unless its cosine
 #: similarity to the nearest enrolled photo of the predicted person is at least this.
 #: Higher than MATCH_COSINE because a query is compared with every enrolled person

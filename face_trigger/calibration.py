@@ -1,0 +1,259 @@
+"""Thresholds tied to error rates: genuine / impostor similarities of a labelled
+folder, FMR / FNMR tables, the threshold for a target false match rate, and a
+logistic match probability, saved as JSON for verification and the recognizer."""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import thresholds
+from ._fileio import atomic_write_bytes, atomic_write_text
+from ._validate import check_embeddings
+from .enrollment import EnrollmentResult, enroll_folder
+from .errors import CalibrationError, FaceTriggerError
+from .model_files import BUNDLED_MODELS
+from .pipeline import FacePipeline
+
+FORMAT = "face_trigger-calibration"
+FORMAT_VERSION = 1
+#: Thresholds listed in every FMR / FNMR table.
+TABLE_THRESHOLDS = (0.25, 0.30, 0.34, 0.36, 0.38, 0.40, 0.42, 0.45, 0.50, 0.55, 0.60)
+
+
+@dataclass(frozen=True)
+class MatchCalibration:
+    """A verification threshold and a match probability, with the data behind them.
+
+    ``probability(s) = 1 / (1 + exp(-(slope * s + intercept)))``: the chance that
+    a pair with cosine similarity ``s`` is the same person, for a pair that was
+    as likely genuine as not beforehand (fitted with balanced classes).
+    """
+
+    threshold: float
+    slope: float
+    intercept: float
+    model: str
+    target_fmr: float
+    fmr: float
+    fnmr: float
+    genuine_pairs: int
+    impostor_pairs: int
+    source: str = ""
+
+    def probability(self, similarity: Union[float, NDArray]) -> Union[float, NDArray]:
+        """Match probability in [0, 1], increasing with similarity (scalar or array)."""
+        z = self.slope * np.asarray(similarity, dtype=np.float64) + self.intercept
+        out = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function, without overflow
+        return float(out) if np.ndim(out) == 0 else out
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "version": FORMAT_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "MatchCalibration":
+        if not isinstance(data, dict) or data.get("format") != FORMAT \
+                or data.get("version") != FORMAT_VERSION:
+            raise CalibrationError(f"not a calibration file (format {FORMAT!r} version "
+                                   f"{FORMAT_VERSION} expected)")
+        try:
+            values = {name: data[name] for name in cls.__dataclass_fields__ if name != "source"}
+            values["source"] = str(data.get("source", ""))
+            calibration = cls(**values)
+        except (KeyError, TypeError) as exc:
+            raise CalibrationError(f"calibration file lacks a field: {exc}") from exc
+        if not (math.isfinite(calibration.slope) and calibration.slope > 0
+                and -1.0 <= calibration.threshold <= 1.0):
+            raise CalibrationError("calibration has a non-positive slope or a threshold "
+                                   "outside [-1, 1]")
+        return calibration
+
+    def save(self, path: Union[str, os.PathLike]) -> Path:
+        """Write as JSON, atomically."""
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "MatchCalibration":
+        """Read a file written by :meth:`save` (or by ``calibrate``)."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CalibrationError(f"cannot read calibration {path}: {exc}") from exc
+        return cls.from_dict(data)
+
+
+def default_calibration() -> MatchCalibration:
+    """The shipped calibration of the bundled SFace model (see thresholds.py)."""
+    bundled = BUNDLED_MODELS["embedder"]
+    return MatchCalibration(
+        threshold=thresholds.MATCH_COSINE, slope=thresholds.MATCH_LOGISTIC[0],
+        intercept=thresholds.MATCH_LOGISTIC[1],
+        model=f"{Path(bundled.filename).stem}@{bundled.sha256[:12]}",
+        target_fmr=1e-3, fmr=thresholds.MATCH_FMR, fnmr=thresholds.MATCH_FNMR,
+        genuine_pairs=140, impostor_pairs=1_198_786,
+        source="../shared/lfw_dev; python benchmarks/calibrate_lfw.py ../shared/lfw_dev")
+
+
+def pair_similarities(embeddings: Any, labels: Sequence[Any],
+                      chunk: int = 2048) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Cosine similarities of all genuine and all impostor pairs (i < j), each sorted.
+
+    Vectorised: one matrix product per chunk of rows, no loop over pairs.
+
+    Returns
+    -------
+    genuine, impostor : ndarray, float32
+    """
+    vectors = check_embeddings(embeddings)
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)[1]
+    if codes.shape[0] != vectors.shape[0]:
+        raise ValueError(f"got {vectors.shape[0]} embeddings but {codes.shape[0]} labels")
+    genuine, impostor = [], []
+    for start in range(0, vectors.shape[0], chunk):
+        block = vectors[start:start + chunk] @ vectors.T
+        rows = np.arange(start, min(start + chunk, vectors.shape[0]))
+        upper = np.arange(vectors.shape[0])[None, :] > rows[:, None]
+        same = codes[rows][:, None] == codes[None, :]
+        genuine.append(block[upper & same])
+        impostor.append(block[upper & ~same])
+    return np.sort(np.concatenate(genuine)), np.sort(np.concatenate(impostor))
+
+
+def error_rates(genuine: NDArray, impostor: NDArray, threshold: float) -> Tuple[float, float]:
+    """(FMR, FNMR) at ``threshold`` for sorted similarity arrays; "match" means >= threshold."""
+    fmr = (impostor.size - np.searchsorted(impostor, threshold, side="left")) / impostor.size
+    fnmr = np.searchsorted(genuine, threshold, side="left") / genuine.size
+    return float(fmr), float(fnmr)
+
+
+def threshold_for_fmr(impostor: NDArray, target_fmr: float) -> float:
+    """Smallest threshold whose false match rate is at most ``target_fmr``."""
+    if not 0.0 < target_fmr < 1.0:
+        raise ValueError(f"target_fmr must be in (0, 1), got {target_fmr}")
+    allowed = int(math.floor(target_fmr * impostor.size))
+    cut = float(impostor[impostor.size - allowed - 1])
+    return float(np.nextafter(np.float32(cut), np.float32(2.0)))
+
+
+def fit_logistic(genuine: NDArray, impostor: NDArray) -> Tuple[float, float]:
+    """(slope, intercept) of a logistic regression of same-person on similarity,
+    classes weighted equally."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - heavy, rarely used
+    x = np.concatenate([genuine, impostor]).astype(np.float64)[:, None]
+    y = np.concatenate([np.ones(genuine.size), np.zeros(impostor.size)])
+    model = LogisticRegression(class_weight="balanced", C=1e4).fit(x, y)
+    return float(model.coef_[0, 0]), float(model.intercept_[0])
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """What :func:`calibrate` found: the calibration, its FMR / FNMR table and the photos."""
+
+    calibration: MatchCalibration
+    table: List[Tuple[float, float, float]]
+    people: int
+    enrollment: EnrollmentResult = field(repr=False)
+
+    def format_table(self) -> str:
+        """The table as text: threshold, FMR, false matches, FNMR, misses."""
+        c = self.calibration
+        lines = [f"{'threshold':>9s} {'FMR':>10s} {'false matches':>14s} {'FNMR':>8s} "
+                 f"{'misses':>7s}"]
+        for t, fmr, fnmr in self.table:
+            marker = "  <- chosen" if t == c.threshold else ""
+            lines.append(f"{t:9.4f} {fmr:10.2e} {round(fmr * c.impostor_pairs):14d} "
+                         f"{fnmr:8.3f} {round(fnmr * c.genuine_pairs):7d}{marker}")
+        return "\n".join(lines)
+
+
+def calibrate(root: Union[str, os.PathLike], target_fmr: float = 1e-3,
+              output: Union[str, os.PathLike, None] = None,
+              plot: Union[str, os.PathLike, None] = None,
+              pipeline: Optional[FacePipeline] = None,
+              progress: Optional[bool] = None) -> CalibrationReport:
+    """Choose the match threshold for ``target_fmr`` on a labelled folder.
+
+    Parameters
+    ----------
+    root : path
+        ``<root>/<person>/<photos>``; each photo gives its largest face.
+    target_fmr : float
+        Largest acceptable false match rate per compared pair (default 1e-3).
+    output : path, optional
+        Write the :class:`MatchCalibration` JSON here (atomically).
+    plot : path, optional
+        Save a PNG with the score distributions and the ROC curve (needs
+        matplotlib: ``pip install face_trigger[plot]``).
+
+    Raises
+    ------
+    CalibrationError
+        Fewer than two people, or nobody with two usable photos.
+    """
+    pipeline = pipeline if pipeline is not None else FacePipeline()
+    enrollment = enroll_folder(root, pipeline, progress=progress, several_faces="largest")
+    people = len(set(enrollment.labels))
+    counts = np.unique(enrollment.labels, return_counts=True)[1] if enrollment.labels else []
+    if people < 2:
+        raise CalibrationError(f"calibration needs at least two people with usable photos under "
+                               f"{root}; found {people}")
+    if max(counts) < 2:
+        raise CalibrationError(f"calibration needs at least one person with two or more usable "
+                               f"photos under {root} (genuine pairs); nobody has")
+    genuine, impostor = pair_similarities(enrollment.embeddings, enrollment.labels)
+    threshold = threshold_for_fmr(impostor, target_fmr)
+    fmr, fnmr = error_rates(genuine, impostor, threshold)
+    slope, intercept = fit_logistic(genuine, impostor)
+    calibration = MatchCalibration(
+        threshold=threshold, slope=slope, intercept=intercept, model=pipeline.model.id,
+        target_fmr=target_fmr, fmr=fmr, fnmr=fnmr, genuine_pairs=int(genuine.size),
+        impostor_pairs=int(impostor.size),
+        source=f"{Path(root).resolve()}, {len(enrollment.labels)} photos of {people} people, "
+               f"{time.strftime('%Y-%m-%d')}")
+    table = sorted({(t, *error_rates(genuine, impostor, t)) for t in TABLE_THRESHOLDS}
+                   | {(threshold, fmr, fnmr)})
+    if output is not None:
+        calibration.save(output)
+    if plot is not None:
+        _plot(plot, genuine, impostor, threshold)
+    return CalibrationReport(calibration, table, people, enrollment)
+
+
+def _plot(path: Union[str, os.PathLike], genuine: NDArray, impostor: NDArray,
+          threshold: float) -> None:
+    try:
+        import matplotlib  # noqa: PLC0415 - optional extra
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError as exc:
+        raise FaceTriggerError("plotting needs matplotlib: pip install face_trigger[plot]") \
+            from exc
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    bins = np.linspace(-0.3, 1.0, 131)
+    left.hist(impostor, bins=bins, density=True, alpha=0.6, label=f"impostor ({impostor.size})")
+    left.hist(genuine, bins=bins, density=True, alpha=0.6, label=f"genuine ({genuine.size})")
+    left.axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.3f}")
+    left.set_xlabel("cosine similarity")
+    left.set_ylabel("density")
+    left.legend()
+    grid = np.linspace(-0.3, 1.0, 400)
+    rates = np.array([error_rates(genuine, impostor, t) for t in grid])
+    right.semilogx(np.maximum(rates[:, 0], 1.0 / impostor.size), 1.0 - rates[:, 1])
+    right.set_xlabel("false match rate")
+    right.set_ylabel("true match rate")
+    right.set_title("ROC")
+    right.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,137 @@
+"""1:1 verification: is this the same person? Similarity, match probability, verify()."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import thresholds
+from .calibration import MatchCalibration, default_calibration
+from .errors import EmbeddingError, NoFaceError
+from .faceprint import Faceprint, check_same_model, check_unit_vector
+from .image_io import ImageSource, read_image
+from .pipeline import FacePipeline, largest_face
+
+Vector = Union[Faceprint, NDArray[np.float32]]
+
+
+def similarity(a: Vector, b: Vector) -> float:
+    """Cosine similarity of two faceprints (same model required) or two unit vectors (128,).
+
+    Raises
+    ------
+    EmbeddingError
+        Faceprints of different models; vectors that are not finite unit (128,) floats.
+    """
+    if isinstance(a, Faceprint) and isinstance(b, Faceprint):
+        return a.similarity(b)
+    if isinstance(a, Faceprint) or isinstance(b, Faceprint):
+        raise EmbeddingError("compare a faceprint with a faceprint (its model is checked), "
+                             "or two plain unit vectors")
+    return float(np.dot(check_unit_vector(a), check_unit_vector(b)))
+
+
+def similarities(query: Vector, gallery: Any) -> NDArray[np.float32]:
+    """Cosine similarity of one unit vector against many unit rows (N, 128): one matmul."""
+    vector = query.vector if isinstance(query, Faceprint) else check_unit_vector(query)
+    matrix = np.asarray(gallery, dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[1] != vector.shape[0]:
+        raise EmbeddingError(f"gallery must have shape (N, {vector.shape[0]}), got {matrix.shape}")
+    return matrix @ vector
+
+
+def compare(a: Vector, b: Vector,
+            calibration: Optional[MatchCalibration] = None) -> Tuple[float, float]:
+    """``(match_probability, similarity)`` of two faces (seed SDK order).
+
+    The probability comes from ``calibration`` (default: the shipped lfw_dev fit).
+    """
+    if isinstance(a, Faceprint) and isinstance(b, Faceprint):
+        check_same_model(a, b)
+    calibration = calibration if calibration is not None else default_calibration()
+    _check_calibration_model(calibration, a, b)
+    value = similarity(a, b)
+    return float(calibration.probability(value)), value
+
+
+def _check_calibration_model(calibration: MatchCalibration, *prints: Any) -> None:
+    for item in prints:
+        if isinstance(item, Faceprint) and item.model != calibration.model:
+            raise EmbeddingError(f"the calibration is for {calibration.model!r}, the faceprint "
+                                 f"comes from {item.model!r}")
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of :func:`verify`.
+
+    Attributes
+    ----------
+    verified : bool
+        ``similarity >= threshold``.
+    similarity : float
+        Cosine similarity of the two largest faces (NaN in a soft result without a face).
+    threshold : float
+    match_probability : float
+    boxes : (box1, box2)
+        float32 (4,) x1, y1, x2, y2 of the faces used, ``None`` where none was found.
+    model : str
+        Embedder identity.
+    detail : str
+        Why a soft result is not verified (which image had no face), else "".
+    """
+
+    verified: bool
+    similarity: float
+    threshold: float
+    match_probability: float
+    boxes: Tuple[Optional[NDArray[np.float32]], Optional[NDArray[np.float32]]]
+    model: str
+    detail: str = ""
+
+
+def verify(img1: ImageSource, img2: ImageSource, *, pipeline: Optional[FacePipeline] = None,
+           threshold: float = thresholds.MATCH_COSINE,
+           calibration: Optional[MatchCalibration] = None, soft: bool = False) -> VerifyResult:
+    """Are the largest faces of two images the same person?
+
+    Parameters
+    ----------
+    img1, img2 : path, bytes or BGR uint8 array
+    pipeline : FacePipeline, optional
+        Reuse one across calls (models load once); built when omitted.
+    threshold : float
+        Cosine similarity for "same person" (default MATCH_COSINE, FMR about 1e-3).
+    calibration : MatchCalibration, optional
+        Source of the match probability (default: the shipped one).
+    soft : bool
+        Return an unverified result instead of raising when an image has no face.
+
+    Raises
+    ------
+    NoFaceError
+        An image has no face (message names ``img1`` or ``img2``), unless ``soft``.
+    ImageReadError, InvalidImageError
+        An image cannot be read.
+    """
+    pipeline = pipeline if pipeline is not None else FacePipeline()
+    calibration = calibration if calibration is not None else default_calibration()
+    faces = []
+    for name, image in (("img1", img1), ("img2", img2)):
+        found = pipeline.analyze(read_image(image))
+        faces.append(largest_face(found) if found else None)
+    boxes = tuple(None if f is None else np.array(f.box) for f in faces)
+    missing = [name for name, f in zip(("img1", "img2"), faces) if f is None]
+    if missing:
+        message = f"no face found in {' and '.join(missing)}"
+        if not soft:
+            raise NoFaceError(message)
+        return VerifyResult(False, float("nan"), threshold, 0.0, boxes, pipeline.model.id,
+                            message)
+    a = Faceprint(faces[0].embedding, pipeline.model.id)
+    b = Faceprint(faces[1].embedding, pipeline.model.id)
+    probability, value = compare(a, b, calibration)
+    return VerifyResult(value >= threshold, value, threshold, probability, boxes,
+                        pipeline.model.id)

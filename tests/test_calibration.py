@@ -1,0 +1,97 @@
+"""calibrate() on a folder built from the test photos; calibration files; error cases."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import face_trigger as ft
+from face_trigger import CalibrationError
+
+
+@pytest.fixture(scope="module")
+def people_dir(tmp_path_factory, images):
+    root = tmp_path_factory.mktemp("people")
+    layout = {"obama": ["obama", "obama2", "obama3"], "biden": ["biden"],
+              "astronaut": ["astronaut"]}
+    for person, photos in layout.items():
+        (root / person).mkdir()
+        for name in photos:
+            ft.write_image(root / person / f"{name}.png", images[name])
+    ft.write_image(root / "biden" / "biden_mirror.png", cv2.flip(images["biden"], 1))
+    return root
+
+
+def test_calibrate_writes_a_file_that_loads_back(people_dir, tmp_path, pipeline):
+    pytest.importorskip("matplotlib")
+    report = ft.calibrate(people_dir, target_fmr=0.2, output=tmp_path / "cal.json",
+                          plot=tmp_path / "roc.png", pipeline=pipeline, progress=False)
+    c = report.calibration
+    assert c.genuine_pairs == 3 + 1 and c.impostor_pairs == 6 * 5 // 2 - 4
+    assert report.people == 3
+    loaded = ft.MatchCalibration.load(tmp_path / "cal.json")
+    assert loaded == c
+    assert loaded.fmr <= 0.2 and loaded.model == pipeline.model.id
+    assert loaded.slope > 0
+    image = cv2.imread(str(tmp_path / "roc.png"))
+    assert image is not None and image.shape[0] > 100 and image.shape[1] > 100
+    assert "<- chosen" in report.format_table()
+
+
+def test_recognizer_loads_a_calibration(people_dir, tmp_path, pipeline):
+    ft.calibrate(people_dir, target_fmr=0.2, output=tmp_path / "cal.json", pipeline=pipeline,
+                 progress=False)
+    recognizer = ft.FaceRecognizer().load_calibration(tmp_path / "cal.json")
+    assert recognizer.unknown_threshold == ft.MatchCalibration.load(tmp_path / "cal.json").threshold
+
+
+def test_pair_similarities_match_a_loop(reference):
+    names = ["obama", "obama2", "obama3", "biden", "astronaut"]
+    vectors = np.stack([reference[n].embedding for n in names])
+    labels = ["o", "o", "o", "b", "a"]
+    genuine, impostor = ft.pair_similarities(vectors, labels)
+    expected_g, expected_i = [], []
+    for i in range(5):
+        for j in range(i + 1, 5):
+            (expected_g if labels[i] == labels[j] else expected_i).append(vectors[i] @ vectors[j])
+    assert np.allclose(genuine, sorted(expected_g), atol=1e-6)
+    assert np.allclose(impostor, sorted(expected_i), atol=1e-6)
+
+
+def test_too_little_data(tmp_path, images, pipeline):
+    (tmp_path / "only").mkdir()
+    ft.write_image(tmp_path / "only" / "a.png", images["obama"])
+    ft.write_image(tmp_path / "only" / "b.png", images["obama2"])
+    with pytest.raises(CalibrationError, match="two people"):
+        ft.calibrate(tmp_path, pipeline=pipeline, progress=False)
+    (tmp_path / "other").mkdir()
+    ft.write_image(tmp_path / "other" / "c.png", images["biden"])
+    ft.calibrate(tmp_path, target_fmr=0.5, pipeline=pipeline, progress=False)  # now enough
+    single = tmp_path / "single"
+    for person, name in (("p1", "obama"), ("p2", "biden")):
+        (single / person).mkdir(parents=True)
+        ft.write_image(single / person / "x.png", images[name])
+    with pytest.raises(CalibrationError, match="two or more usable photos"):
+        ft.calibrate(single, pipeline=pipeline, progress=False)
+
+
+def test_bad_calibration_files(tmp_path):
+    good = ft.default_calibration().to_dict()
+    for change, message in [({"format": "x"}, "not a calibration"),
+                            ({"slope": -1.0}, "slope"), ({"threshold": 7}, "threshold")]:
+        path = tmp_path / "c.json"
+        path.write_text(json.dumps(dict(good, **change)))
+        with pytest.raises(CalibrationError, match=message):
+            ft.MatchCalibration.load(path)
+    missing = dict(good)
+    del missing["slope"]
+    (tmp_path / "m.json").write_text(json.dumps(missing))
+    with pytest.raises(CalibrationError, match="lacks"):
+        ft.MatchCalibration.load(tmp_path / "m.json")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(CalibrationError, match="cannot read"):
+        ft.MatchCalibration.load(tmp_path / "broken.json")
+    with pytest.raises(ValueError, match="target_fmr"):
+        ft.calibration.threshold_for_fmr(np.arange(10.0), 0.0)
