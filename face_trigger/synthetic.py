@@ -5,7 +5,10 @@ face crops pasted at chosen sizes and places.
 """
 from __future__ import annotations
 
-from typing import Iterable, Tuple
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -75,3 +78,100 @@ def paste_faces(size: Tuple[int, int],
         if h > 0 and w > 0:
             canvas[y:y + h, x:x + w] = small[:h, :w]
     return canvas
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Someone walking up to the camera in a built video.
+
+    The face (``face_width`` pixels wide inside ``crop``) grows from ``start_px`` to
+    ``end_px`` over ``walk_s`` seconds while drifting from ``x_from`` to ``x_to``
+    (fractions of the frame width), stays ``stay_s`` seconds, then is gone.
+    """
+
+    label: str
+    crop: NDArray[np.uint8]
+    face_width: float
+    start_s: float
+    walk_s: float = 3.0
+    stay_s: float = 1.0
+    start_px: float = 40.0
+    end_px: float = 240.0
+    x_from: float = 0.3
+    x_to: float = 0.45
+
+    def face_px(self, t: float) -> Optional[float]:
+        """Face width at video time ``t``, or None when the person is not in view."""
+        s = t - self.start_s
+        if s < 0 or s > self.walk_s + self.stay_s:
+            return None
+        return self.start_px + (self.end_px - self.start_px) * min(1.0, s / self.walk_s)
+
+
+def door_video(visits: Sequence[Visit], seconds: float, size: Tuple[int, int] = (1280, 720),
+               fps: float = 25.0, noise: float = 4.0, blur_every: int = 0,
+               drop_every: int = 0, seed: int = 0
+               ) -> Iterator[Tuple[NDArray[np.uint8], List[Tuple[str, float]]]]:
+    """Frames of a door camera in which ``visits`` happen, with what is in each frame.
+
+    Yields ``(frame, [(label, face_px), ...])``. ``noise`` is the standard deviation of
+    Gaussian pixel noise; every ``blur_every``-th frame is motion-blurred and every
+    ``drop_every``-th frame is skipped (a dropped frame: time moves on).
+    """
+    width, height = size
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(70, 130, width, dtype=np.float32)[None, :, None]
+    background = np.repeat(np.repeat(ramp, height, axis=0), 3, axis=2).astype(np.uint8)
+    # A few noise fields, reused in turn: drawing fresh noise per 720p frame is slow.
+    fields = [rng.normal(0, noise, background.shape) for _ in range(7)] if noise else []
+    noise_bank = [(np.clip(f, 0, 255).astype(np.uint8), np.clip(-f, 0, 255).astype(np.uint8))
+                  for f in fields]
+    for index in range(int(round(seconds * fps))):
+        if drop_every and index % drop_every == drop_every - 1:
+            continue
+        t = index / fps
+        items, infos = [], []
+        for visit in visits:
+            face_px = visit.face_px(t)
+            if face_px is None:
+                continue
+            scale = face_px / visit.face_width
+            progress = min(1.0, (t - visit.start_s) / visit.walk_s)
+            cx = (visit.x_from + (visit.x_to - visit.x_from) * progress) * width
+            x = int(cx - visit.crop.shape[1] * scale / 2)
+            y = int(height * 0.45 - visit.crop.shape[0] * scale / 2)
+            items.append((visit.crop, x, y, scale))
+            infos.append((visit.label, face_px))
+        frame = background.copy()
+        for crop, x, y, scale in items:
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation)
+            x0, y0 = max(0, x), max(0, y)
+            x1, y1 = min(width, x + small.shape[1]), min(height, y + small.shape[0])
+            if x1 > x0 and y1 > y0:
+                frame[y0:y1, x0:x1] = small[y0 - y:y1 - y, x0 - x:x1 - x]
+        if noise_bank:
+            up, down = noise_bank[index % len(noise_bank)]
+            frame = cv2.subtract(cv2.add(frame, up), down)
+        if blur_every and index % blur_every == 0:
+            frame = cv2.blur(frame, (9, 1))
+        yield frame, infos
+
+
+def write_video(path: Union[str, "os.PathLike[str]"], frames: Iterable[NDArray[np.uint8]],
+                fps: float = 25.0) -> Path:
+    """Write BGR frames to an MJPG ``.avi`` file (readable by any OpenCV build)."""
+    path = Path(path)
+    writer = None
+    try:
+        for frame in frames:
+            if writer is None:
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps,
+                                         (frame.shape[1], frame.shape[0]))
+                if not writer.isOpened():
+                    raise OSError(f"OpenCV cannot write video {path}")
+            writer.write(frame)
+    finally:
+        if writer is not None:
+            writer.release()
+    return path

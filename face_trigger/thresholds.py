@@ -62,3 +62,22 @@ IDENTIFY_MARGIN: float = 0.05
 
 #: Default minimum classifier probability in FaceRecognizer.infer (seed API default).
 UNKNOWN_PROBABILITY: float = 0.2
+
+#: Door trigger: a track is recognised when VOTE_K of its last VOTE_N embedded observations
+#: name the same enrolled person (each observation already passed the recognizer's gate and
+#: margin). Voting over N attempts multiplies a stranger's chances by up to N, so K > 1 is
+#: required: with per-observation false accepts at 0.07 % (IDENTIFY_COSINE), 3 agreeing
+#: wrong votes are far rarer than one. Measured on the built demo video by
+#: ``python benchmarks/bench_door.py`` (README, "Door trigger").
+VOTE_K: int = 3
+VOTE_N: int = 5
+
+#: Smallest face (box width in frame pixels) that counts as an observation: smaller faces
+#: are tracked but not embedded (SFace on a 40 px face is mostly noise).
+MIN_FACE_PX: int = 60
+
+#: Seconds between two firings for the same person, at least...
+COOLDOWN_S: float = 10.0
+
+#: ...and the person must have been out of view this long before firing again.
+REARM_S: float = 2.0

@@ -12,9 +12,10 @@ PACKAGE = Path(face_trigger.__file__).parent
 LAYERS = {
     0: {"errors", "types", "thresholds", "_validate", "_fileio", "_version", "runtime"},
     1: {"model_files", "image_io", "align", "draw", "synthetic", "label_map", "signed_file",
-        "faceprint"},
+        "faceprint", "tracking", "decision", "audit", "actions", "sources"},
     2: {"detector", "embedder"},
     3: {"pipeline", "enrollment", "recognizer", "calibration", "verification"},
+    4: {"trigger", "door_config"},
     5: {"cli", "__main__", "__init__"},
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}

@@ -1,0 +1,192 @@
+"""Actions fired by door decisions: run a command, POST a webhook, log. They run on a
+worker thread with timeouts and retries, so a slow or failing action never blocks or
+stops the video loop."""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import string
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from .decision import GrantPolicy
+
+logger = logging.getLogger(__name__)
+
+#: Fields of an event that command arguments and webhook bodies may use.
+EVENT_FIELDS = ("event_id", "time", "frame", "track_id", "decision", "person", "similarity",
+                "margin", "votes", "snapshot", "action")
+
+
+class Action:
+    """Base class: ``run(event)`` performs the action once and returns a short result
+    string, raising on failure (the runner retries)."""
+
+    name: str = "action"
+    timeout_s: float = 5.0
+    retries: int = 2
+    policy: GrantPolicy = GrantPolicy()
+
+    def run(self, event: Mapping[str, Any]) -> str:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self, event: Mapping[str, Any]) -> str:
+        """What :meth:`run` would do, for ``--dry-run``."""
+        return f"{self.name} for {event.get('person')}"
+
+
+def _fill(template: str, event: Mapping[str, Any]) -> str:
+    """``template`` with ``{field}`` placeholders replaced by event fields (only those)."""
+    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    unknown = [n for n in names if n not in EVENT_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown placeholder(s) {unknown} in {template!r}; "
+                         f"available: {', '.join(EVENT_FIELDS)}")
+    return template.format_map({k: "" if event.get(k) is None else event.get(k)
+                                for k in EVENT_FIELDS})
+
+
+@dataclass
+class CommandAction(Action):
+    """Run a program with arguments — never through a shell.
+
+    ``argv`` items may hold placeholders such as ``{person}`` or ``{snapshot}``; each
+    item stays one argument whatever the value contains.
+    """
+
+    argv: Sequence[str] = ()
+    name: str = "command"
+    timeout_s: float = 10.0
+    retries: int = 1
+    policy: GrantPolicy = field(default_factory=GrantPolicy)
+
+    def __post_init__(self) -> None:
+        if not self.argv or not all(isinstance(a, str) for a in self.argv):
+            raise ValueError("a command action needs argv: a non-empty list of strings")
+        for item in self.argv:
+            _fill(item, {})  # reject unknown placeholders at start, not at the door
+
+    def arguments(self, event: Mapping[str, Any]) -> List[str]:
+        return [_fill(item, event) for item in self.argv]
+
+    def run(self, event: Mapping[str, Any]) -> str:
+        done = subprocess.run(self.arguments(event), shell=False, capture_output=True,
+                              timeout=self.timeout_s, check=False, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise RuntimeError(f"exit status {done.returncode}: "
+                               f"{done.stderr.decode(errors='replace').strip()[:200]}")
+        return "exit status 0"
+
+    def describe(self, event: Mapping[str, Any]) -> str:
+        return f"{self.name}: would run {self.arguments(event)}"
+
+
+@dataclass
+class WebhookAction(Action):
+    """POST the event as JSON to a URL (stdlib HTTP, no shell, no extra dependency)."""
+
+    url: str = ""
+    headers: Dict[str, str] = field(default_factory=dict)
+    name: str = "webhook"
+    timeout_s: float = 5.0
+    retries: int = 2
+    policy: GrantPolicy = field(default_factory=GrantPolicy)
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"webhook url must start with http:// or https://, got {self.url!r}")
+
+    def run(self, event: Mapping[str, Any]) -> str:
+        body = json.dumps(dict(event), default=str).encode("utf-8")
+        request = urllib.request.Request(
+            self.url, data=body, method="POST",
+            headers={"Content-Type": "application/json", **self.headers})
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+            return f"HTTP {response.status}"
+
+    def describe(self, event: Mapping[str, Any]) -> str:
+        return f"{self.name}: would POST to {self.url}"
+
+
+@dataclass
+class LogAction(Action):
+    """Write the event to the ``face_trigger.actions`` logger."""
+
+    name: str = "log"
+    retries: int = 0
+    policy: GrantPolicy = field(default_factory=GrantPolicy)
+
+    def run(self, event: Mapping[str, Any]) -> str:
+        logger.info("door event %s: %s %s", event.get("event_id"), event.get("decision"),
+                    event.get("person"))
+        return "logged"
+
+
+ResultCallback = Callable[[Mapping[str, Any], Action, bool, str], None]
+
+
+class ActionRunner:
+    """Runs actions on a background thread, in order, with retries and backoff.
+
+    ``submit`` never blocks: when more than ``max_queue`` jobs wait, the new job is
+    refused and reported as failed (the loop goes on). ``on_result(event, action, ok,
+    detail)`` is called on the worker thread after each job.
+    """
+
+    def __init__(self, on_result: Optional[ResultCallback] = None, max_queue: int = 100,
+                 backoff_s: float = 0.5) -> None:
+        self.on_result = on_result
+        self.backoff_s = backoff_s
+        self._queue: "queue.Queue[Optional[tuple]]" = queue.Queue(maxsize=max_queue)
+        self._thread = threading.Thread(target=self._work, name="face_trigger-actions",
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, event: Mapping[str, Any], action: Action) -> bool:
+        try:
+            self._queue.put_nowait((dict(event), action))
+            return True
+        except queue.Full:
+            logger.error("action queue full: %s for event %s dropped", action.name,
+                         event.get("event_id"))
+            self._report(event, action, False, "dropped: action queue full")
+            return False
+
+    def _report(self, event, action, ok, detail) -> None:
+        if self.on_result is not None:
+            try:
+                self.on_result(event, action, ok, detail)
+            except Exception:  # a broken callback must not kill the worker
+                logger.exception("action result callback failed")
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                self._queue.task_done()
+                return
+            event, action = job
+            detail, ok = "", False
+            for attempt in range(action.retries + 1):
+                try:
+                    detail, ok = action.run(event), True
+                    break
+                except Exception as exc:  # report every failure, never raise
+                    detail = f"{type(exc).__name__}: {exc}"
+                    logger.warning("action %s failed (attempt %d of %d): %s", action.name,
+                                   attempt + 1, action.retries + 1, detail)
+                    if attempt < action.retries:
+                        time.sleep(self.backoff_s * 2 ** attempt)
+            self._report(event, action, ok, detail)
+            self._queue.task_done()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish queued jobs (up to ``timeout`` seconds) and stop the worker."""
+        self._queue.put(None)
+        self._thread.join(timeout)

@@ -1,0 +1,216 @@
+"""Door configuration: a TOML file with every setting, overridable by ``section.key=value``
+strings (the command line). Unknown keys and wrong types are rejected at start with a
+message that names the key.
+
+Example (all sections optional but [source] and one of recognizer.model / recognizer.people)::
+
+    [source]
+    uri = "0"                      # camera index, video file or rtsp:// / http:// URL
+    [recognizer]
+    model = "door.pkl"             # a saved FaceRecognizer (key from $FACE_TRIGGER_MODEL_KEY)
+    # people = "people/"           # ...or enrol <people>/<name>/*.jpg at start
+    [decision]
+    votes_needed = 3
+    window = 5
+    known_strangers = ["mallory"]
+    [audit]
+    path = "door_audit.jsonl"
+    snapshots = "snapshots"
+    [[actions]]
+    type = "command"               # command | webhook | log
+    argv = ["/usr/local/bin/open-door", "{person}", "{event_id}"]
+    people = ["alice", "bob"]
+    windows = ["07:00-20:00"]
+"""
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import thresholds
+from .actions import Action, CommandAction, LogAction, WebhookAction
+from .decision import DecisionSettings, GrantPolicy
+from .errors import FaceTriggerError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.9/3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(FaceTriggerError, ValueError):
+    """Invalid door configuration; the message names the key."""
+
+
+_NUMBER = (int, float)
+SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
+    "source": {"uri": ((str, int), None), "live": (bool, None), "max_backoff_s": (_NUMBER, 5.0)},
+    "recognizer": {"model": (str, None), "people": (str, None), "classifier": (str, "svm"),
+                   "unknown_threshold": (_NUMBER, thresholds.IDENTIFY_COSINE),
+                   "margin": (_NUMBER, thresholds.IDENTIFY_MARGIN)},
+    "detector": {"max_side": (int, thresholds.DETECT_MAX_SIDE),
+                 "conf_threshold": (_NUMBER, thresholds.DETECT_CONF)},
+    "decision": {"votes_needed": (int, thresholds.VOTE_K), "window": (int, thresholds.VOTE_N),
+                 "min_face_px": (int, thresholds.MIN_FACE_PX), "embed_every": (int, 5),
+                 "cooldown_s": (_NUMBER, thresholds.COOLDOWN_S),
+                 "rearm_s": (_NUMBER, thresholds.REARM_S), "known_strangers": (list, [])},
+    "audit": {"path": (str, "door_audit.jsonl"), "max_bytes": (int, 10_000_000),
+              "backups": (int, 5), "snapshots": (str, "snapshots"), "fsync": (bool, True)},
+}
+ACTION_KEYS: Dict[str, Tuple[Any, Any]] = {
+    "type": (str, None), "name": (str, None), "argv": (list, None), "url": (str, None),
+    "headers": (dict, {}), "people": (list, None), "windows": (list, []),
+    "timeout_s": (_NUMBER, None), "retries": (int, None)}
+
+
+@dataclass(frozen=True)
+class DoorConfig:
+    """Validated settings: ``sections`` maps section -> key -> value (defaults filled)."""
+
+    sections: Dict[str, Dict[str, Any]]
+    actions: List[Dict[str, Any]]
+    path: Optional[Path] = None
+
+    def decision_settings(self) -> DecisionSettings:
+        d = self.sections["decision"]
+        try:
+            return DecisionSettings(
+                votes_needed=d["votes_needed"], window=d["window"], min_face_px=d["min_face_px"],
+                embed_every=d["embed_every"], cooldown_s=float(d["cooldown_s"]),
+                rearm_s=float(d["rearm_s"]))
+        except ValueError as exc:
+            raise ConfigError(f"[decision]: {exc}") from exc
+
+    def build_actions(self) -> List[Action]:
+        """The configured actions with their grant policies."""
+        strangers = frozenset(self.sections["decision"]["known_strangers"])
+        built: List[Action] = []
+        for i, spec in enumerate(self.actions):
+            where = f"actions[{i}]"
+            try:
+                policy = GrantPolicy(
+                    people=None if spec.get("people") is None else frozenset(spec["people"]),
+                    windows=tuple(spec.get("windows", ())), known_strangers=strangers)
+                extra = {k: spec[k] for k in ("timeout_s", "retries", "name")
+                         if spec.get(k) is not None}
+                kind = spec["type"]
+                if kind == "command":
+                    built.append(CommandAction(argv=list(spec.get("argv") or []), policy=policy,
+                                               **extra))
+                elif kind == "webhook":
+                    built.append(WebhookAction(url=spec.get("url") or "", policy=policy,
+                                               headers=dict(spec.get("headers", {})), **extra))
+                else:
+                    built.append(LogAction(policy=policy, **extra))
+            except ValueError as exc:
+                raise ConfigError(f"{where}: {exc}") from exc
+        names = [a.name for a in built]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ConfigError(f"actions: names must differ, {duplicated} appear twice; set "
+                              "name = \"...\"")
+        return built
+
+
+def _check(value: Any, expected: Any, key: str) -> Any:
+    if value is None:
+        return None
+    if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    if expected == _NUMBER and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    if expected == (str, int) and (isinstance(value, bool) or not isinstance(value, expected)):
+        raise ConfigError(f"{key} must be a string or an integer, got {value!r}")
+    if expected in (str, bool, list, dict) and not isinstance(value, expected):
+        raise ConfigError(f"{key} must be a {expected.__name__}, got {value!r}")
+    if expected is list and not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key} must be a list of strings, got {value!r}")
+    return value
+
+
+def _parse_override(text: str) -> Tuple[str, str, Any]:
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    dotted, raw = text.split("=", 1)
+    section, key = dotted.strip().split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word: take it as a string
+    return section, key, value
+
+
+def load_config(path: Union[str, os.PathLike, None] = None,
+                overrides: Sequence[str] = (), data: Optional[Mapping[str, Any]] = None
+                ) -> DoorConfig:
+    """Read, merge overrides into, and validate a door configuration.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable TOML, unknown section or key, wrong type, missing source or
+        recognizer, bad action; the message names the key.
+    """
+    raw: Dict[str, Any] = copy.deepcopy(dict(data)) if data is not None else {}
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                raw = tomllib.load(handle)
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    for text in overrides:
+        section, key, value = _parse_override(text)
+        raw.setdefault(section, {})
+        if not isinstance(raw[section], dict):
+            raise ConfigError(f"cannot override {section}.{key}: {section} is not a section")
+        raw[section][key] = value
+    unknown = set(raw) - set(SCHEMA) - {"actions"}
+    if unknown:
+        raise ConfigError(f"unknown section(s) {sorted(unknown)}; known: "
+                          f"{sorted(SCHEMA) + ['actions']}")
+    sections: Dict[str, Dict[str, Any]] = {}
+    for section, keys in SCHEMA.items():
+        given = raw.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"[{section}] must be a table")
+        extra = set(given) - set(keys)
+        if extra:
+            raise ConfigError(f"unknown key(s) {', '.join(f'{section}.{k}' for k in sorted(extra))}"
+                              f"; known: {', '.join(sorted(keys))}")
+        sections[section] = {k: _check(given.get(k, default), kind, f"{section}.{k}")
+                             for k, (kind, default) in keys.items()}
+    if sections["source"]["uri"] in (None, ""):
+        raise ConfigError("source.uri is required (camera index, video file or URL)")
+    recognizer = sections["recognizer"]
+    if bool(recognizer["model"]) == bool(recognizer["people"]):
+        raise ConfigError("set exactly one of recognizer.model (a saved .pkl) and "
+                          "recognizer.people (a folder to enrol)")
+    if recognizer["classifier"] not in ("svm", "knn"):
+        raise ConfigError(f"recognizer.classifier must be 'svm' or 'knn', got "
+                          f"{recognizer['classifier']!r}")
+    actions = raw.get("actions", [])
+    if not isinstance(actions, list):
+        raise ConfigError("actions must be an array of tables: [[actions]]")
+    checked = []
+    for i, spec in enumerate(actions):
+        if not isinstance(spec, dict):
+            raise ConfigError(f"actions[{i}] must be a table")
+        extra = set(spec) - set(ACTION_KEYS)
+        if extra:
+            raise ConfigError(f"unknown key(s) {', '.join(f'actions[{i}].{k}' for k in sorted(extra))}")
+        for key, (kind, _) in ACTION_KEYS.items():
+            _check(spec.get(key), kind, f"actions[{i}].{key}")
+        if spec.get("type") not in ("command", "webhook", "log"):
+            raise ConfigError(f"actions[{i}].type must be command, webhook or log, got "
+                              f"{spec.get('type')!r}")
+        checked.append(dict(spec))
+    config = DoorConfig(sections, checked, Path(path) if path is not None else None)
+    config.decision_settings()
+    config.build_actions()  # validates argv placeholders, URLs and time windows now
+    return config

@@ -1,0 +1,73 @@
+"""Door configuration: TOML, overrides, and rejection of bad keys and values by name."""
+from __future__ import annotations
+
+import pytest
+
+from face_trigger.actions import CommandAction, WebhookAction
+from face_trigger.door_config import ConfigError, load_config
+
+GOOD = """
+[source]
+uri = "door.avi"
+[recognizer]
+model = "door.pkl"
+[decision]
+votes_needed = 2
+window = 4
+known_strangers = ["mallory"]
+[[actions]]
+type = "command"
+argv = ["open-door", "{person}"]
+people = ["alice"]
+windows = ["07:00-20:00"]
+[[actions]]
+type = "webhook"
+url = "http://127.0.0.1:8123/api/webhook/door"
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "door.toml"
+    path.write_text(text)
+    return path
+
+
+def test_good_config_and_overrides(tmp_path):
+    config = load_config(write(tmp_path, GOOD), ["decision.window=5", "source.uri=0"])
+    assert config.sections["decision"]["window"] == 5
+    assert config.sections["source"]["uri"] == 0
+    settings = config.decision_settings()
+    assert settings.votes_needed == 2 and settings.cooldown_s == 10.0
+    command, webhook = config.build_actions()
+    assert isinstance(command, CommandAction) and isinstance(webhook, WebhookAction)
+    assert command.policy.people == frozenset({"alice"})
+    assert command.policy.known_strangers == frozenset({"mallory"})
+
+
+@pytest.mark.parametrize("text, message", [
+    (GOOD + "\n[camera]\nuri = 1\n", r"unknown section\(s\) \['camera'\]"),
+    (GOOD.replace("votes_needed = 2", "votes = 2"), "decision.votes"),
+    (GOOD.replace("window = 4", 'window = "four"'), "decision.window must be an integer"),
+    (GOOD.replace("votes_needed = 2", "votes_needed = 9"), "votes_needed <= window"),
+    (GOOD.replace('model = "door.pkl"', 'model = "door.pkl"\npeople = "p/"'), "exactly one"),
+    (GOOD.replace('uri = "door.avi"', ""), "source.uri is required"),
+    (GOOD.replace('"{person}"', '"{name}"'), r"actions\[0\].*unknown placeholder"),
+    (GOOD.replace('"07:00-20:00"', '"7 to 8"'), r"actions\[0\].*08:00-18:30"),
+    (GOOD.replace('type = "webhook"', 'type = "email"'), r"actions\[1\].type"),
+    (GOOD.replace("http://127.0.0.1", "ftp://127.0.0.1"), r"actions\[1\].*http"),
+    (GOOD + '\n[[actions]]\ntype = "log"\ncolour = "red"\n', r"actions\[2\].colour"),
+    ("[source\nuri=1", "not valid TOML"),
+])
+def test_bad_configs_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_bad_overrides(tmp_path):
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ConfigError, match="section.key=value"):
+        load_config(path, ["window=3"])
+    with pytest.raises(ConfigError, match="decision.cooldown_s must be a number"):
+        load_config(path, ["decision.cooldown_s=soon"])
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
