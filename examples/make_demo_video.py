@@ -2,7 +2,7 @@
 
     python examples/make_demo_video.py [OUT_DIR]      (default: door_demo/)
 
-The video (25 fps, 30 s, 750 frames): Obama walks up to the door (his face grows from 40 to
+The video (25 fps, 30 s of scene, 730 frames in the file): Obama walks up to the door (his face grows from 40 to
 240 px over 3 s), stays a second and leaves; a stranger (the astronaut, not enrolled) walks up
 at 8 s; Obama comes back at 20 s, after the default cooldown. Gaussian noise on every frame,
 motion blur on every 11th, and every 37th frame is dropped. The people folder enrols Obama
@@ -21,6 +21,8 @@ from face_trigger.synthetic import Visit, door_video, write_video
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 FPS = 25.0
 SECONDS = 30.0
+DROP_EVERY = 37  # every 37th frame of the scene is missing from the file
+BLUR_EVERY = 11
 
 
 def build_demo(out: Path) -> Path:
@@ -39,8 +41,8 @@ def build_demo(out: Path) -> Path:
     visits = [Visit("obama", *crops["obama2.jpg"], start_s=1.0),
               Visit("stranger", *crops["astronaut.png"], start_s=8.0, x_from=0.7, x_to=0.55),
               Visit("obama", *crops["obama2.jpg"], start_s=20.0, x_from=0.2, x_to=0.4)]
-    frames = (frame for frame, _ in door_video(visits, SECONDS, fps=FPS, blur_every=11,
-                                               drop_every=37))
+    frames = (frame for frame, _ in door_video(visits, SECONDS, fps=FPS, blur_every=BLUR_EVERY,
+                                               drop_every=DROP_EVERY))
     return write_video(out / "demo.avi", frames, FPS)
 
 

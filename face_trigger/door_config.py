@@ -57,7 +57,8 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
     "decision": {"votes_needed": (int, thresholds.VOTE_K), "window": (int, thresholds.VOTE_N),
                  "min_face_px": (int, thresholds.MIN_FACE_PX), "embed_every": (int, 5),
                  "cooldown_s": (_NUMBER, thresholds.COOLDOWN_S),
-                 "rearm_s": (_NUMBER, thresholds.REARM_S), "known_strangers": (list, [])},
+                 "rearm_s": (_NUMBER, thresholds.REARM_S), "idle_detect_every": (int, 4),
+                 "known_strangers": (list, [])},
     "audit": {"path": (str, "door_audit.jsonl"), "max_bytes": (int, 10_000_000),
               "backups": (int, 5), "snapshots": (str, "snapshots"), "fsync": (bool, True)},
 }
@@ -81,7 +82,7 @@ class DoorConfig:
             return DecisionSettings(
                 votes_needed=d["votes_needed"], window=d["window"], min_face_px=d["min_face_px"],
                 embed_every=d["embed_every"], cooldown_s=float(d["cooldown_s"]),
-                rearm_s=float(d["rearm_s"]))
+                rearm_s=float(d["rearm_s"]), idle_detect_every=d["idle_detect_every"])
         except ValueError as exc:
             raise ConfigError(f"[decision]: {exc}") from exc
 

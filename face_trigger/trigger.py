@@ -102,6 +102,7 @@ class DoorTrigger:
         self.runner = ActionRunner(on_result=self._action_result) if self.actions else None
         self.embedded_faces = 0
         self.frames = 0
+        self.skipped_detections = 0
         self.config_hash = hashlib.sha256(json.dumps({
             "settings": dataclasses.asdict(settings),
             "unknown_threshold": recognizer.unknown_threshold, "margin": recognizer.margin,
@@ -111,6 +112,10 @@ class DoorTrigger:
     def process(self, frame: Frame, healthy: bool = True) -> List[DoorEvent]:
         """Run one frame through detect -> track -> (embed) -> decide; return new events."""
         self.frames += 1
+        if self._idle() and frame.index % self.settings.idle_detect_every:
+            self.skipped_detections += 1
+            self.arming.tick(frame.time, self._visible_people(self.tracker.tracks))
+            return []
         detections = self.pipeline.detect(frame.image)
         tracks, ended = self.tracker.update(detections.boxes, frame.index)
         widths = detections.boxes[:, 2] - detections.boxes[:, 0]
@@ -129,11 +134,18 @@ class DoorTrigger:
                                                 who.similarity, float(widths[i]), frame.index)
                 if decision is not None:
                     events.append(self._decide(frame, track, decision, who, healthy))
-        visible = [self.decider.state(t.track_id).person for t in tracks
-                   if self.decider.state(t.track_id).decision == IDENTIFIED]
-        self.arming.tick(frame.time, [p for p in visible if p])
+        self.arming.tick(frame.time, self._visible_people(tracks))
         self.decider.forget(t.track_id for t in ended)
         return events
+
+    def _idle(self) -> bool:
+        """No face in view that still needs a decision."""
+        return all(self.decider.state(t.track_id).decision == IDENTIFIED
+                   for t in self.tracker.tracks)
+
+    def _visible_people(self, tracks: Sequence[Any]) -> List[str]:
+        states = [self.decider.state(t.track_id) for t in tracks]
+        return [s.person for s in states if s.decision == IDENTIFIED and s.person]
 
     def run(self, frames: Iterable[Frame], health: Callable[[], bool] = lambda: True
             ) -> Iterator[DoorEvent]:
