@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import os
+import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,6 +27,7 @@ from face_trigger.tracking import IoUTracker
 from face_trigger.trigger import DoorTrigger
 
 FPS = 25.0
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SETTINGS = DecisionSettings(cooldown_s=3.0, rearm_s=1.0)
 
 
@@ -313,3 +318,39 @@ def test_live_source_that_fails_and_comes_back(tmp_path, visits_video):
         delivered.append(frame.index)
     assert len(delivered) == 50 and delivered == list(range(50))
     assert source.stats.reopens >= 3  # missing at first, then every time the "stream" ended
+
+
+def test_example_script_stops_cleanly_on_sigterm(visits_video, tmp_path, images):
+    """examples/door_trigger.py: JSON lines out, SIGTERM ends it with a complete audit log."""
+    script = EXAMPLES / "door_trigger.py"
+    people = tmp_path / "people" / "obama"
+    people.mkdir(parents=True)
+    ft.write_image(people / "obama.jpg", images["obama"])
+    ft.write_image(people / "obama3.jpg", images["obama3"])
+    audit = tmp_path / "audit.jsonl"
+    env = dict(os.environ, PYTHONPATH=str(Path(ft.__file__).resolve().parent.parent))
+    child = subprocess.Popen(
+        [sys.executable, str(script), "--source", str(visits_video[0]), "--people",
+         str(tmp_path / "people"), "--audit", str(audit), "--json",
+         "--set", "decision.cooldown_s=3", "--set", "decision.rearm_s=1",
+         "--set", f'audit.snapshots="{tmp_path / "snaps"}"'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    first = json.loads(child.stdout.readline())
+    assert first["person"] == "obama" and first["decision"] == "identified"
+    assert set(first) >= {"event_id", "frame", "video_time", "similarity", "fired"}
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert "frames" in err.splitlines()[-1]
+    assert verify_chain(audit)[0]
+    frames_done = int(err.splitlines()[-1].split()[0])
+    assert frames_done < 375  # stopped before the end of the video
+
+
+def test_example_script_rejects_a_bad_setting(tmp_path):
+    script = EXAMPLES / "door_trigger.py"
+    env = dict(os.environ, PYTHONPATH=str(Path(ft.__file__).resolve().parent.parent))
+    done = subprocess.run([sys.executable, str(script), "--source", "x.avi", "--people", "p",
+                           "--set", "decision.votes=4"], capture_output=True, text=True,
+                          env=env, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and "decision.votes" in done.stderr
