@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import string
 import subprocess
@@ -112,6 +113,66 @@ class WebhookAction(Action):
 
     def describe(self, event: Mapping[str, Any]) -> str:
         return f"{self.name}: would POST to {self.url}"
+
+
+@dataclass
+class MqttAction(Action):
+    """Publish the event as JSON to an MQTT broker (needs ``pip install face_trigger[mqtt]``).
+
+    ``topic`` may hold placeholders; the default ``face_trigger/{decision}`` gives
+    ``face_trigger/identified`` and ``face_trigger/unknown``, easy to trigger a Home
+    Assistant automation on (``platform: mqtt``, ``topic: face_trigger/identified``,
+    then ``trigger.payload_json.person``). The password is read from the environment
+    variable named by ``password_env`` at publish time, never stored in the config.
+    """
+
+    host: str = "localhost"
+    port: int = 1883
+    topic: str = "face_trigger/{decision}"
+    username: Optional[str] = None
+    password_env: Optional[str] = None
+    qos: int = 1
+    retain: bool = False
+    name: str = "mqtt"
+    timeout_s: float = 5.0
+    retries: int = 2
+    policy: GrantPolicy = field(default_factory=GrantPolicy)
+
+    def __post_init__(self) -> None:
+        if not self.host or not 0 < int(self.port) < 65536:
+            raise ValueError(f"mqtt needs a host and a port in 1..65535, got {self.host!r}:"
+                             f"{self.port!r}")
+        if self.qos not in (0, 1, 2):
+            raise ValueError(f"mqtt qos must be 0, 1 or 2, got {self.qos!r}")
+        _fill(self.topic, {})
+
+    def run(self, event: Mapping[str, Any]) -> str:
+        try:
+            import paho.mqtt.client as mqtt  # noqa: PLC0415 - optional extra
+        except ImportError as exc:
+            raise RuntimeError("the mqtt action needs paho-mqtt: pip install "
+                               "'face_trigger[mqtt]'") from exc
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                             client_id=f"face_trigger-{event.get('event_id', '')[:12]}")
+        if self.username:
+            password = os.environ.get(self.password_env) if self.password_env else None
+            client.username_pw_set(self.username, password)
+        client.connect(self.host, int(self.port), keepalive=max(5, int(self.timeout_s)))
+        client.loop_start()
+        try:
+            info = client.publish(_fill(self.topic, event), json.dumps(dict(event), default=str),
+                                  qos=self.qos, retain=self.retain)
+            info.wait_for_publish(timeout=self.timeout_s)
+            if not info.is_published():
+                raise TimeoutError(f"broker {self.host}:{self.port} did not acknowledge within "
+                                   f"{self.timeout_s} s")
+        finally:
+            client.disconnect()
+            client.loop_stop()
+        return f"published to {_fill(self.topic, event)}"
+
+    def describe(self, event: Mapping[str, Any]) -> str:
+        return f"{self.name}: would publish to {self.host}:{self.port} {self.topic}"
 
 
 @dataclass

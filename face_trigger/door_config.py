@@ -17,7 +17,7 @@ Example (all sections optional but [source] and one of recognizer.model / recogn
     path = "door_audit.jsonl"
     snapshots = "snapshots"
     [[actions]]
-    type = "command"               # command | webhook | log
+    type = "command"               # command | webhook | mqtt | log
     argv = ["/usr/local/bin/open-door", "{person}", "{event_id}"]
     people = ["alice", "bob"]
     windows = ["07:00-20:00"]
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import thresholds
-from .actions import Action, CommandAction, LogAction, WebhookAction
+from .actions import Action, CommandAction, LogAction, MqttAction, WebhookAction
 from .decision import DecisionSettings, GrantPolicy
 from .errors import FaceTriggerError
 
@@ -65,7 +65,9 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
 ACTION_KEYS: Dict[str, Tuple[Any, Any]] = {
     "type": (str, None), "name": (str, None), "argv": (list, None), "url": (str, None),
     "headers": (dict, {}), "people": (list, None), "windows": (list, []),
-    "timeout_s": (_NUMBER, None), "retries": (int, None)}
+    "timeout_s": (_NUMBER, None), "retries": (int, None), "host": (str, None),
+    "port": (int, None), "topic": (str, None), "username": (str, None),
+    "password_env": (str, None), "qos": (int, None), "retain": (bool, None)}
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,11 @@ class DoorConfig:
                 if kind == "command":
                     built.append(CommandAction(argv=list(spec.get("argv") or []), policy=policy,
                                                **extra))
+                elif kind == "mqtt":
+                    mqtt_keys = {k: spec[k] for k in ("host", "port", "topic", "username",
+                                                        "password_env", "qos", "retain")
+                                 if spec.get(k) is not None}
+                    built.append(MqttAction(policy=policy, **mqtt_keys, **extra))
                 elif kind == "webhook":
                     built.append(WebhookAction(url=spec.get("url") or "", policy=policy,
                                                headers=dict(spec.get("headers", {})), **extra))
@@ -207,8 +214,8 @@ def load_config(path: Union[str, os.PathLike, None] = None,
             raise ConfigError(f"unknown key(s) {', '.join(f'actions[{i}].{k}' for k in sorted(extra))}")
         for key, (kind, _) in ACTION_KEYS.items():
             _check(spec.get(key), kind, f"actions[{i}].{key}")
-        if spec.get("type") not in ("command", "webhook", "log"):
-            raise ConfigError(f"actions[{i}].type must be command, webhook or log, got "
+        if spec.get("type") not in ("command", "webhook", "mqtt", "log"):
+            raise ConfigError(f"actions[{i}].type must be command, webhook, mqtt or log, got "
                               f"{spec.get('type')!r}")
         checked.append(dict(spec))
     config = DoorConfig(sections, checked, Path(path) if path is not None else None)

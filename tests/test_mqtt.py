@@ -1,0 +1,120 @@
+"""The MQTT action against a real broker (mosquitto) on 127.0.0.1."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+from test_door import SETTINGS, build
+
+import face_trigger as ft
+from face_trigger.actions import MqttAction
+from face_trigger.door_config import load_config
+from face_trigger.sources import FrameSource
+from face_trigger.synthetic import Visit
+from face_trigger.trigger import DoorTrigger
+
+REQUIRED = os.environ.get("FACE_TRIGGER_REQUIRE_MQTT") == "1"  # set by .ci/run
+
+
+def _missing(reason: str):
+    if REQUIRED:
+        pytest.fail(f"{reason} (FACE_TRIGGER_REQUIRE_MQTT=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    binary = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if os.path.exists(p)), None)
+    if binary is None:
+        _missing("mosquitto is not installed")
+    try:
+        import paho.mqtt.client  # noqa: F401
+    except ImportError:
+        _missing("paho-mqtt is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conf = tmp_path_factory.mktemp("mqtt") / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def subscribe(port):
+    import paho.mqtt.client as mqtt
+
+    received, ready = [], threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-subscriber")
+    client.on_connect = lambda c, *a: c.subscribe("face_trigger/#", qos=1)
+    client.on_subscribe = lambda *a: ready.set()
+    client.on_message = lambda c, u, m: received.append((m.topic, json.loads(m.payload)))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    assert ready.wait(10)
+    return client, received
+
+
+def test_events_are_published(broker, reference, pipeline, tmp_path_factory, images):
+    crop = ft.crop_around(images["obama2"], reference["obama2"].box, 0.6)
+    path, _ = build(tmp_path_factory, "mqtt.avi",
+                    [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0)
+    recognizer = ft.FaceRecognizer(classifier="knn").fit(
+        np.stack([reference[n].embedding for n in ("obama", "obama3", "biden")]),
+        ["obama", "obama", "biden"])
+    client, received = subscribe(broker)
+    try:
+        action = MqttAction(host="127.0.0.1", port=broker, topic="face_trigger/{decision}/{person}")
+        trigger = DoorTrigger(recognizer, pipeline, settings=SETTINGS, actions=[action])
+        events = list(trigger.run(FrameSource(path)))
+        trigger.close()
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    fired = [e for e in events if e.fired]
+    assert len(fired) == 1 and len(received) == 1
+    topic, payload = received[0]
+    assert topic == "face_trigger/identified/obama"
+    assert payload["event_id"] == fired[0].event_id and payload["action"] == "mqtt"
+
+
+def test_unreachable_broker_fails_in_the_action_not_the_loop():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the probe closes
+    action = MqttAction(host="127.0.0.1", port=port, timeout_s=1)
+    pytest.importorskip("paho.mqtt.client")
+    with pytest.raises(OSError):
+        action.run({"event_id": "e1", "decision": "identified", "person": "x"})
+
+
+def test_mqtt_config(tmp_path):
+    path = tmp_path / "door.toml"
+    path.write_text('[source]\nuri = "0"\n[recognizer]\nmodel = "m.pkl"\n[[actions]]\n'
+                    'type = "mqtt"\nhost = "broker.local"\nport = 1883\nqos = 1\n'
+                    'username = "door"\npassword_env = "MQTT_PASSWORD"\n')
+    (action,) = load_config(path).build_actions()
+    assert isinstance(action, MqttAction) and action.host == "broker.local"
+    path.write_text(path.read_text().replace("qos = 1", "qos = 5"))
+    with pytest.raises(ValueError, match=r"actions\[0\].*qos"):
+        load_config(path)
