@@ -49,15 +49,33 @@ __all__ = [
     "FaceTriggerError", "InvalidImageError", "ImageReadError", "InvalidLandmarksError",
     "EmbeddingError", "ModelNotFoundError", "ModelIntegrityError", "LabelMapError",
     "ModelFileError", "NotFittedError", "NoFaceError", "CalibrationError",
+    "DoorTrigger", "DoorEvent", "FrameSource", "Frame", "AuditLog", "verify_chain",
+    "load_config", "DoorConfig", "ConfigError", "DecisionSettings", "GrantPolicy", "IoUTracker",
+    "CommandAction", "WebhookAction", "MqttAction", "LogAction", "run_door", "door_overrides",
 ]
 
 # The recognizer imports scikit-learn (about 0.9 s): load it on first use, not at import.
 _LAZY = {"FaceRecognizer": "recognizer", "Identity": "recognizer",
-         "EnrollmentResult": "enrollment", "EnrollmentRecord": "enrollment"}
+         "EnrollmentResult": "enrollment", "EnrollmentRecord": "enrollment",
+         # the door loop: HTTP, TOML and threads are only loaded by applications that watch
+         "DoorTrigger": "trigger", "DoorEvent": "trigger", "FrameSource": "sources",
+         "Frame": "sources", "AuditLog": "audit", "verify_chain": "audit",
+         "load_config": "door_config", "DoorConfig": "door_config", "ConfigError": "door_config",
+         "DecisionSettings": "decision", "GrantPolicy": "decision", "IoUTracker": "tracking",
+         "CommandAction": "actions", "WebhookAction": "actions", "MqttAction": "actions",
+         "LogAction": "actions", "run_door": "door_app", "door_overrides": "door_app"}
 
 if TYPE_CHECKING:
+    from .actions import CommandAction, LogAction, MqttAction, WebhookAction
+    from .audit import AuditLog, verify_chain
+    from .decision import DecisionSettings, GrantPolicy
+    from .door_app import door_overrides, run_door
+    from .door_config import ConfigError, DoorConfig, load_config
     from .enrollment import EnrollmentRecord, EnrollmentResult
     from .recognizer import FaceRecognizer, Identity
+    from .sources import Frame, FrameSource
+    from .tracking import IoUTracker
+    from .trigger import DoorEvent, DoorTrigger
 
 
 def __getattr__(name: str) -> Any:

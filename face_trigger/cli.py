@@ -1,43 +1,314 @@
 """The ``face-trigger`` command line (also ``python -m face_trigger``).
 
-Data goes to stdout, messages to stderr. Exit codes: 0 success, 1 a runtime
-problem (unreadable input, model error), 2 usage error.
+Data goes to stdout, messages to stderr, one line per problem (a traceback only with
+``-v``). Exit codes:
+
+* 0 success (``verify``: same person);
+* 1 ``verify``: different people; any other failure not listed below;
+* 2 usage error (bad options or arguments, invalid configuration);
+* 3 an input could not be read (the other inputs are still processed);
+* 4 a model problem (missing, corrupted or tampered file, wrong key, wrong embedder).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import face_trigger as ft
 from face_trigger import (MATCH_COSINE, FacePipeline, FaceTriggerError, __version__,
                           configure_opencv, draw_faces, opencv_version, read_image,
                           sample_images, side_by_side, write_image)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_DIFFERENT = 1
 EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_MODEL = 4
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="face-trigger",
-        description="Face detection, embedding and recognition on the CPU (YuNet + SFace).")
-    parser.add_argument("--version", action="version", version=f"face_trigger {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show OpenCV warnings and Python tracebacks")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="OpenCV threads per call (default: OpenCV's choice)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run the pipeline on the bundled sample photos",
-                          description="Detect, align and embed the faces of the bundled sample "
-                                      "photos, compare them, and write an annotated image.")
-    demo.add_argument("-o", "--output", default="face_trigger_demo.jpg",
-                      help="annotated image to write (default: %(default)s)")
-    demo.set_defaults(handler=_cmd_demo)
-    return parser
+class UsageError(Exception):
+    """Bad arguments found after parsing (exit 2)."""
+
+
+# ---------------------------------------------------------------------------- inputs
+
+def expand_inputs(paths: Sequence[str]) -> List[Tuple[str, Optional[str]]]:
+    """(path, problem) for every image named or inside a named folder (not recursive),
+    folders sorted by name; a missing path gives (path, "not found")."""
+    out: List[Tuple[str, Optional[str]]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += [(str(p), None) for p in sorted(path.iterdir())
+                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        elif path.is_file():
+            out.append((raw, None))
+        else:
+            out.append((raw, "not found"))
+    return out
+
+
+def _progress(items: Sequence[Any], what: str):
+    from tqdm.auto import tqdm  # a bar on a terminal only (disable=None), never when piped
+    return tqdm(items, desc=what, unit="image", disable=None if len(items) > 1 else True,
+                file=sys.stderr, leave=False)
+
+
+# Worker processes of --cpus: each builds its own pipeline once (OpenCV nets cannot be shared).
+_WORKER: Dict[str, Any] = {}
+
+
+def _init_worker(max_side: Optional[int]) -> None:
+    configure_opencv(threads=1, quiet=True)  # N processes x 1 thread, not N x 2
+    _WORKER["pipeline"] = FacePipeline(ft.YuNetDetector(max_side=max_side))
+
+
+def _analyze_with(pipeline: Any, path: str):
+    try:
+        faces = pipeline.analyze(read_image(path))
+    except FaceTriggerError as exc:
+        return path, None, str(exc)
+    return path, [(f.box.tolist(), f.embedding, f.score) for f in faces], None
+
+
+def _analyze_in_worker(path: str):
+    return _analyze_with(_WORKER["pipeline"], path)
+
+
+def analyze_files(paths: Sequence[str], max_side: Optional[int], cpus: int,
+                  what: str) -> Iterable[Tuple[str, Optional[list], Optional[str]]]:
+    """(path, [(box, embedding, score)...] or None, error or None), in input order."""
+    if cpus <= 1 or len(paths) < 2:
+        pipeline = FacePipeline(ft.YuNetDetector(max_side=max_side))
+        for path in _progress(paths, what):
+            yield _analyze_with(pipeline, path)
+        return
+    with ProcessPoolExecutor(max_workers=cpus, initializer=_init_worker,
+                             initargs=(max_side,)) as pool:
+        results = pool.map(_analyze_in_worker, paths, chunksize=4)
+        yield from _progress(list(results), what)
+
+
+# ---------------------------------------------------------------------------- commands
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    inputs = expand_inputs(args.images)
+    readable = [p for p, problem in inputs if problem is None]
+    for path, problem in inputs:
+        if problem:
+            print(f"face-trigger: {path}: {problem}", file=sys.stderr)
+            status = EXIT_INPUT
+    if args.format == "csv" and not args.json:
+        print("file,x1,y1,x2,y2,score")
+    for path, faces, error in analyze_files(readable, args.max_side, args.cpus, "detecting"):
+        if error:
+            print(f"face-trigger: {path}: {error}", file=sys.stderr)
+            status = EXIT_INPUT
+            continue
+        for box, _, score in faces:
+            x1, y1, x2, y2 = box
+            if args.json:
+                print(json.dumps({"file": path, "box": [round(v, 1) for v in box],
+                                  "score": round(float(score), 4)}))
+            elif args.format == "face_recognition":  # top, right, bottom, left like the peer
+                print(f"{path},{round(y1)},{round(x2)},{round(y2)},{round(x1)}")
+            else:
+                print(f"{path},{x1:.1f},{y1:.1f},{x2:.1f},{y2:.1f},{score:.4f}")
+    return status
+
+
+def _known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[str]]:
+    """A recognizer from a saved model or from KNOWN/<name>.jpg files or <name>/ folders."""
+    threshold = _threshold(args)
+    path = Path(known)
+    recognizer = ft.FaceRecognizer(classifier="knn", unknown_threshold=threshold)
+    if path.is_file():
+        recognizer.load(path, key=args.key)
+        recognizer.unknown_threshold = threshold
+        return recognizer, []
+    if not path.is_dir():
+        raise UsageError(f"known people: {known} is neither a folder nor a saved model")
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    folders = sorted(p for p in path.iterdir() if p.is_dir())
+    embeddings, names, warnings = [], [], []
+    pipeline = FacePipeline()
+    for image in files:
+        try:
+            faces = pipeline.analyze(read_image(image))
+        except FaceTriggerError as exc:
+            warnings.append(f"{image}: {exc}")
+            continue
+        if not faces:
+            warnings.append(f"{image}: no face found, skipped")
+            continue
+        if len(faces) > 1:
+            warnings.append(f"{image}: {len(faces)} faces, the largest was used")
+        embeddings.append(ft.largest_face(faces).embedding)
+        names.append(image.stem)
+    for folder in folders:
+        for image in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+            try:
+                faces = pipeline.analyze(read_image(image))
+            except FaceTriggerError as exc:
+                warnings.append(f"{image}: {exc}")
+                continue
+            if len(faces) != 1:
+                warnings.append(f"{image}: {len(faces)} faces, skipped")
+                continue
+            embeddings.append(faces[0].embedding)
+            names.append(folder.name)
+    if not names:
+        raise UsageError(f"known people: no usable face under {known}")
+    import numpy as np  # noqa: PLC0415
+    recognizer.fit(np.stack(embeddings), names)
+    return recognizer, warnings
+
+
+def _threshold(args: argparse.Namespace) -> float:
+    if args.tolerance is not None:
+        if not 0 < args.tolerance < 2:
+            raise UsageError(f"--tolerance must be in (0, 2), got {args.tolerance}")
+        return 1.0 - args.tolerance ** 2 / 2.0  # L2 distance of unit vectors -> cosine
+    return args.threshold
+
+
+def _cmd_identify(args: argparse.Namespace) -> int:
+    recognizer, warnings = _known_recognizer(args.known, args)
+    for line in warnings:
+        print(f"face-trigger: {line}", file=sys.stderr)
+    status = EXIT_OK
+    inputs = expand_inputs(args.images)
+    for path, problem in inputs:
+        if problem:
+            print(f"face-trigger: {path}: {problem}", file=sys.stderr)
+            status = EXIT_INPUT
+    readable = [p for p, problem in inputs if problem is None]
+    for path, faces, error in analyze_files(readable, ft.DETECT_MAX_SIDE, args.cpus,
+                                            "identifying"):
+        if error:
+            print(f"face-trigger: {path}: {error}", file=sys.stderr)
+            status = EXIT_INPUT
+            continue
+        if not faces:
+            print(json.dumps({"file": path, "faces": []}) if args.json
+                  else f"{path},no_persons_found")
+            continue
+        import numpy as np  # noqa: PLC0415
+        who = recognizer.identify(np.stack([f[1] for f in faces]))
+        if args.json:
+            print(json.dumps({"file": path, "faces": [
+                {"box": [round(v, 1) for v in f[0]], "name": w.name, "known": w.known,
+                 "similarity": round(w.similarity, 4), "distance": round(_distance(w), 4)}
+                for f, w in zip(faces, who)]}))
+            continue
+        for w in who:
+            name = w.name if w.known else "unknown_person"
+            print(f"{path},{name}" + (f",{_distance(w):.4f}" if args.show_distance else ""))
+    return status
+
+
+def _distance(who: Any) -> float:
+    """L2 distance of unit vectors with cosine similarity s (what the peer prints)."""
+    return max(0.0, 2.0 - 2.0 * who.similarity) ** 0.5
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    recognizer = ft.FaceRecognizer(classifier=args.classifier)
+    result = recognizer.fit_folder(args.folder)
+    recognizer.save(args.output, key=args.key)
+    label_map = Path(args.label_map) if args.label_map else \
+        Path(args.output).with_suffix(".labels.json")
+    recognizer.save_label_mapping(label_map)
+    print(result.summary(), file=sys.stderr)
+    print(f"saved {args.output} ({'signed' if args.key or os.environ.get('FACE_TRIGGER_MODEL_KEY') else 'unsigned: trust it like code'}) and {label_map}",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    result = ft.verify(args.image1, args.image2, threshold=args.threshold)
+    if args.json:
+        print(json.dumps({"verified": result.verified, "similarity": round(result.similarity, 4),
+                          "threshold": result.threshold,
+                          "match_probability": round(result.match_probability, 4),
+                          "model": result.model}))
+    else:
+        print(f"{'same person' if result.verified else 'different people'}: similarity "
+              f"{result.similarity:.3f} (threshold {result.threshold}), match probability "
+              f"{result.match_probability:.3f}")
+    return EXIT_OK if result.verified else EXIT_DIFFERENT
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    report = ft.calibrate(args.folder, target_fmr=args.target_fmr, output=args.output,
+                          plot=args.plot)
+    c = report.calibration
+    print(report.format_table())
+    print(f"threshold for FMR <= {c.target_fmr:g}: {c.threshold:.4f} (FMR {c.fmr:.2e}, FNMR "
+          f"{c.fnmr:.3f}; {c.genuine_pairs} genuine, {c.impostor_pairs} impostor pairs)")
+    if args.output:
+        print(f"calibration written to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    frame = read_image(args.image)
+    pipeline = FacePipeline()
+    faces = pipeline.analyze(frame)
+    labels = [f"{f.score:.2f}" for f in faces]
+    if args.model and faces:
+        recognizer = ft.FaceRecognizer().load(args.model, key=args.key)
+        import numpy as np  # noqa: PLC0415
+        who = recognizer.identify(np.stack([f.embedding for f in faces]))
+        labels = [f"{w.name} {w.similarity:.2f}" for w in who]
+    write_image(args.output, draw_faces(frame, faces, labels))
+    print(f"{len(faces)} face(s); annotated image written to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    try:
+        config = ft.load_config(args.config, ft.door_overrides(
+            args.source, args.model, args.people, args.audit, args.set))
+    except ft.ConfigError as exc:
+        raise UsageError(f"configuration: {exc}") from exc
+    return ft.run_door(config, as_json=args.json, dry_run=args.dry_run, key=args.key)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import numpy as np  # noqa: PLC0415
+    pipeline = FacePipeline()
+    frame = ft.full_hd_frame(read_image(sample_images()[1]))  # obama.jpg on 1920x1080
+    chips = ft.align_faces(frame, pipeline.detect(frame).landmarks)
+    cases = {"detect (1080p)": lambda: pipeline.detect(frame),
+             "embed one face": lambda: pipeline.embedder.embed_chips(chips),
+             "detect_embedding (1080p, one face)": lambda: pipeline.detect_embedding(frame)}
+    for fn in cases.values():
+        for _ in range(3):
+            fn()
+    times: Dict[str, List[float]] = {name: [] for name in cases}
+    for _ in range(args.repeats):
+        for name, fn in cases.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    print(f"face_trigger {__version__}, OpenCV {opencv_version()}, {os.cpu_count()} CPUs, "
+          f"detector side {ft.DETECT_MAX_SIDE}")
+    for name, values in times.items():
+        print(f"  {name:38s} median {np.median(values) * 1e3:7.2f} ms  p90 "
+              f"{np.percentile(values, 90) * 1e3:7.2f} ms  ({len(values)} runs)")
+    return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -45,10 +316,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     det_model, emb_model = pipeline.detector.model, pipeline.embedder.model
     print(f"face_trigger {__version__}, OpenCV {opencv_version()}, {os.cpu_count()} CPUs")
     print(f"detector {det_model.id}, embedder {emb_model.id} (sha256 verified)")
-    photos = sample_images()
     found = []
     panels = []
-    for path in photos:
+    for path in sample_images():
         frame = read_image(path)
         faces = pipeline.analyze(frame)
         print(f"{path.name} ({frame.shape[1]}x{frame.shape[0]}): {len(faces)} face(s)")
@@ -74,6 +344,107 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------- parser
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="face-trigger",
+        description="Face detection, embedding and recognition on the CPU (YuNet + SFace).")
+    parser.add_argument("--version", action="version", version=f"face_trigger {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show OpenCV warnings and Python tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OpenCV threads per call (default: OpenCV's choice)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("detect", _cmd_detect, "print every face of images or folders")
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("--format", choices=["csv", "face_recognition"], default="csv",
+                   help="csv: file,x1,y1,x2,y2,score (default); face_recognition: "
+                        "file,top,right,bottom,left like face_detection")
+    p.add_argument("--json", action="store_true", help="one JSON object per face")
+    p.add_argument("--max-side", type=int, default=ft.DETECT_MAX_SIDE,
+                   help="detector input side; raise it for small faces (default %(default)s)")
+    p.add_argument("--cpus", type=int, default=1, help="worker processes for many images")
+
+    p = command("identify", _cmd_identify,
+                "name the faces of images with known people (face_recognition's CLI output)")
+    p.add_argument("known", metavar="KNOWN_DIR_OR_MODEL",
+                   help="folder of <name>.jpg files or <name>/ folders, or a saved .pkl")
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("--threshold", type=float, default=ft.IDENTIFY_COSINE,
+                   help="cosine similarity to accept a match (default %(default)s)")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="face_recognition-style L2 distance instead: accept when the distance "
+                        "of unit embeddings is <= T (threshold = 1 - T^2/2); SFace's scale "
+                        "differs from dlib's, so the peer's 0.6 is far too strict: try 1.04")
+    p.add_argument("--show-distance", action="store_true", help="append the distance")
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument("--cpus", type=int, default=1)
+    p.add_argument("--key", help="key of a signed model (default $FACE_TRIGGER_MODEL_KEY)")
+
+    p = command("train", _cmd_train, "train a recognizer from DIR/<person>/*.jpg")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("-o", "--output", required=True, help="model file to write (.pkl)")
+    p.add_argument("--classifier", choices=["svm", "knn"], default="svm")
+    p.add_argument("--key", help="signing key (default $FACE_TRIGGER_MODEL_KEY)")
+    p.add_argument("--label-map", help="label map JSON (default: next to the model)")
+
+    p = command("verify", _cmd_verify, "are two images the same person? (exit 0 same, 1 not)")
+    p.add_argument("image1")
+    p.add_argument("image2")
+    p.add_argument("--threshold", type=float, default=MATCH_COSINE)
+    p.add_argument("--json", action="store_true")
+
+    p = command("calibrate", _cmd_calibrate, "FMR/FNMR table and threshold for DIR/<person>/*")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--target-fmr", type=float, default=1e-3)
+    p.add_argument("-o", "--output", help="calibration JSON to write")
+    p.add_argument("--plot", help="ROC / score distribution PNG (needs face_trigger[plot])")
+
+    p = command("annotate", _cmd_annotate, "draw boxes, landmarks, names and scores")
+    p.add_argument("image")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--model", help="saved recognizer to name the faces")
+    p.add_argument("--key", help="key of a signed model")
+
+    p = command("watch", _cmd_watch, "the door trigger on a camera, video or URL")
+    p.add_argument("source", nargs="?", help="camera index, video file or URL")
+    p.add_argument("--config", help="TOML configuration")
+    p.add_argument("--model", help="saved recognizer")
+    p.add_argument("--people", help="folder <name>/*.jpg to enrol at start")
+    p.add_argument("--audit", help="audit log path")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--json", action="store_true", help="one JSON object per decision")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--key", help="key of a signed model")
+
+    p = command("bench", _cmd_bench, "time the pipeline on a bundled photo")
+    p.add_argument("--repeats", type=int, default=30)
+
+    p = command("demo", _cmd_demo, "run the pipeline on the bundled sample photos")
+    p.add_argument("-o", "--output", default="face_trigger_demo.jpg",
+                   help="annotated image to write (default: %(default)s)")
+    return parser
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, (ft.ModelIntegrityError, ft.ModelNotFoundError, ft.ModelFileError)):
+        return EXIT_MODEL
+    if isinstance(exc, (ft.ImageReadError, ft.InvalidImageError, ft.NoFaceError,
+                        FileNotFoundError)):
+        return EXIT_INPUT
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit status instead of exiting."""
     parser = _build_parser()
@@ -84,16 +455,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         configure_opencv(threads=args.threads, quiet=not args.verbose)
         return int(args.handler(args))
-    except (FaceTriggerError, OSError, ValueError) as exc:
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except (FaceTriggerError, OSError, ValueError, UsageError) as exc:
         if args.verbose:
             raise
         print(f"face-trigger: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return _exit_code(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,15 +1,51 @@
-"""The command line, through main([...]) and as the installed console script."""
+"""The command line: main([...]) in-process, and the real console script in subprocesses."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 import face_trigger as ft
-from face_trigger.cli import EXIT_OK, EXIT_USAGE, main
+from face_trigger.cli import (EXIT_DIFFERENT, EXIT_INPUT, EXIT_MODEL, EXIT_OK, EXIT_USAGE,
+                              main)
+
+PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
+
+
+def cli(*args, cwd=None, timeout=180):
+    """Run the installed console script (or python -m face_trigger from a checkout)."""
+    script = shutil.which("face-trigger")
+    command = [script] if script else [sys.executable, "-m", "face_trigger"]
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    return subprocess.run(command + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=env)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, images, data_dir):
+    root = tmp_path_factory.mktemp("cli")
+    known, unknown = root / "known", root / "unknown"
+    known.mkdir()
+    unknown.mkdir()
+    shutil.copyfile(data_dir / "obama.jpg", known / "obama.jpg")
+    shutil.copyfile(data_dir / "biden.jpg", known / "biden.jpg")
+    shutil.copyfile(data_dir / "obama2.jpg", unknown / "a_obama2.jpg")
+    shutil.copyfile(data_dir / "astronaut.png", unknown / "b_astronaut.png")
+    cv2.imwrite(str(unknown / "c_wall.png"), np.full((120, 160, 3), 128, np.uint8))
+    (unknown / "d_broken.jpg").write_bytes((data_dir / "obama.jpg").read_bytes()[:5000])
+    people = root / "people"
+    for person, photos in {"obama": ["obama.jpg", "obama3.jpg"], "biden": ["biden.jpg"]}.items():
+        (people / person).mkdir(parents=True)
+        for photo in photos:
+            shutil.copyfile(data_dir / photo, people / person / photo)
+    return root
 
 
 def test_demo_prints_faces_and_writes_an_annotated_image(tmp_path, capsys):
@@ -25,18 +61,16 @@ def test_demo_prints_faces_and_writes_an_annotated_image(tmp_path, capsys):
 
 def test_demo_unwritable_output_is_one_error_line(tmp_path, capsys):
     code = main(["demo", "-o", str(tmp_path / "missing_dir" / "demo.jpg")])
-    assert code == 1
+    assert code == EXIT_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("face-trigger: error:")
 
 
-def test_no_command_is_a_usage_error(capsys):
+def test_usage_errors(capsys):
     assert main([]) == EXIT_USAGE
     assert "usage" in capsys.readouterr().err
-
-
-def test_unknown_option_is_a_usage_error(capsys):
     assert main(["demo", "--no-such-option"]) == EXIT_USAGE
+    assert main(["identify", "/nonexistent/known", "x.jpg"]) == EXIT_USAGE
 
 
 def test_version(capsys):
@@ -44,22 +78,116 @@ def test_version(capsys):
     assert ft.__version__ in capsys.readouterr().out
 
 
-def test_module_entry_point_runs_from_another_directory(tmp_path):
-    """`python -m face_trigger demo` from outside the checkout (the installed package
-    when installed; the source tree via PYTHONPATH otherwise) finds models and photos."""
-    env = dict(os.environ)
-    package_parent = os.path.dirname(os.path.dirname(ft.__file__))
-    env["PYTHONPATH"] = package_parent + os.pathsep + env.get("PYTHONPATH", "")
-    result = subprocess.run([sys.executable, "-m", "face_trigger", "demo", "-o", "d.png"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "d.png").is_file()
-    assert "sha256 verified" in result.stdout
-    assert "WARN" not in result.stderr  # OpenCV's own warnings are hidden without -v
+def test_detect_formats(folders, data_dir):
+    done = cli("detect", data_dir / "obama.jpg", folders / "unknown")
+    assert done.returncode == EXIT_INPUT  # the truncated JPEG
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "file,x1,y1,x2,y2,score"
+    files = [line.split(",")[0] for line in lines[1:]]
+    assert [Path(f).name for f in files] == ["obama.jpg", "a_obama2.jpg", "b_astronaut.png"]
+    assert "d_broken.jpg" in done.stderr and "truncated" in done.stderr
+    peer = cli("detect", "--format", "face_recognition", data_dir / "obama.jpg")
+    top, right, bottom, left = map(int, peer.stdout.strip().split(",")[1:])
+    assert left < right and top < bottom and peer.returncode == EXIT_OK
+    as_json = cli("detect", "--json", data_dir / "biden.jpg")
+    record = json.loads(as_json.stdout)
+    assert record["file"].endswith("biden.jpg") and len(record["box"]) == 4
 
 
-@pytest.mark.skipif(shutil.which("face-trigger") is None, reason="console script not installed")
-def test_console_script(tmp_path):
-    result = subprocess.run(["face-trigger", "--version"], capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0 and ft.__version__ in result.stdout
+def test_detect_in_worker_processes_keeps_the_order(folders, data_dir):
+    one = cli("detect", folders / "unknown", data_dir)
+    two = cli("detect", "--cpus", "2", folders / "unknown", data_dir)
+    assert one.stdout == two.stdout and one.returncode == two.returncode == EXIT_INPUT
+
+
+def test_identify_like_face_recognition(folders):
+    done = cli("identify", folders / "known", folders / "unknown")
+    lines = done.stdout.strip().splitlines()
+    names = {Path(line.split(",")[0]).name: line.split(",")[1] for line in lines}
+    assert names == {"a_obama2.jpg": "obama", "b_astronaut.png": "unknown_person",
+                     "c_wall.png": "no_persons_found"}
+    assert done.returncode == EXIT_INPUT and "d_broken.jpg" in done.stderr
+    distance = cli("identify", "--show-distance", folders / "known", folders / "unknown" /
+                   "a_obama2.jpg")
+    path, name, value = distance.stdout.strip().split(",")
+    assert name == "obama" and 0 < float(value) < 1.04
+    strict = cli("identify", "--tolerance", "0.6", folders / "known", folders / "unknown" /
+                 "a_obama2.jpg")
+    assert strict.stdout.strip().endswith(",unknown_person")  # dlib's 0.6 is too strict here
+    as_json = json.loads(cli("identify", "--json", folders / "known",
+                             folders / "unknown" / "a_obama2.jpg").stdout)
+    assert as_json["faces"][0]["name"] == "obama" and as_json["faces"][0]["known"]
+
+
+def test_train_then_identify_and_annotate_with_the_model(folders, tmp_path):
+    model = tmp_path / "door.pkl"
+    done = cli("train", folders / "people", "-o", model, "--classifier", "knn", "--key", "k")
+    assert done.returncode == EXIT_OK, done.stderr
+    assert model.is_file() and (tmp_path / "door.labels.json").is_file()
+    assert "enrolled 3 photos of 2 people" in done.stderr
+    named = cli("identify", model, folders / "unknown" / "a_obama2.jpg", "--key", "k")
+    assert named.stdout.strip().endswith(",obama")
+    wrong_key = cli("identify", model, folders / "unknown" / "a_obama2.jpg", "--key", "nope")
+    assert wrong_key.returncode == EXIT_MODEL and "failed verification" in wrong_key.stderr
+    assert len(wrong_key.stderr.strip().splitlines()) == 1  # one line, no traceback
+    out = tmp_path / "named.png"
+    annotated = cli("annotate", folders / "unknown" / "a_obama2.jpg", "-o", out, "--model", model,
+                    "--key", "k")
+    assert annotated.returncode == EXIT_OK and ft.read_image(out).shape == (1200, 626, 3)
+
+
+def test_verify_exit_codes(data_dir, folders):
+    same = cli("verify", data_dir / "obama.jpg", data_dir / "obama2.jpg")
+    assert same.returncode == EXIT_OK and same.stdout.startswith("same person")
+    different = cli("verify", "--json", data_dir / "obama.jpg", data_dir / "biden.jpg")
+    assert different.returncode == EXIT_DIFFERENT
+    assert json.loads(different.stdout)["verified"] is False
+    no_face = cli("verify", data_dir / "obama.jpg", folders / "unknown" / "c_wall.png")
+    assert no_face.returncode == EXIT_INPUT and "img2" in no_face.stderr
+
+
+def test_calibrate_command(folders, tmp_path):
+    done = cli("calibrate", folders / "people", "--target-fmr", "0.5", "-o", tmp_path / "c.json")
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "threshold for FMR <= 0.5" in done.stdout
+    assert ft.MatchCalibration.load(tmp_path / "c.json").genuine_pairs == 1
+
+
+def test_corrupt_model_directory_is_a_model_error(tmp_path, data_dir):
+    bad = tmp_path / "models"
+    bad.mkdir()
+    (bad / "face_detection_yunet_2023mar.onnx").write_bytes(b"not a model")
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT, FACE_TRIGGER_MODEL_DIR=str(bad))
+    script = shutil.which("face-trigger")
+    command = [script] if script else [sys.executable, "-m", "face_trigger"]
+    done = subprocess.run(command + ["detect", str(data_dir / "obama.jpg")], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == EXIT_MODEL and "integrity" in done.stderr
+
+
+def test_empty_folder(tmp_path):
+    done = cli("detect", tmp_path)
+    assert done.returncode == EXIT_OK and done.stdout.strip() == "file,x1,y1,x2,y2,score"
+
+
+def test_watch_runs_the_door(folders, tmp_path, images, reference):
+    from face_trigger.synthetic import Visit, door_video, write_video
+    crop = ft.crop_around(images["obama2"], reference["obama2"].box, 0.6)
+    video = write_video(tmp_path / "v.avi", (f for f, _ in door_video(
+        [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0)))
+    done = cli("watch", video, "--people", folders / "people", "--json", "--audit",
+               tmp_path / "audit.jsonl", "--set", f'audit.snapshots="{tmp_path / "s"}"')
+    assert done.returncode == EXIT_OK, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["person"] for e in events] == ["obama"]
+    bad = cli("watch", video, "--people", folders / "people", "--set", "decision.vote=1")
+    assert bad.returncode == EXIT_USAGE and "decision.vote" in bad.stderr
+
+
+def test_bench_and_module_entry_point_from_another_directory(tmp_path):
+    done = cli("bench", "--repeats", "3", cwd=tmp_path)
+    assert done.returncode == EXIT_OK and "detect_embedding" in done.stdout
+    demo = cli("demo", "-o", "d.png", cwd=tmp_path)
+    assert demo.returncode == EXIT_OK and (tmp_path / "d.png").is_file()
+    assert "sha256 verified" in demo.stdout
+    assert "WARN" not in demo.stderr  # OpenCV's own warnings are hidden without -v

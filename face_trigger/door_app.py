@@ -1,0 +1,76 @@
+"""The door application: configuration in, decisions out. Shared by ``face-trigger watch``
+and ``examples/door_trigger.py``; uses only the public API."""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from typing import Optional, Sequence, TextIO
+
+import face_trigger as ft
+
+#: Fields of a decision printed with --json.
+JSON_FIELDS = ("event_id", "frame", "video_time", "time", "track_id", "decision", "person",
+               "similarity", "margin", "votes", "fired", "refused", "snapshot")
+
+
+def run_door(config: "ft.DoorConfig", *, as_json: bool = False, dry_run: bool = False,
+             key: Optional[str] = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+             stop: Optional[threading.Event] = None) -> int:
+    """Watch the configured source until it ends or SIGINT / SIGTERM; returns 0.
+
+    One line (or JSON object) per decision goes to ``out``; enrolment reports and the
+    closing summary to ``err``. Queued actions finish before it returns.
+    """
+    s = config.sections
+    pipeline = ft.FacePipeline(ft.YuNetDetector(max_side=s["detector"]["max_side"],
+                                                conf_threshold=s["detector"]["conf_threshold"]))
+    recognizer = ft.FaceRecognizer(classifier=s["recognizer"]["classifier"],
+                                   unknown_threshold=s["recognizer"]["unknown_threshold"],
+                                   margin=s["recognizer"]["margin"])
+    if s["recognizer"]["model"]:
+        recognizer.load(s["recognizer"]["model"], key=key)
+        recognizer.unknown_threshold = s["recognizer"]["unknown_threshold"]
+        recognizer.margin = s["recognizer"]["margin"]
+    else:
+        report = recognizer.fit_folder(s["recognizer"]["people"])
+        print(report.summary(), file=err)
+    stop = stop if stop is not None else threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+    source = ft.FrameSource(s["source"]["uri"], live=s["source"]["live"],
+                            max_backoff_s=s["source"]["max_backoff_s"], stop=stop.is_set)
+    audit = ft.AuditLog(s["audit"]["path"], max_bytes=s["audit"]["max_bytes"],
+                        backups=s["audit"]["backups"], fsync=s["audit"]["fsync"])
+    trigger = ft.DoorTrigger(recognizer, pipeline, settings=config.decision_settings(),
+                             actions=config.build_actions(), audit=audit,
+                             snapshot_dir=s["audit"]["snapshots"], dry_run=dry_run)
+    try:
+        for event in trigger.run(source, health=lambda: source.stats.healthy):
+            if as_json:
+                record = event.to_dict()
+                print(json.dumps({k: record[k] for k in JSON_FIELDS}), file=out, flush=True)
+            else:
+                verdict = f"fired {', '.join(event.fired)}" if event.fired else \
+                    "; ".join(f"{k}: {v}" for k, v in event.refused.items()) or "no action"
+                print(f"frame {event.frame:5d} ({event.video_time:6.2f} s) track "
+                      f"{event.track_id}: {event.person:8s} similarity {event.similarity:.2f} "
+                      f"-> {verdict}", file=out, flush=True)
+    finally:
+        trigger.close()
+    print(f"{trigger.frames} frames, {trigger.embedded_faces} faces embedded, "
+          f"{source.stats.skipped} frames skipped; audit log {s['audit']['path']}", file=err)
+    return 0
+
+
+def door_overrides(source: Optional[str], model: Optional[str], people: Optional[str],
+                   audit: Optional[str], extra: Sequence[str]) -> list:
+    """``section.key=value`` overrides for the common command-line options."""
+    overrides = list(extra)
+    for value, key in ((source, "source.uri"), (model, "recognizer.model"),
+                       (people, "recognizer.people"), (audit, "audit.path")):
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value)}")
+    return overrides
