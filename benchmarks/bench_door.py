@@ -22,8 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 import face_trigger as ft
 from _timing import machine_line
 from face_trigger.decision import DecisionSettings

@@ -88,6 +88,8 @@ def _analyze_in_worker(path: str):
 def analyze_files(paths: Sequence[str], max_side: Optional[int], cpus: int,
                   what: str) -> Iterable[Tuple[str, Optional[list], Optional[str]]]:
     """(path, [(box, embedding, score)...] or None, error or None), in input order."""
+    if cpus < 0:
+        cpus = os.cpu_count() or 1  # -1: every core, like face_recognition's --cpus -1
     if cpus <= 1 or len(paths) < 2:
         pipeline = FacePipeline(ft.YuNetDetector(max_side=max_side))
         for path in _progress(paths, what):
@@ -231,8 +233,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         Path(args.output).with_suffix(".labels.json")
     recognizer.save_label_mapping(label_map)
     print(result.summary(), file=sys.stderr)
-    print(f"saved {args.output} ({'signed' if args.key or os.environ.get('FACE_TRIGGER_MODEL_KEY') else 'unsigned: trust it like code'}) and {label_map}",
-          file=sys.stderr)
+    signed = bool(args.key or os.environ.get("FACE_TRIGGER_MODEL_KEY"))
+    print(f"saved {args.output} ({'signed' if signed else 'unsigned: trust it like code'}) "
+          f"and {label_map}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -371,7 +374,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per face")
     p.add_argument("--max-side", type=int, default=ft.DETECT_MAX_SIDE,
                    help="detector input side; raise it for small faces (default %(default)s)")
-    p.add_argument("--cpus", type=int, default=1, help="worker processes for many images")
+    p.add_argument("--cpus", type=int, default=1,
+                   help="worker processes for many images (-1: one per core)")
 
     p = command("identify", _cmd_identify,
                 "name the faces of images with known people (face_recognition's CLI output)")
@@ -386,7 +390,8 @@ def _build_parser() -> argparse.ArgumentParser:
                         "differs from dlib's, so the peer's 0.6 is far too strict: try 1.04")
     p.add_argument("--show-distance", action="store_true", help="append the distance")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
-    p.add_argument("--cpus", type=int, default=1)
+    p.add_argument("--cpus", type=int, default=1,
+                   help="worker processes for many images (-1: one per core)")
     p.add_argument("--key", help="key of a signed model (default $FACE_TRIGGER_MODEL_KEY)")
 
     p = command("train", _cmd_train, "train a recognizer from DIR/<person>/*.jpg")

@@ -211,7 +211,8 @@ def load_config(path: Union[str, os.PathLike, None] = None,
             raise ConfigError(f"actions[{i}] must be a table")
         extra = set(spec) - set(ACTION_KEYS)
         if extra:
-            raise ConfigError(f"unknown key(s) {', '.join(f'actions[{i}].{k}' for k in sorted(extra))}")
+            names = ", ".join(f"actions[{i}].{k}" for k in sorted(extra))
+            raise ConfigError(f"unknown key(s) {names}")
         for key, (kind, _) in ACTION_KEYS.items():
             _check(spec.get(key), kind, f"actions[{i}].{key}")
         if spec.get("type") not in ("command", "webhook", "mqtt", "log"):

@@ -119,7 +119,7 @@ def verify(img1: ImageSource, img2: ImageSource, *, pipeline: Optional[FacePipel
     pipeline = pipeline if pipeline is not None else FacePipeline()
     calibration = calibration if calibration is not None else default_calibration()
     faces = []
-    for name, image in (("img1", img1), ("img2", img2)):
+    for image in (img1, img2):
         found = pipeline.analyze(read_image(image))
         faces.append(largest_face(found) if found else None)
     boxes = tuple(None if f is None else np.array(f.box) for f in faces)

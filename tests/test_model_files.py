@@ -18,7 +18,8 @@ SFACE = BUNDLED_MODELS["embedder"]
 
 def test_manifest_checksums_and_code_table_agree():
     manifest = json.loads((REPO_MODELS / "manifest.json").read_text())
-    sums = dict(line.split()[::-1] for line in (REPO_MODELS / "SHA256SUMS").read_text().splitlines())
+    sums = dict(line.split()[::-1]
+                for line in (REPO_MODELS / "SHA256SUMS").read_text().splitlines())
     for entry in manifest["models"]:
         bundled = BUNDLED_MODELS[entry["role"]]
         assert entry["file"] == bundled.filename
