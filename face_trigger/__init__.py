@@ -44,6 +44,7 @@ __all__ = [
     "DETECT_CONF", "DETECT_NMS", "DETECT_MAX_SIDE", "MAX_FACES", "MATCH_COSINE",
     "IDENTIFY_COSINE", "IDENTIFY_MARGIN",
     "FaceRecognizer", "Identity", "LabelMap", "EnrollmentResult", "EnrollmentRecord",
+    "enroll_folder",
     "largest_face", "Faceprint", "similarity", "similarities", "compare", "verify",
     "VerifyResult", "calibrate", "CalibrationReport", "MatchCalibration", "default_calibration",
     "pair_similarities",
@@ -58,6 +59,7 @@ __all__ = [
 # The recognizer imports scikit-learn (about 0.9 s): load it on first use, not at import.
 _LAZY = {"FaceRecognizer": "recognizer", "Identity": "recognizer",
          "EnrollmentResult": "enrollment", "EnrollmentRecord": "enrollment",
+         "enroll_folder": "enrollment",
          # the door loop: HTTP, TOML and threads are only loaded by applications that watch
          "DoorTrigger": "trigger", "DoorEvent": "trigger", "FrameSource": "sources",
          "Frame": "sources", "AuditLog": "audit", "verify_chain": "audit",
@@ -72,7 +74,7 @@ if TYPE_CHECKING:
     from .decision import DecisionSettings, GrantPolicy
     from .door_app import door_overrides, run_door
     from .door_config import ConfigError, DoorConfig, load_config
-    from .enrollment import EnrollmentRecord, EnrollmentResult
+    from .enrollment import EnrollmentRecord, EnrollmentResult, enroll_folder
     from .recognizer import FaceRecognizer, Identity
     from .sources import Frame, FrameSource
     from .tracking import IoUTracker

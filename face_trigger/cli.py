@@ -21,6 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 import face_trigger as ft
 from face_trigger import (MATCH_COSINE, FacePipeline, FaceTriggerError, __version__,
                           configure_opencv, draw_faces, opencv_version, read_image,
@@ -142,7 +144,7 @@ def _known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[s
     if not path.is_dir():
         raise UsageError(f"known people: {known} is neither a folder nor a saved model")
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    folders = sorted(p for p in path.iterdir() if p.is_dir())
+    folders = any(p.is_dir() for p in path.iterdir())
     embeddings, names, warnings = [], [], []
     pipeline = FacePipeline()
     for image in files:
@@ -158,21 +160,13 @@ def _known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[s
             warnings.append(f"{image}: {len(faces)} faces, the largest was used")
         embeddings.append(ft.largest_face(faces).embedding)
         names.append(image.stem)
-    for folder in folders:
-        for image in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-            try:
-                faces = pipeline.analyze(read_image(image))
-            except FaceTriggerError as exc:
-                warnings.append(f"{image}: {exc}")
-                continue
-            if len(faces) != 1:
-                warnings.append(f"{image}: {len(faces)} faces, skipped")
-                continue
-            embeddings.append(faces[0].embedding)
-            names.append(folder.name)
+    if folders:  # KNOWN/<name>/*.jpg: photos with exactly one face
+        enrolled = ft.enroll_folder(path, pipeline)
+        warnings += [f"{r.path}: {r.status} {r.detail}".rstrip() for r in enrolled.skipped]
+        embeddings += list(enrolled.embeddings)
+        names += enrolled.labels
     if not names:
         raise UsageError(f"known people: no usable face under {known}")
-    import numpy as np  # noqa: PLC0415
     recognizer.fit(np.stack(embeddings), names)
     return recognizer, warnings
 
@@ -206,7 +200,6 @@ def _cmd_identify(args: argparse.Namespace) -> int:
             print(json.dumps({"file": path, "faces": []}) if args.json
                   else f"{path},no_persons_found")
             continue
-        import numpy as np  # noqa: PLC0415
         who = recognizer.identify(np.stack([f[1] for f in faces]))
         if args.json:
             print(json.dumps({"file": path, "faces": [
@@ -272,7 +265,6 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     labels = [f"{f.score:.2f}" for f in faces]
     if args.model and faces:
         recognizer = ft.FaceRecognizer().load(args.model, key=args.key)
-        import numpy as np  # noqa: PLC0415
         who = recognizer.identify(np.stack([f.embedding for f in faces]))
         labels = [f"{w.name} {w.similarity:.2f}" for w in who]
     write_image(args.output, draw_faces(frame, faces, labels))
@@ -290,7 +282,6 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    import numpy as np  # noqa: PLC0415
     pipeline = FacePipeline()
     frame = ft.full_hd_frame(read_image(sample_images()[1]))  # obama.jpg on 1920x1080
     chips = ft.align_faces(frame, pipeline.detect(frame).landmarks)

@@ -114,6 +114,8 @@ def test_identify_like_face_recognition(folders):
     strict = cli("identify", "--tolerance", "0.6", folders / "known", folders / "unknown" /
                  "a_obama2.jpg")
     assert strict.stdout.strip().endswith(",unknown_person")  # dlib's 0.6 is too strict here
+    by_folders = cli("identify", folders / "people", folders / "unknown" / "a_obama2.jpg")
+    assert by_folders.stdout.strip().endswith(",obama")
     as_json = json.loads(cli("identify", "--json", folders / "known",
                              folders / "unknown" / "a_obama2.jpg").stdout)
     assert as_json["faces"][0]["name"] == "obama" and as_json["faces"][0]["known"]
