@@ -17,7 +17,7 @@ import numpy as np
 
 from .actions import Action, ActionRunner
 from .audit import AuditLog
-from .decision import IDENTIFIED, DecisionSettings, PersonArming, TrackDecider
+from .decision import IDENTIFIED, DecisionSettings, PersonArming, TrackDecider, face_quality
 from .image_io import write_image
 from .pipeline import FacePipeline
 from .sources import Frame
@@ -118,9 +118,10 @@ class DoorTrigger:
             return []
         detections = self.pipeline.detect(frame.image)
         tracks, ended = self.tracker.update(detections.boxes, frame.index)
-        widths = detections.boxes[:, 2] - detections.boxes[:, 0]
+        qualities = [face_quality(frame.image, box, landmarks) for box, landmarks in
+                     zip(detections.boxes, detections.landmarks)]
         wanted = [i for i, t in enumerate(tracks)
-                  if self.decider.needs_embedding(t.track_id, float(widths[i]), frame.index)]
+                  if self.decider.needs_embedding(t.track_id, qualities[i], frame.index)]
         events: List[DoorEvent] = []
         if wanted:
             embeddings = self.pipeline.embed(frame.image, detections.landmarks[wanted])
@@ -128,10 +129,10 @@ class DoorTrigger:
             for i, who in zip(wanted, self.recognizer.identify(embeddings)):
                 track = tracks[i]
                 state = self.decider.state(track.track_id)
-                if widths[i] > state.best_width:
+                if qualities[i].width > state.best_width:
                     track.data["best_crop"] = crop_around(frame.image, detections.boxes[i], 0.3)
                 decision = self.decider.observe(track.track_id, who.name, who.known,
-                                                who.similarity, float(widths[i]), frame.index)
+                                                who.similarity, qualities[i], frame.index)
                 if decision is not None:
                     events.append(self._decide(frame, track, decision, who, healthy))
         self.arming.tick(frame.time, self._visible_people(tracks))

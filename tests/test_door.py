@@ -354,3 +354,24 @@ def test_example_script_rejects_a_bad_setting(tmp_path):
                            "--set", "decision.votes=4"], capture_output=True, text=True,
                           env=env, timeout=60, cwd=tmp_path)
     assert done.returncode == 2 and "decision.votes" in done.stderr
+
+
+def test_quality_gates_blur_and_turned_faces(images, reference):
+    from face_trigger.decision import FaceQuality, face_quality
+
+    face = reference["obama"]
+    sharp = face_quality(images["obama"], face.box, face.landmarks)
+    blurred = face_quality(cv2.GaussianBlur(images["obama"], (0, 0), 6), face.box, face.landmarks)
+    assert sharp.sharpness > 500 > 60 > blurred.sharpness
+    assert sharp.yaw < 0.1 and sharp.width == pytest.approx(face.width, abs=1)
+    turned = face.landmarks.copy()
+    turned[2, 0] = turned[1, 0]  # nose over the left eye: a strongly turned head
+    assert face_quality(images["obama"], face.box, turned).yaw > 0.35
+    decider = TrackDecider(DecisionSettings())
+    assert decider.needs_embedding(1, sharp, 0)
+    assert not decider.needs_embedding(1, blurred, 0)
+    assert not decider.needs_embedding(1, FaceQuality(width=200, sharpness=900, yaw=0.6), 0)
+    decider.observe(1, "x", False, 0.1, FaceQuality(200, 300, 0.2), 0)
+    assert not decider.needs_embedding(1, FaceQuality(205, 320, 0.2), 1)   # nothing better
+    assert decider.needs_embedding(1, FaceQuality(205, 500, 0.2), 1)       # much sharper
+    assert decider.needs_embedding(1, FaceQuality(205, 320, 0.05), 1)      # more frontal
