@@ -16,7 +16,8 @@ from .detector import YuNetDetector
 from .embedder import SFaceEmbedder
 from .errors import (EmbeddingError, FaceTriggerError, ImageReadError, InvalidImageError,
                      InvalidLandmarksError, LabelMapError, ModelFileError, ModelIntegrityError,
-                     ModelNotFoundError, NotFittedError, NoFaceError, CalibrationError)
+                     ModelNotFoundError, NotFittedError, NoFaceError, CalibrationError,
+                     GalleryError)
 from .faceprint import Faceprint
 from .label_map import LabelMap
 from .draw import draw_faces, side_by_side
@@ -54,6 +55,7 @@ __all__ = [
     "DoorTrigger", "DoorEvent", "FrameSource", "Frame", "AuditLog", "verify_chain",
     "load_config", "DoorConfig", "ConfigError", "DecisionSettings", "GrantPolicy", "IoUTracker",
     "CommandAction", "WebhookAction", "MqttAction", "LogAction", "run_door", "door_overrides",
+    "Gallery", "Match", "GalleryError",
 ]
 
 # The recognizer imports scikit-learn (about 0.9 s): load it on first use, not at import.
@@ -66,7 +68,8 @@ _LAZY = {"FaceRecognizer": "recognizer", "Identity": "recognizer",
          "load_config": "door_config", "DoorConfig": "door_config", "ConfigError": "door_config",
          "DecisionSettings": "decision", "GrantPolicy": "decision", "IoUTracker": "tracking",
          "CommandAction": "actions", "WebhookAction": "actions", "MqttAction": "actions",
-         "LogAction": "actions", "run_door": "door_app", "door_overrides": "door_app"}
+         "LogAction": "actions", "run_door": "door_app", "door_overrides": "door_app",
+         "Gallery": "gallery", "Match": "gallery"}
 
 if TYPE_CHECKING:
     from .actions import CommandAction, LogAction, MqttAction, WebhookAction
@@ -75,6 +78,7 @@ if TYPE_CHECKING:
     from .door_app import door_overrides, run_door
     from .door_config import ConfigError, DoorConfig, load_config
     from .enrollment import EnrollmentRecord, EnrollmentResult, enroll_folder
+    from .gallery import Gallery, Match
     from .recognizer import FaceRecognizer, Identity
     from .sources import Frame, FrameSource
     from .tracking import IoUTracker

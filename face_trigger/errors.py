@@ -62,3 +62,8 @@ class NoFaceError(FaceTriggerError, ValueError):
 class CalibrationError(FaceTriggerError, ValueError):
     """Calibration data is insufficient (fewer than two people, or nobody with two
     photos) or a calibration file is malformed."""
+
+
+class GalleryError(FaceTriggerError):
+    """A gallery store is unusable: made for another embedder, a newer schema, a name
+    that is not enrolled (or already is), or a corrupted database."""

@@ -14,7 +14,7 @@ LAYERS = {
     1: {"model_files", "image_io", "align", "draw", "synthetic", "label_map", "signed_file",
         "faceprint", "tracking", "decision", "audit", "actions", "sources"},
     2: {"detector", "embedder"},
-    3: {"pipeline", "enrollment", "recognizer", "calibration", "verification"},
+    3: {"pipeline", "enrollment", "recognizer", "calibration", "verification", "gallery"},
     4: {"trigger", "door_config"},
     5: {"cli", "__main__", "__init__", "door_app"},
 }

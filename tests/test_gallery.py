@@ -1,0 +1,171 @@
+"""Gallery store and search with real faceprints (issue 6, first part: store and exact search)."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import face_trigger as ft
+from face_trigger import GalleryError
+
+PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
+
+
+@pytest.fixture(scope="module")
+def prints(pipeline, images):
+    def fp(image):
+        return pipeline.largest_faceprint(image)
+
+    biden = images["biden"]
+    return {
+        "obama": [fp(images[n]) for n in ("obama", "obama3", "obama_partial_face2")],
+        "biden": [fp(biden), fp(cv2.flip(biden, 1)),
+                  fp(cv2.resize(biden, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA))],
+        "obama_new": fp(images["obama2"]),
+        "biden_new": fp(cv2.convertScaleAbs(biden, alpha=0.7, beta=10)),
+        "astronaut": fp(images["astronaut"]),
+    }
+
+
+@pytest.fixture()
+def gallery(tmp_path, prints, pipeline):
+    g = ft.Gallery(tmp_path / "g.db", pipeline.model.id)
+    g.add_faceprints("obama", prints["obama"])
+    g.add_faceprints("biden", prints["biden"])
+    return g
+
+
+def test_identify_per_person(gallery, prints):
+    matches = gallery.identify([prints["obama_new"], prints["biden_new"], prints["astronaut"]])
+    assert [m.name for m in matches] == ["obama", "biden", "unknown"]
+    assert matches[0].known and matches[0].score >= ft.IDENTIFY_COSINE
+    assert matches[0].faceprint_id is not None and matches[2].faceprint_id is None
+    mean = gallery.identify(prints["obama_new"], per_person="mean2")[0]
+    assert mean.name == "obama" and mean.score <= matches[0].score
+
+
+def test_search_top_k(gallery, prints):
+    scores, ids, names = gallery.search(np.stack([prints["obama_new"].vector]), k=4)
+    assert scores.shape == ids.shape == (1, 4) and scores.dtype == np.float32
+    assert np.all(np.diff(scores[0]) <= 0)
+    assert names[0][:3] == ["obama"] * 3 and names[0][3] == "biden"
+    empty = ft.Gallery(":memory:", gallery.model)
+    scores, ids, names = empty.search(prints["obama_new"], k=2)
+    assert np.all(ids == -1) and np.all(np.isneginf(scores))
+
+
+def test_people_rename_remove(gallery, prints):
+    assert [(p["name"], p["faceprints"]) for p in gallery.people()] == [("biden", 3), ("obama", 3)]
+    gallery.rename_person("obama", "Barack Obama")
+    assert gallery.identify(prints["obama_new"])[0].name == "Barack Obama"
+    first = gallery.faceprints("biden")[0]["id"]
+    gallery.remove_faceprint(first)
+    assert len(gallery) == 5
+    assert gallery.remove_person("biden") == 2
+    assert gallery.identify(prints["biden_new"])[0].name == "unknown"
+    with pytest.raises(GalleryError, match="not enrolled"):
+        gallery.remove_person("biden")
+    with pytest.raises(GalleryError, match="already enrolled"):
+        gallery.add_person("Barack Obama")
+    with pytest.raises(GalleryError, match="non-empty"):
+        gallery.add_person(" ")
+
+
+def test_persists_across_processes(gallery, prints, tmp_path):
+    np.save(tmp_path / "q.npy", prints["obama_new"].vector)
+    script = ("import numpy as np, face_trigger as ft\n"
+              f"g = ft.Gallery({str(tmp_path / 'g.db')!r}, {gallery.model!r})\n"
+              f"print(len(g), g.identify(np.load({str(tmp_path / 'q.npy')!r}))[0].name)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=PACKAGE_PARENT), timeout=120, check=True)
+    assert out.stdout.split() == ["6", "obama"]
+
+
+def test_wrong_model_and_foreign_faceprints_refused(gallery, tmp_path, prints):
+    with pytest.raises(GalleryError, match="cannot be compared"):
+        ft.Gallery(tmp_path / "g.db", "other_model@123456789abc")
+    other = ft.Faceprint(prints["obama_new"].vector, "other_model@123456789abc")
+    with pytest.raises(GalleryError, match="cannot go into"):
+        gallery.add_faceprints("obama", [other])
+    with pytest.raises(ft.EmbeddingError, match="unit length"):
+        gallery.add_faceprints("obama", [np.ones(128, np.float32)])
+    (tmp_path / "junk.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(GalleryError, match="not a usable gallery"):
+        ft.Gallery(tmp_path / "junk.db", gallery.model)
+
+
+def test_export_import_round_trip(gallery, tmp_path, prints):
+    gallery.export_json(tmp_path / "g.json")
+    copy = ft.Gallery(tmp_path / "copy.db", gallery.model)
+    assert copy.import_json(tmp_path / "g.json") == 6
+    assert copy.identify(prints["biden_new"])[0].name == "biden"
+    foreign = ft.Gallery(tmp_path / "f.db", "other@0")
+    with pytest.raises(GalleryError, match="holds faceprints of"):
+        foreign.import_json(tmp_path / "g.json")
+
+
+def test_concurrent_search_during_an_add(gallery, prints):
+    query = np.stack([prints["obama_new"].vector, prints["biden_new"].vector])
+    expected = [m.name for m in gallery.identify(query)]
+    errors, results = [], []
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(200, 128)).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+
+    def reader():
+        try:
+            for _ in range(50):
+                results.append([m.name for m in gallery.identify(query)])
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(0, 200, 20):
+        gallery.add_faceprints(f"noise{i}", list(noise[i:i + 20]))
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 200
+    assert all(r == expected for r in results)
+    assert len(gallery) == 206
+
+
+KILL_SCRIPT = """
+import sys, numpy as np, face_trigger as ft
+g = ft.Gallery(sys.argv[1], sys.argv[2])
+rng = np.random.default_rng(1)
+v = rng.normal(size=(20000, 128)).astype(np.float32)
+v /= np.linalg.norm(v, axis=1, keepdims=True)
+print("adding", flush=True)
+for i in range(100):
+    g.add_faceprints(f"batch{i}", list(v))
+"""
+
+
+def test_kill_mid_batch_leaves_the_store_consistent(gallery, tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "g.db"),
+                              gallery.model], stdout=subprocess.PIPE, text=True,
+                             env=dict(os.environ, PYTHONPATH=PACKAGE_PARENT))
+    assert child.stdout.readline().strip() == "adding"
+    time.sleep(1.5)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    child.stdout.close()
+    db = sqlite3.connect(tmp_path / "g.db")
+    counts = db.execute("SELECT p.name, COUNT(f.id) FROM people p LEFT JOIN faceprints f "
+                        "ON f.person_id = p.id GROUP BY p.id").fetchall()
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    batches = {n: c for n, c in counts if n.startswith("batch")}
+    assert all(c == 20000 for c in batches.values())  # whole batches only, never half of one
+    reopened = ft.Gallery(tmp_path / "g.db", gallery.model)
+    assert len(reopened) == 6 + 20000 * len(batches)
