@@ -55,7 +55,8 @@ __all__ = [
     "DoorTrigger", "DoorEvent", "FrameSource", "Frame", "AuditLog", "verify_chain",
     "load_config", "DoorConfig", "ConfigError", "DecisionSettings", "GrantPolicy", "IoUTracker",
     "CommandAction", "WebhookAction", "MqttAction", "LogAction", "run_door", "door_overrides",
-    "Gallery", "Match", "GalleryError",
+    "Gallery", "Match", "GalleryError", "enroll_photo", "enroll_gallery_folder",
+    "QualityLimits", "PhotoReport",
 ]
 
 # The recognizer imports scikit-learn (about 0.9 s): load it on first use, not at import.
@@ -69,7 +70,9 @@ _LAZY = {"FaceRecognizer": "recognizer", "Identity": "recognizer",
          "DecisionSettings": "decision", "GrantPolicy": "decision", "IoUTracker": "tracking",
          "CommandAction": "actions", "WebhookAction": "actions", "MqttAction": "actions",
          "LogAction": "actions", "run_door": "door_app", "door_overrides": "door_app",
-         "Gallery": "gallery", "Match": "gallery"}
+         "Gallery": "gallery", "Match": "gallery", "enroll_photo": "gallery_enrollment",
+         "enroll_gallery_folder": "gallery_enrollment", "QualityLimits": "gallery_enrollment",
+         "PhotoReport": "gallery_enrollment"}
 
 if TYPE_CHECKING:
     from .actions import CommandAction, LogAction, MqttAction, WebhookAction
@@ -79,6 +82,8 @@ if TYPE_CHECKING:
     from .door_config import ConfigError, DoorConfig, load_config
     from .enrollment import EnrollmentRecord, EnrollmentResult, enroll_folder
     from .gallery import Gallery, Match
+    from .gallery_enrollment import (PhotoReport, QualityLimits, enroll_gallery_folder,
+                                     enroll_photo)
     from .recognizer import FaceRecognizer, Identity
     from .sources import Frame, FrameSource
     from .tracking import IoUTracker

@@ -267,6 +267,16 @@ class Gallery:
         snap = self._snapshot
         return snap.vectors[[i for i, n in enumerate(snap.names) if n == name]]
 
+    def best_other(self, vector: NDArray, person: str) -> Tuple[Optional[str], float]:
+        """The most similar faceprint's owner other than ``person`` and its similarity."""
+        snap = self._snapshot
+        mask = np.array([n != person for n in snap.names], dtype=bool)
+        if not mask.any():
+            return None, float("-inf")
+        sims = snap.vectors[mask] @ check_unit_vector(vector)
+        best = int(np.argmax(sims))
+        return [n for n in snap.names if n != person][best], float(sims[best])
+
     def _vector_of(self, item: Union[Faceprint, NDArray]) -> NDArray[np.float32]:
         if isinstance(item, Faceprint):
             if item.model != self.model:

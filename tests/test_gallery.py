@@ -169,3 +169,43 @@ def test_kill_mid_batch_leaves_the_store_consistent(gallery, tmp_path):
     assert all(c == 20000 for c in batches.values())  # whole batches only, never half of one
     reopened = ft.Gallery(tmp_path / "g.db", gallery.model)
     assert len(reopened) == 6 + 20000 * len(batches)
+
+
+def test_quality_report_of_a_folder(tmp_path, images, reference, pipeline):
+    from face_trigger.gallery_enrollment import enroll_gallery_folder, enroll_photo
+
+    root = tmp_path / "people"
+    (root / "obama").mkdir(parents=True)
+    (root / "biden").mkdir()
+    ft.write_image(root / "obama" / "a_obama.jpg", images["obama"])
+    ft.write_image(root / "obama" / "b_obama3.jpg", images["obama3"])
+    group = ft.paste_faces((1200, 600), [
+        (ft.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
+        (ft.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
+    ft.write_image(root / "obama" / "c_group.jpg", group)
+    tiny = ft.paste_faces((800, 800), [(ft.crop_around(images["obama"], reference["obama"].box),
+                                        300, 300, 60 / reference["obama"].width)])
+    ft.write_image(root / "obama" / "d_tiny.jpg", tiny)
+    ft.write_image(root / "obama" / "e_blurred.jpg",
+                   cv2.GaussianBlur(images["obama3"], (0, 0), 8))
+    ft.write_image(root / "biden" / "a_biden.jpg", images["biden"])
+    ft.write_image(root / "biden" / "b_filed_wrong.jpg", images["obama2"])
+    gallery = ft.Gallery(tmp_path / "g.db", pipeline.model.id)
+    result = enroll_gallery_folder(gallery, root, pipeline, progress=False)
+    by_file = {Path(r.path).name: r for r in result.reports}
+    # biden/ is enrolled first, with the misfiled obama photo, so the real obama photos
+    # look like "biden": flagged as lookalikes (enrolled with a warning at normal strictness)
+    assert by_file["a_obama.jpg"].enrolled and by_file["a_obama.jpg"].flags == ("lookalike",)
+    assert "to biden" in by_file["a_obama.jpg"].detail
+    assert by_file["b_obama3.jpg"].enrolled
+    assert "several_faces" in by_file["c_group.jpg"].flags and not by_file["c_group.jpg"].enrolled
+    assert "too_small" in by_file["d_tiny.jpg"].flags and not by_file["d_tiny.jpg"].enrolled
+    assert "blurred" in by_file["e_blurred.jpg"].flags and not by_file["e_blurred.jpg"].enrolled
+    assert "outlier" in by_file["b_filed_wrong.jpg"].flags  # normal strictness: warned, enrolled
+    assert by_file["b_filed_wrong.jpg"].enrolled
+    # once obama is enrolled, another obama photo filed under biden is also a lookalike
+    strict = enroll_photo(gallery, "biden", tmp_path / "people" / "obama" / "a_obama.jpg",
+                          pipeline, strictness="strict")
+    assert "lookalike" in strict.flags and not strict.enrolled
+    assert "refused" in result.summary() and "several_faces" in result.summary()
+    assert gallery.faceprints("obama")[0]["quality"]["width"] > 80

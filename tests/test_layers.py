@@ -15,7 +15,7 @@ LAYERS = {
         "faceprint", "tracking", "decision", "audit", "actions", "sources"},
     2: {"detector", "embedder"},
     3: {"pipeline", "enrollment", "recognizer", "calibration", "verification", "gallery"},
-    4: {"trigger", "door_config"},
+    4: {"trigger", "door_config", "gallery_enrollment"},
     5: {"cli", "__main__", "__init__", "door_app"},
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}
