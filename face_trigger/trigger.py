@@ -145,7 +145,9 @@ class DoorTrigger:
                    for t in self.tracker.tracks)
 
     def _visible_people(self, tracks: Sequence[Any]) -> List[str]:
-        states = [self.decider.state(t.track_id) for t in tracks]
+        """People of identified tracks seen in the latest detection (missed ones have left
+        or are hidden: they must not keep their person's re-arming clock at zero)."""
+        states = [self.decider.state(t.track_id) for t in tracks if t.missed == 0]
         return [s.person for s in states if s.decision == IDENTIFIED and s.person]
 
     def run(self, frames: Iterable[Frame], health: Callable[[], bool] = lambda: True
