@@ -243,7 +243,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
                 max(1, min(5, counts.min())))
             return KNeighborsClassifier(n_neighbors=k, weights="distance", algorithm="brute")
         # LinearSVC (liblinear, one-vs-rest): SVC trains one-vs-one machines, 499,500 of them
-        # for 1,000 people, and ran out of memory in benchmarks/bench_recognizer.py.
+        # for 1,000 people: in benchmarks/bench_recognizer.py it used 16.9 GB and had not
+        # finished after two minutes.
         svm = LinearSVC(C=self.C, class_weight="balanced", dual=True, max_iter=5000)
         folds = int(min(3, counts.min()))
         if folds >= 2:
