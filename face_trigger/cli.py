@@ -232,6 +232,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_enroll(args: argparse.Namespace) -> int:
+    pipeline = FacePipeline()
+    gallery = ft.Gallery(args.db, pipeline.model.id)
+    result = ft.enroll_gallery_folder(gallery, args.folder, pipeline, strictness=args.strictness)
+    if args.json:
+        for report in result.reports:
+            print(json.dumps({"file": report.path, "person": report.person,
+                              "enrolled": report.enrolled, "flags": list(report.flags),
+                              "detail": report.detail, "faceprint_id": report.faceprint_id}))
+    else:
+        print(result.summary())
+    people = gallery.people()
+    print(f"{args.db}: {len(people)} people, {len(gallery)} faceprints", file=sys.stderr)
+    return EXIT_OK
+
+
+def _gallery_labels(db: str, faces: Sequence[Any], pipeline: Any) -> List[str]:
+    gallery = ft.Gallery(db, pipeline.model.id)
+    matches = gallery.identify(np.stack([f.embedding for f in faces]))
+    return [f"{m.name} {m.score:.2f}" for m in matches]
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     result = ft.verify(args.image1, args.image2, threshold=args.threshold)
     if args.json:
@@ -263,6 +285,10 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     pipeline = FacePipeline()
     faces = pipeline.analyze(frame)
     labels = [f"{f.score:.2f}" for f in faces]
+    if args.model and args.db:
+        raise UsageError("annotate takes --model or --db, not both")
+    if args.db and faces:
+        labels = _gallery_labels(args.db, faces, pipeline)
     if args.model and faces:
         recognizer = ft.FaceRecognizer().load(args.model, key=args.key)
         who = recognizer.identify(np.stack([f.embedding for f in faces]))
@@ -392,6 +418,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="signing key (default $FACE_TRIGGER_MODEL_KEY)")
     p.add_argument("--label-map", help="label map JSON (default: next to the model)")
 
+    p = command("enroll", _cmd_enroll,
+                "enrol DIR/<person>/* into a gallery database, with a quality report")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--db", required=True, help="gallery database (SQLite file)")
+    p.add_argument("--strictness", choices=["lenient", "normal", "strict"], default="normal",
+                   help="which quality flags refuse a photo (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="one JSON object per photo")
+
     p = command("verify", _cmd_verify, "are two images the same person? (exit 0 same, 1 not)")
     p.add_argument("image1")
     p.add_argument("image2")
@@ -408,6 +442,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("image")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--model", help="saved recognizer to name the faces")
+    p.add_argument("--db", help="gallery database to name the faces")
     p.add_argument("--key", help="key of a signed model")
 
     p = command("watch", _cmd_watch, "the door trigger on a camera, video or URL")
@@ -436,6 +471,8 @@ def _exit_code(exc: BaseException) -> int:
     if isinstance(exc, (ft.ImageReadError, ft.InvalidImageError, ft.NoFaceError,
                         FileNotFoundError)):
         return EXIT_INPUT
+    if isinstance(exc, ft.GalleryError):
+        return EXIT_MODEL  # a database made for another embedder, or not a gallery
     if isinstance(exc, UsageError):
         return EXIT_USAGE
     return EXIT_ERROR

@@ -193,3 +193,27 @@ def test_bench_and_module_entry_point_from_another_directory(tmp_path):
     assert demo.returncode == EXIT_OK and (tmp_path / "d.png").is_file()
     assert "sha256 verified" in demo.stdout
     assert "WARN" not in demo.stderr  # OpenCV's own warnings are hidden without -v
+
+
+def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, reference):
+    people = tmp_path / "people"
+    shutil.copytree(folders / "people", people)
+    group = ft.paste_faces((1200, 600), [
+        (ft.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
+        (ft.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
+    ft.write_image(people / "obama" / "group.jpg", group)
+    db = tmp_path / "g.db"
+    done = cli("enroll", people, "--db", db)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "enrolled 3 of 4 photos" in done.stdout and "several_faces" in done.stdout
+    assert "2 people, 3 faceprints" in done.stderr
+    as_json = [json.loads(line) for line in cli("enroll", people, "--db", tmp_path / "h.db",
+                                                "--json").stdout.splitlines()]
+    assert len(as_json) == 4 and sum(r["enrolled"] for r in as_json) == 3
+    out = tmp_path / "named.png"
+    annotated = cli("annotate", folders / "unknown" / "a_obama2.jpg", "-o", out, "--db", db)
+    assert annotated.returncode == EXIT_OK and out.is_file()
+    wrong = tmp_path / "wrong.db"
+    ft.Gallery(wrong, "another_model@0")
+    refused = cli("enroll", people, "--db", wrong)
+    assert refused.returncode == EXIT_MODEL and "cannot be compared" in refused.stderr
