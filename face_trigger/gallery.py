@@ -27,9 +27,16 @@ from ._fileio import atomic_write_text
 from ._validate import EMBEDDING_DIM, check_embeddings
 from .errors import EmbeddingError, GalleryError
 from .faceprint import Faceprint, check_unit_vector
+from .vector_index import IVFIndex, faiss_available
 
 SCHEMA_VERSION = 1
 EXPORT_FORMAT = "face_trigger-gallery"
+#: From this many faceprints on (and with faiss installed) search runs on an IVF index with
+#: 8-bit vectors and exact re-ranking; below it, on an exact float32 matrix. Chosen by
+#: ``python benchmarks/bench_gallery.py`` (README, "Gallery").
+COMPACT_FROM = 200_000
+#: Candidates the compact index returns per query before exact re-ranking.
+CANDIDATES = 64
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,11 +69,13 @@ class Match:
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """Immutable search state: unit rows, their faceprint ids and person names."""
+    """Search state: faceprint ids (ascending), the person of each, and either the unit
+    rows (exact mode) or an IVF index (compact mode, vectors stay in the database)."""
 
-    vectors: NDArray[np.float32]
+    vectors: Optional[NDArray[np.float32]]
     ids: NDArray[np.int64]
     names: Tuple[str, ...]
+    index: Optional[IVFIndex] = None
 
 
 class Gallery:
@@ -81,13 +90,24 @@ class Gallery:
         (``FacePipeline().model.id``). A new store records it; an existing store made
         for another model is refused.
 
+    compact_from : int
+        Faceprint count from which search uses the compact IVF index (needs faiss).
+    nprobe : int, optional
+        IVF clusters scanned per query in compact mode (default nlist / 8).
+
     Notes
     -----
     Thread safety: each thread gets its own SQLite connection; writes are serialised
-    by a lock; searches use the snapshot current when they start.
+    by a lock; searches use the snapshot current when they start (in compact mode the
+    index itself is guarded by a lock).
+
+    In compact mode the index is persisted next to the database (``<path>.ivf``) by
+    :meth:`save_index` and :meth:`close`, and loaded at the next start instead of
+    rebuilt, when the database still holds the same faceprints.
     """
 
-    def __init__(self, path: Union[str, os.PathLike], model: str) -> None:
+    def __init__(self, path: Union[str, os.PathLike], model: str, *,
+                 compact_from: int = COMPACT_FROM, nprobe: Optional[int] = None) -> None:
         if not model:
             raise GalleryError("a gallery needs the identity of its embedder model")
         self.path = str(path)
@@ -96,6 +116,10 @@ class Gallery:
         self._write_lock = threading.Lock()
         self._memory = self.path == ":memory:"
         self._shared: Optional[sqlite3.Connection] = None
+        self.compact_from = int(compact_from)
+        self.nprobe = nprobe
+        self._index_path = None if self._memory else Path(self.path + ".ivf")
+        self._index_lock = threading.RLock()  # faiss: no search while the index changes
         with self._write_lock:
             try:
                 db = self._db()
@@ -135,22 +159,76 @@ class Gallery:
         return db
 
     def close(self) -> None:
-        """Close this thread's connection."""
+        """Persist the compact index (if any) and close this thread's connection."""
+        self.save_index()
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
 
+    @property
+    def compact(self) -> bool:
+        """True when search runs on the IVF index."""
+        return self._snapshot.index is not None
+
     # ------------------------------------------------------------------ search state
+    def _state_key(self, ids: NDArray[np.int64]) -> str:
+        return f"{ids.size}:{int(ids.max()) if ids.size else 0}:{int(ids.sum())}"
+
     def _load_snapshot(self) -> _Snapshot:
-        rows = self._db().execute(
-            "SELECT f.id, f.vector, p.name FROM faceprints f JOIN people p ON p.id = f.person_id "
-            "ORDER BY f.id").fetchall()
-        if not rows:
-            return _Snapshot(np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, np.int64), ())
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(-1, EMBEDDING_DIM)
-        return _Snapshot(vectors.copy(), np.array([r[0] for r in rows], np.int64),
-                         tuple(r[2] for r in rows))
+        db = self._db()
+        people = dict(db.execute("SELECT id, name FROM people").fetchall())
+        rows = db.execute("SELECT id, person_id FROM faceprints ORDER BY id").fetchall()
+        ids = np.array([r[0] for r in rows], np.int64)
+        names = tuple(people[r[1]] for r in rows)
+        if ids.size >= self.compact_from and faiss_available():
+            return _Snapshot(None, ids, names, self._open_index(ids))
+        vectors = np.zeros((0, EMBEDDING_DIM), np.float32)
+        if ids.size:
+            blobs = db.execute("SELECT vector FROM faceprints ORDER BY id").fetchall()
+            vectors = np.frombuffer(b"".join(b[0] for b in blobs),
+                                    np.float32).reshape(-1, EMBEDDING_DIM).copy()
+        return _Snapshot(vectors, ids, names)
+
+    def _open_index(self, ids: NDArray[np.int64]) -> IVFIndex:
+        stored = self._db().execute("SELECT value FROM meta WHERE key = 'ivf_state'").fetchone()
+        if self._index_path is not None and self._index_path.is_file() and stored \
+                and stored[0] == self._state_key(ids):
+            return IVFIndex.load(self._index_path, self.nprobe)
+        vectors = self._fetch_vectors(ids)
+        index = IVFIndex.build(vectors, ids, nprobe=self.nprobe)
+        del vectors
+        self._persist(index, ids)
+        return index
+
+    def _persist(self, index: IVFIndex, ids: NDArray[np.int64]) -> None:
+        if self._index_path is None:
+            return
+        index.save(self._index_path)
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('ivf_state', ?)",
+                       (self._state_key(ids),))
+
+    def save_index(self) -> None:
+        """Write the compact index next to the database (no-op in exact mode)."""
+        snap = self._snapshot
+        if snap.index is not None:
+            with self._index_lock:
+                self._persist(snap.index, snap.ids)
+
+    def _fetch_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Unit rows of these faceprint ids, in the order given."""
+        out = np.empty((len(ids), EMBEDDING_DIM), np.float32)
+        position = {int(i): k for k, i in enumerate(ids)}
+        db = self._db()
+        unique = list(position)
+        for start in range(0, len(unique), 900):  # SQLite's parameter limit
+            chunk = unique[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            for fid, blob in db.execute(f"SELECT id, vector FROM faceprints WHERE id IN ({marks})",
+                                        chunk):
+                out[position[fid]] = np.frombuffer(blob, np.float32)
+        return out
 
     def __len__(self) -> int:
         """Number of faceprints."""
@@ -198,9 +276,18 @@ class Gallery:
             db.execute("DELETE FROM people WHERE id = ?", (row[0],))
         with self._write_lock:
             keep = np.array([n != name for n in self._snapshot.names], dtype=bool)
-            self._snapshot = _Snapshot(self._snapshot.vectors[keep], self._snapshot.ids[keep],
-                                       tuple(n for n in self._snapshot.names if n != name))
+            self._drop(keep)
         return int(count)
+
+    def _drop(self, keep: NDArray[np.bool_]) -> None:
+        """Replace the snapshot by its rows where ``keep`` (caller holds the write lock)."""
+        old = self._snapshot
+        if old.index is not None:
+            with self._index_lock:
+                old.index.remove(old.ids[~keep])
+        self._snapshot = _Snapshot(None if old.vectors is None else old.vectors[keep],
+                                   old.ids[keep], tuple(n for n, k in zip(old.names, keep) if k),
+                                   old.index)
 
     # ------------------------------------------------------------------ faceprints
     def add_faceprints(self, name: str, vectors: Sequence[Union[Faceprint, NDArray]], *,
@@ -238,11 +325,57 @@ class Gallery:
                         (row[0], vector.tobytes(), source, json.dumps(quality), thumb,
                          time.time()))
                     ids.append(int(cursor.lastrowid))
-            old = self._snapshot
-            self._snapshot = _Snapshot(
-                np.concatenate([old.vectors, np.stack(rows)]) if rows else old.vectors,
-                np.concatenate([old.ids, np.array(ids, np.int64)]),
-                old.names + (name,) * n)
+            self._append(np.stack(rows) if rows else np.zeros((0, EMBEDDING_DIM), np.float32),
+                         np.array(ids, np.int64), (name,) * n)
+        return ids
+
+    def _append(self, rows: NDArray[np.float32], ids: NDArray[np.int64],
+                names: Tuple[str, ...]) -> None:
+        """Add rows to the snapshot (caller holds the write lock); switch to the compact
+        index when the gallery grows past ``compact_from``."""
+        old = self._snapshot
+        all_ids = np.concatenate([old.ids, ids])
+        if old.index is not None:
+            with self._index_lock:
+                old.index.add(rows, ids)
+            self._snapshot = _Snapshot(None, all_ids, old.names + names, old.index)
+            return
+        vectors = np.concatenate([old.vectors, rows])
+        if all_ids.size >= self.compact_from and faiss_available():
+            index = IVFIndex.build(vectors, all_ids, nprobe=self.nprobe)
+            self._persist(index, all_ids)
+            self._snapshot = _Snapshot(None, all_ids, old.names + names, index)
+        else:
+            self._snapshot = _Snapshot(vectors, all_ids, old.names + names)
+
+    def bulk_add(self, names: Sequence[str], vectors: Any) -> NDArray[np.int64]:
+        """Add many faceprints of many people in one transaction (people created as needed).
+
+        ``vectors`` is (n, 128) of unit rows; ``names[i]`` owns row i. Returns the ids.
+        """
+        rows = check_embeddings(vectors)
+        norms = np.linalg.norm(rows, axis=1)
+        if rows.shape[0] != len(names):
+            raise ValueError(f"got {rows.shape[0]} vectors but {len(names)} names")
+        if np.any(np.abs(norms - 1.0) > 1e-3):
+            raise EmbeddingError("bulk_add needs unit-length vectors (L2-normalised)")
+        now = time.time()
+        with self._write_lock:
+            db = self._db()
+            with db:
+                known = dict(db.execute("SELECT name, id FROM people").fetchall())
+                for name in dict.fromkeys(names):
+                    if name not in known:
+                        _check_name(name)
+                        known[name] = db.execute("INSERT INTO people (name, metadata, created) "
+                                                 "VALUES (?, '{}', ?)", (name, now)).lastrowid
+                first = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM faceprints").fetchone()[0]
+                ids = np.arange(first, first + rows.shape[0], dtype=np.int64)
+                db.executemany(
+                    "INSERT INTO faceprints (id, person_id, vector, quality, created) "
+                    "VALUES (?, ?, ?, '{}', ?)",
+                    ((int(i), known[n], r.tobytes(), now) for i, n, r in zip(ids, names, rows)))
+            self._append(rows, ids, tuple(names))
         return ids
 
     def remove_faceprint(self, faceprint_id: int) -> None:
@@ -250,9 +383,7 @@ class Gallery:
             if not db.execute("DELETE FROM faceprints WHERE id = ?", (int(faceprint_id),)).rowcount:
                 raise GalleryError(f"no faceprint with id {faceprint_id}")
         with self._write_lock:
-            keep = self._snapshot.ids != int(faceprint_id)
-            self._snapshot = _Snapshot(self._snapshot.vectors[keep], self._snapshot.ids[keep],
-                                       tuple(n for n, k in zip(self._snapshot.names, keep) if k))
+            self._drop(self._snapshot.ids != int(faceprint_id))
 
     def faceprints(self, name: str) -> List[Dict[str, Any]]:
         """Faceprint id, source hash, quality and time of one person's faceprints."""
@@ -265,17 +396,22 @@ class Gallery:
     def vectors_of(self, name: str) -> NDArray[np.float32]:
         """The unit vectors of one person, shape (n, 128)."""
         snap = self._snapshot
-        return snap.vectors[[i for i, n in enumerate(snap.names) if n == name]]
+        rows = [i for i, n in enumerate(snap.names) if n == name]
+        if snap.vectors is not None:
+            return snap.vectors[rows]
+        return self._fetch_vectors(snap.ids[rows])
 
     def best_other(self, vector: NDArray, person: str) -> Tuple[Optional[str], float]:
         """The most similar faceprint's owner other than ``person`` and its similarity."""
-        snap = self._snapshot
-        mask = np.array([n != person for n in snap.names], dtype=bool)
-        if not mask.any():
-            return None, float("-inf")
-        sims = snap.vectors[mask] @ check_unit_vector(vector)
-        best = int(np.argmax(sims))
-        return [n for n in snap.names if n != person][best], float(sims[best])
+        scores, _, names = self.search(check_unit_vector(vector), k=self._pool())
+        for score, name in zip(scores[0], names[0]):
+            if name and name != person:
+                return name, float(score)
+        return None, float("-inf")
+
+    def _pool(self) -> int:
+        """How many top matches per-person decisions look at: all (exact) or CANDIDATES."""
+        return max(1, CANDIDATES if self.compact else len(self))
 
     def _vector_of(self, item: Union[Faceprint, NDArray]) -> NDArray[np.float32]:
         if isinstance(item, Faceprint):
@@ -305,16 +441,31 @@ class Gallery:
         scores = np.full((m, k), -np.inf, np.float32)
         ids = np.full((m, k), -1, np.int64)
         if n and m:
-            take = min(k, n)
-            sims = q @ snap.vectors.T
-            top = np.argpartition(-sims, take - 1, axis=1)[:, :take]
-            top_scores = np.take_along_axis(sims, top, axis=1)
+            if snap.index is None:
+                sims, pool = q @ snap.vectors.T, snap.ids
+                take = min(k, n)
+                top = np.argmax(sims, axis=1)[:, None] if take == 1 else \
+                    np.argpartition(-sims, take - 1, axis=1)[:, :take]
+                top_ids = pool[top]
+            else:  # compact: approximate candidates, then exact scores from the database
+                with self._index_lock:
+                    _, candidates = snap.index.search(q, max(CANDIDATES, 4 * k))
+                unique = np.unique(candidates[candidates >= 0])
+                exact = q @ self._fetch_vectors(unique).T if unique.size else np.zeros((m, 0))
+                position = np.searchsorted(unique, np.maximum(candidates, 0))
+                sims = np.where(candidates >= 0, np.take_along_axis(
+                    exact, np.minimum(position, max(unique.size - 1, 0)), axis=1), -np.inf)
+                take = min(k, candidates.shape[1])
+                top = np.argpartition(-sims, take - 1, axis=1)[:, :take]
+                top_ids = np.take_along_axis(candidates, top, axis=1)
+            top_scores = np.take_along_axis(sims, top, axis=1).astype(np.float32)
             order = np.argsort(-top_scores, axis=1, kind="stable")
-            top = np.take_along_axis(top, order, axis=1)
             scores[:, :take] = np.take_along_axis(top_scores, order, axis=1)
-            ids[:, :take] = snap.ids[top]
-        index = {int(i): name for i, name in zip(snap.ids, snap.names)}
-        names = [[index.get(int(i), "") for i in row] for row in ids]
+            ids[:, :take] = np.take_along_axis(top_ids, order, axis=1)
+            ids[~np.isfinite(scores)] = -1
+        rows = np.searchsorted(snap.ids, np.maximum(ids, 0))
+        names = [[snap.names[r] if i >= 0 else "" for r, i in zip(row_r, row_i)]
+                 for row_r, row_i in zip(rows, ids)]
         return scores, ids, names
 
     def identify(self, queries: Any, threshold: float = thresholds.IDENTIFY_COSINE,
@@ -325,35 +476,30 @@ class Gallery:
         ``per_person="best"`` scores a person by their most similar faceprint;
         ``"mean2"`` by the mean of their two most similar (a single lucky photo counts
         less). Unknown when the best person scores below ``threshold`` or leads the
-        runner-up by less than ``margin``.
+        runner-up by less than ``margin``. In compact mode the people are ranked among
+        the top ``CANDIDATES`` faceprints.
         """
         if per_person not in ("best", "mean2"):
             raise ValueError(f"per_person must be 'best' or 'mean2', got {per_person!r}")
-        snap = self._snapshot
         q = _unit_queries(queries)
-        if not snap.names:
+        if not len(self):
             return [Match("unknown", False, float("-inf"), float("-inf"), None)
                     for _ in range(q.shape[0])]
-        people = sorted(set(snap.names))
-        owner = np.array([people.index(n) for n in snap.names])
-        sims = q @ snap.vectors.T
+        scores, ids, names = self.search(q, k=self._pool())
         results = []
-        for row in sims:
-            person_scores = np.full(len(people), -np.inf)
-            for p in range(len(people)):
-                values = row[owner == p]
-                if per_person == "best" or values.size == 1:
-                    person_scores[p] = values.max()
-                else:
-                    person_scores[p] = np.sort(values)[-2:].mean()
-            order = np.argsort(-person_scores)
-            best = float(person_scores[order[0]])
-            second = float(person_scores[order[1]]) if len(people) > 1 else float("-inf")
+        for row_scores, row_ids, row_names in zip(scores, ids, names):
+            per: Dict[str, List[Tuple[float, int]]] = {}
+            for score, fid, name in zip(row_scores, row_ids, row_names):
+                if fid >= 0:
+                    per.setdefault(name, []).append((float(score), int(fid)))
+            ranked = sorted(
+                ((np.mean([s for s, _ in hits[:2]]) if per_person == "mean2" else hits[0][0],
+                  name, hits[0][1]) for name, hits in per.items()), reverse=True)
+            best, name, best_id = ranked[0]
+            second = ranked[1][0] if len(ranked) > 1 else float("-inf")
             known = best >= threshold and best - second >= margin
-            mask = owner == order[0]
-            best_id = int(snap.ids[mask][np.argmax(row[mask])])
-            results.append(Match(people[order[0]] if known else "unknown", bool(known), best,
-                                 second, best_id if known else None))
+            results.append(Match(name if known else "unknown", bool(known), float(best),
+                                 float(second), best_id if known else None))
         return results
 
     # ------------------------------------------------------------------ export / import

@@ -209,3 +209,53 @@ def test_quality_report_of_a_folder(tmp_path, images, reference, pipeline):
     assert "lookalike" in strict.flags and not strict.enrolled
     assert "refused" in result.summary() and "several_faces" in result.summary()
     assert gallery.faceprints("obama")[0]["quality"]["width"] > 80
+
+
+def _synthetic(n, queries, seed=0):
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    targets = rng.choice(n, queries, replace=False)
+    noisy = vectors[targets] + 0.05 * rng.standard_normal((queries, 128)).astype(np.float32)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    return vectors, noisy
+
+
+def test_compact_search_recall_against_exact(tmp_path):
+    pytest.importorskip("faiss")
+    vectors, queries = _synthetic(20_000, 1000)
+    names = [f"p{i // 4}" for i in range(len(vectors))]  # 5,000 people, 4 faceprints each
+    gallery = ft.Gallery(tmp_path / "big.db", "synthetic@0", compact_from=5_000)
+    ids = gallery.bulk_add(names, vectors)
+    assert gallery.compact and len(gallery) == 20_000
+    exact = ids[np.argmax(queries @ vectors.T, axis=1)]
+    scores, found, found_names = gallery.search(queries, k=3)
+    assert np.mean(found[:, 0] == exact) >= 0.999
+    assert np.allclose(scores[:, 0], np.max(queries @ vectors.T, axis=1), atol=1e-5)  # re-ranked
+    match = gallery.identify(queries[:5], threshold=0.5)
+    assert [m.name for m in match] == [found_names[i][0] for i in range(5)]
+    # incremental add and remove in compact mode
+    gallery.remove_person(found_names[0][0])
+    assert gallery.search(queries[:1], k=1)[1][0, 0] != found[0, 0]
+    new_id = gallery.add_faceprints("newcomer", [queries[1]])[0]
+    assert gallery.search(queries[1:2], k=1)[1][0, 0] == new_id
+    gallery.close()
+    assert (tmp_path / "big.db.ivf").is_file()
+
+
+def test_compact_index_is_persisted_and_reused(tmp_path):
+    pytest.importorskip("faiss")
+    vectors, queries = _synthetic(6_000, 20, seed=1)
+    gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
+    gallery.bulk_add([f"p{i}" for i in range(6_000)], vectors)
+    gallery.close()
+    stamp = (tmp_path / "g.db.ivf").stat().st_mtime_ns
+    reopened = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
+    assert reopened.compact and (tmp_path / "g.db.ivf").stat().st_mtime_ns == stamp  # loaded
+    before = reopened.search(queries, k=1)[1]
+    reopened.add_faceprints("late", [queries[0]])  # not saved: the next start rebuilds
+    reopened._local.db.close()
+    reopened._local.db = None
+    again = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
+    assert len(again) == 6_001 and again.search(queries[:1], k=1)[2][0][0] == "late"
+    assert np.array_equal(again.search(queries[1:], k=1)[1], before[1:])
