@@ -35,8 +35,10 @@ EXPORT_FORMAT = "face_trigger-gallery"
 #: 8-bit vectors and exact re-ranking; below it, on an exact float32 matrix. Chosen by
 #: ``python benchmarks/bench_gallery.py`` (README, "Gallery").
 COMPACT_FROM = 200_000
-#: Candidates the compact index returns per query before exact re-ranking.
-CANDIDATES = 64
+#: Candidates the compact index returns per query before exact re-ranking (at least 4 k),
+#: and the number of top faceprints per-person decisions look at in compact mode.
+CANDIDATES = 16
+IDENTIFY_POOL = 64
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -410,8 +412,8 @@ class Gallery:
         return None, float("-inf")
 
     def _pool(self) -> int:
-        """How many top matches per-person decisions look at: all (exact) or CANDIDATES."""
-        return max(1, CANDIDATES if self.compact else len(self))
+        """How many top matches per-person decisions look at: all (exact) or IDENTIFY_POOL."""
+        return max(1, IDENTIFY_POOL if self.compact else len(self))
 
     def _vector_of(self, item: Union[Faceprint, NDArray]) -> NDArray[np.float32]:
         if isinstance(item, Faceprint):
@@ -477,7 +479,7 @@ class Gallery:
         ``"mean2"`` by the mean of their two most similar (a single lucky photo counts
         less). Unknown when the best person scores below ``threshold`` or leads the
         runner-up by less than ``margin``. In compact mode the people are ranked among
-        the top ``CANDIDATES`` faceprints.
+        the top ``IDENTIFY_POOL`` faceprints.
         """
         if per_person not in ("best", "mean2"):
             raise ValueError(f"per_person must be 'best' or 'mean2', got {per_person!r}")

@@ -42,20 +42,21 @@ class IVFIndex:
     Parameters
     ----------
     index : faiss index
-        Built by :meth:`build` or read by :meth:`load`. ``nlist`` = sqrt(n) clusters.
+        Built by :meth:`build` or read by :meth:`load`. ``nlist`` = 2 sqrt(n) clusters.
     nprobe : int
         Clusters scanned per query. Raising it raises recall and cost linearly. The
-        default, nlist / 4 but at least 64 clusters, is set for random unit vectors (no
-        cluster structure: the worst case). Share of 2,000 near-duplicate queries whose
-        exact best match was among the candidates: 20,000 vectors (nlist 141): nlist / 4
-        99.75 %, / 2 100 %; 100,000 (nlist 316): / 4 99.95 %, / 3 100 %. At 1M
-        (``benchmarks/bench_gallery.py``, 1,000 queries): nlist / 4 recall@1 1.000 at
-        0.98x numpy's time per query in batches of 64; nlist / 8 0.997 at 0.62x.
+        default, nlist / 8 but at least 128 clusters, is set for random unit vectors (no
+        cluster structure: the worst case) and was chosen at 1M by
+        ``benchmarks/bench_gallery.py`` and a probe on the same data (1,000 near-duplicate
+        queries, exact best match among the candidates): 2,000 lists scanning 1/4, 1/6,
+        1/8 all found it for 1,000 of 1,000 queries at 0.94x, 0.61x, 0.50x of numpy's time
+        per query in batches of 64 (index scan alone); 1,000 lists scanning 1/8 missed 3.
+        At 20,000 vectors 128 of 283 lists keep recall@1 >= 0.999 (tests/test_gallery.py).
     """
 
     def __init__(self, index, nprobe: Optional[int] = None) -> None:
         self.index = index
-        self.index.nprobe = int(nprobe or max(index.nlist // 4, min(index.nlist, 64)))
+        self.index.nprobe = int(nprobe or max(index.nlist // 8, min(index.nlist, 128)))
 
     @classmethod
     def build(cls, vectors: NDArray[np.float32], ids: NDArray[np.int64],
@@ -64,7 +65,7 @@ class IVFIndex:
         """Train on a sample of ``vectors`` (n, 128) and add them with ``ids`` (n,)."""
         faiss = _faiss()
         n, dim = vectors.shape
-        nlist = int(nlist or min(4096, max(16, int(np.sqrt(n)))))
+        nlist = int(nlist or min(8192, max(16, int(2 * np.sqrt(n)))))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist,
                                               faiss.ScalarQuantizer.QT_8bit,
