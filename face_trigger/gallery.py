@@ -11,6 +11,7 @@ threads while another thread enrols.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -28,6 +29,8 @@ from ._validate import EMBEDDING_DIM, check_embeddings
 from .errors import EmbeddingError, GalleryError
 from .faceprint import Faceprint, check_unit_vector
 from .vector_index import IVFIndex, faiss_available
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 EXPORT_FORMAT = "face_trigger-gallery"
@@ -183,8 +186,12 @@ class Gallery:
         rows = db.execute("SELECT id, person_id FROM faceprints ORDER BY id").fetchall()
         ids = np.array([r[0] for r in rows], np.int64)
         names = tuple(people[r[1]] for r in rows)
-        if ids.size >= self.compact_from and faiss_available():
-            return _Snapshot(None, ids, names, self._open_index(ids))
+        if ids.size >= self.compact_from:
+            if faiss_available():
+                return _Snapshot(None, ids, names, self._open_index(ids))
+            logger.warning("%s holds %d faceprints: without faiss they are searched exactly in "
+                           "memory (%d MB); pip install 'face_trigger[faiss]' for the compact "
+                           "index", self.path, ids.size, ids.size * EMBEDDING_DIM * 4 // 10**6)
         vectors = np.zeros((0, EMBEDDING_DIM), np.float32)
         if ids.size:
             blobs = db.execute("SELECT vector FROM faceprints ORDER BY id").fetchall()

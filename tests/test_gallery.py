@@ -259,3 +259,18 @@ def test_compact_index_is_persisted_and_reused(tmp_path):
     again = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
     assert len(again) == 6_001 and again.search(queries[:1], k=1)[2][0][0] == "late"
     assert np.array_equal(again.search(queries[1:], k=1)[1], before[1:])
+
+
+def test_without_faiss_a_large_gallery_stays_exact_and_says_so(tmp_path, monkeypatch, caplog):
+    import face_trigger.gallery as gallery_module
+
+    vectors, queries = _synthetic(3_000, 5, seed=2)
+    monkeypatch.setattr(gallery_module, "faiss_available", lambda: False)
+    gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=1_000)
+    gallery.bulk_add([f"p{i}" for i in range(3_000)], vectors)
+    assert not gallery.compact
+    with caplog.at_level("WARNING", logger="face_trigger.gallery"):
+        reopened = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=1_000)
+    assert not reopened.compact and "without faiss" in caplog.text
+    exact = np.argmax(queries @ vectors.T, axis=1) + 1  # ids start at 1
+    assert np.array_equal(reopened.search(queries, k=1)[1][:, 0], exact)
