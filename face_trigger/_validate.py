@@ -97,3 +97,18 @@ def check_embeddings(embeddings: Any, dim: int = EMBEDDING_DIM) -> np.ndarray:
     if not np.isfinite(array).all():
         raise EmbeddingError("embeddings contain NaN or infinite values")
     return array
+
+
+def unit_rows(embeddings: Any, dim: int = EMBEDDING_DIM) -> np.ndarray:
+    """Embeddings checked by :func:`check_embeddings` and L2-normalised: float32 (N, dim).
+
+    Raises
+    ------
+    EmbeddingError
+        As :func:`check_embeddings`, or a row that is (almost) all zeros.
+    """
+    array = check_embeddings(embeddings, dim)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    if np.any(norms < 1e-6):
+        raise EmbeddingError("an embedding is (almost) all zeros; it cannot be compared")
+    return (array / norms).astype(np.float32)

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from . import thresholds
 from ._fileio import atomic_write_bytes, atomic_write_text
-from ._validate import check_embeddings
+from ._validate import unit_rows
 from .enrollment import EnrollmentResult, enroll_folder
 from .errors import CalibrationError, FaceTriggerError
 from .model_files import BUNDLED_MODELS
@@ -112,8 +112,7 @@ def pair_similarities(embeddings: Any, labels: Sequence[Any],
     -------
     genuine, impostor : ndarray, float32
     """
-    vectors = check_embeddings(embeddings)
-    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = unit_rows(embeddings)
     codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)[1]
     if codes.shape[0] != vectors.shape[0]:
         raise ValueError(f"got {vectors.shape[0]} embeddings but {codes.shape[0]} labels")

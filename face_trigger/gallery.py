@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from . import thresholds
 from ._fileio import atomic_write_text
-from ._validate import EMBEDDING_DIM, check_embeddings
+from ._validate import EMBEDDING_DIM, check_embeddings, unit_rows
 from .errors import EmbeddingError, GalleryError
 from .faceprint import Faceprint, check_unit_vector
 from .vector_index import IVFIndex, faiss_available
@@ -562,8 +562,4 @@ def _unit_queries(queries: Any) -> NDArray[np.float32]:
         return queries.vector[None]
     if isinstance(queries, (list, tuple)) and queries and isinstance(queries[0], Faceprint):
         return np.stack([q.vector for q in queries])
-    q = check_embeddings(queries)
-    norms = np.linalg.norm(q, axis=1, keepdims=True)
-    if np.any(norms < 1e-6):
-        raise EmbeddingError("a query embedding is (almost) all zeros")
-    return (q / norms).astype(np.float32)
+    return unit_rows(queries)

@@ -23,7 +23,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import LinearSVC
 
 from . import thresholds
-from ._validate import EMBEDDING_DIM, check_embeddings
+from ._validate import EMBEDDING_DIM, unit_rows
 from ._version import __version__
 from .align import align_faces
 from .embedder import SFaceEmbedder
@@ -192,7 +192,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
             raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
         if not 0.0 <= self.unknown_threshold <= 1.0 or self.margin < 0:
             raise ValueError("unknown_threshold must be in [0, 1] and margin >= 0")
-        embeddings = _unit_rows(check_embeddings(X))
+        embeddings = unit_rows(X)
         if embeddings.shape[0] == 0:
             raise EmbeddingError("cannot train on zero embeddings: enrol at least one person")
         codes, label_map = encode_labels(y)
@@ -271,7 +271,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
     def _scores(self, embeddings: Any):
         """(picked code, its probability, its best similarity, margin), each (N,)."""
         self._check_fitted()
-        queries = _unit_rows(check_embeddings(embeddings))
+        queries = unit_rows(embeddings)
         # Chunks keep the (chunk, n_enrolled) similarity matrix near 16 MB.
         step = max(1, (1 << 22) // max(1, self.enrolled_.shape[0]))
         parts = [self._scores_chunk(queries[i:i + step])
@@ -341,7 +341,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         """Classifier probabilities, shape (n_samples, n_classes), columns in label-map order.
         Closed-set: they never say "nobody"; use :meth:`infer` for decisions."""
         self._check_fitted()
-        queries = _unit_rows(check_embeddings(X))
+        queries = unit_rows(X)
         return self._probabilities(queries, queries @ self.enrolled_.T)
 
     # ---------------------------------------------------------- persistence
@@ -503,10 +503,3 @@ def _distance_weighted_votes(similarity: NDArray[np.float32], codes: NDArray[np.
     for j in range(k):  # k <= a handful; within one column every row appears once
         votes[rows, neighbour_codes[:, j]] += weights[:, j]
     return votes / votes.sum(axis=1, keepdims=True)
-
-
-def _unit_rows(embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
-    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-    if np.any(norms < 1e-6):
-        raise EmbeddingError("an embedding is (almost) all zeros; it cannot be compared")
-    return (embeddings / norms).astype(np.float32)
