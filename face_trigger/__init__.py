@@ -18,6 +18,7 @@ from .errors import (EmbeddingError, FaceTriggerError, ImageReadError, InvalidIm
                      InvalidLandmarksError, LabelMapError, ModelFileError, ModelIntegrityError,
                      ModelNotFoundError, NotFittedError, NoFaceError, CalibrationError,
                      GalleryError)
+from .enrollment import IMAGE_SUFFIXES
 from .faceprint import Faceprint
 from .label_map import LabelMap
 from .draw import draw_faces, side_by_side
@@ -38,7 +39,7 @@ __all__ = [
     "ARCFACE_TEMPLATE_112", "align_faces", "similarity_matrix",
     "YuNetDetector", "SFaceEmbedder", "FacePipeline", "detect_embedding", "load_model",
     "Detections", "Face", "ModelInfo",
-    "read_image", "decode_image", "to_bgr", "write_image", "sample_images",
+    "IMAGE_SUFFIXES", "read_image", "decode_image", "to_bgr", "write_image", "sample_images",
     "draw_faces", "side_by_side", "full_hd_frame", "crop_around", "paste_faces",
     "configure_opencv", "opencv_version",
     "BUNDLED_MODELS", "locate_model", "read_verified",

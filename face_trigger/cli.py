@@ -24,7 +24,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 import face_trigger as ft
-from face_trigger import (MATCH_COSINE, FacePipeline, FaceTriggerError, __version__,
+from face_trigger import (IMAGE_SUFFIXES, MATCH_COSINE, FacePipeline, FaceTriggerError,
+                          __version__,
                           configure_opencv, draw_faces, opencv_version, read_image,
                           sample_images, side_by_side, write_image)
 
@@ -34,9 +35,6 @@ EXIT_DIFFERENT = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_MODEL = 4
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
 
 class UsageError(Exception):
     """Bad arguments found after parsing (exit 2)."""
