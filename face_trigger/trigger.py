@@ -118,10 +118,12 @@ class DoorTrigger:
             return []
         detections = self.pipeline.detect(frame.image)
         tracks, ended = self.tracker.update(detections.boxes, frame.index)
-        qualities = [face_quality(frame.image, box, landmarks) for box, landmarks in
-                     zip(detections.boxes, detections.landmarks)]
-        wanted = [i for i, t in enumerate(tracks)
-                  if self.decider.needs_embedding(t.track_id, qualities[i], frame.index)]
+        # Quality (a crop, a resize and a Laplacian per face) only for faces still undecided.
+        qualities = {i: face_quality(frame.image, detections.boxes[i], detections.landmarks[i])
+                     for i, t in enumerate(tracks)
+                     if self.decider.state(t.track_id).decision != IDENTIFIED}
+        wanted = [i for i, quality in qualities.items()
+                  if self.decider.needs_embedding(tracks[i].track_id, quality, frame.index)]
         events: List[DoorEvent] = []
         if wanted:
             embeddings = self.pipeline.embed(frame.image, detections.landmarks[wanted])
