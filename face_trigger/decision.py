@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Deque, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Deque, Dict, FrozenSet, Iterable, Optional, Tuple
 
 from . import thresholds
 
@@ -114,7 +114,7 @@ class TrackState:
     decision: Optional[str] = None       # None, "identified" or "unknown"
     person: Optional[str] = None
     observations: int = 0
-    scores: List[Tuple[str, float, float]] = field(default_factory=list)
+    scores: Deque[Tuple[str, float, float]] = field(default_factory=deque)
 
 
 class TrackDecider:
@@ -126,7 +126,10 @@ class TrackDecider:
 
     def state(self, track_id: int) -> TrackState:
         if track_id not in self._states:
-            self._states[track_id] = TrackState(votes=deque(maxlen=self.settings.window))
+            # Bounded like the votes: a stranger who stays in view is observed for as long
+            # as they stay, and must not grow the state without end.
+            self._states[track_id] = TrackState(votes=deque(maxlen=self.settings.window),
+                                                scores=deque(maxlen=self.settings.window))
         return self._states[track_id]
 
     def needs_embedding(self, track_id: int, quality: "FaceQuality | float",

@@ -237,6 +237,9 @@ def test_decider_votes_k_of_n():
         result = decider.observe(2, "x", False, 0.1, 100, i)
     assert result == "unknown"
     assert decider.needs_embedding(3, 100, 0) and not decider.needs_embedding(3, 30, 0)
+    for i in range(5, 500):  # a stranger who stays in view: the state stays bounded
+        decider.observe(2, "x", False, 0.1, 100, i)
+    assert len(decider.state(2).scores) == len(decider.state(2).votes) == 5
 
 
 def test_arming_one_fire_per_visit():
