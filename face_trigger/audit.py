@@ -43,12 +43,7 @@ class AuditLog:
         self.fsync = fsync
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._seq, self._prev = _tail_state(self._files_oldest_first())
-
-    def _files_oldest_first(self) -> List[Path]:
-        rotated = [self.path.with_name(f"{self.path.name}.{i}") for i in
-                   range(self.backups, 0, -1)]
-        return [p for p in rotated + [self.path] if p.exists()]
+        self._seq, self._prev = _tail_state(_chain_files(self.path, self.backups))
 
     def append(self, record: Dict[str, Any]) -> Dict[str, Any]:
         """Write ``record`` plus ``seq`` and ``prev`` as one line; returns what was written."""
@@ -81,6 +76,12 @@ class AuditLog:
         os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
 
 
+def _chain_files(path: Path, backups: int) -> List[Path]:
+    """The existing files of a log, oldest first: ``.backups`` ... ``.1``, then the log."""
+    rotated = [path.with_name(f"{path.name}.{i}") for i in range(backups, 0, -1)]
+    return [p for p in rotated + [path] if p.exists()]
+
+
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
@@ -111,8 +112,7 @@ def verify_chain(path: Union[str, os.PathLike], backups: int = 5
         Where and what broke the chain (file, line number).
     """
     path = Path(path)
-    rotated = [path.with_name(f"{path.name}.{i}") for i in range(backups, 0, -1)]
-    files = [p for p in rotated + [path] if p.exists()]
+    files = _chain_files(path, backups)
     prev, seq, count = None, None, 0
     for file in files:
         for number, line in enumerate(file.read_bytes().splitlines(), start=1):
