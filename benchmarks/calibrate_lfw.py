@@ -16,15 +16,7 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 import face_trigger as ft
-
-
-def central_face(faces: list, frame: np.ndarray):
-    """The face whose box centre is nearest the frame centre (LFW centres its subject)."""
-    centre = np.array([frame.shape[1] / 2, frame.shape[0] / 2])
-    return min(faces, key=lambda f: np.hypot(*((f.box[:2] + f.box[2:]) / 2 - centre)))
 
 
 def main() -> None:

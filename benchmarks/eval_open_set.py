@@ -22,7 +22,6 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 import face_trigger as ft
-from calibrate_lfw import central_face
 from face_trigger.enrollment import IMAGE_SUFFIXES
 
 Split = Dict[str, List[Tuple[str, Path]]]
@@ -55,6 +54,12 @@ def split_people(root: Path) -> Split:
             split["train"] += [(person.name, p) for p in files[:cut]]
             split["test"] += [(person.name, p) for p in files[cut:]]
     return split
+
+
+def central_face(faces: list, frame: np.ndarray):
+    """The face whose box centre is nearest the frame centre (LFW centres its subject)."""
+    centre = np.array([frame.shape[1] / 2, frame.shape[0] / 2])
+    return min(faces, key=lambda f: np.hypot(*((f.box[:2] + f.box[2:]) / 2 - centre)))
 
 
 def central_embedding(pipeline: ft.FacePipeline, path: Path):
