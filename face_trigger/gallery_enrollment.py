@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
@@ -16,7 +15,7 @@ from .enrollment import scan_folder
 from .errors import FaceTriggerError
 from .faceprint import Faceprint
 from .gallery import Gallery
-from .image_io import read_image
+from .image_io import decode_image, read_image, read_image_bytes
 from .pipeline import FacePipeline, largest_face
 
 #: What each strictness refuses. Flags not refused are enrolled with a warning.
@@ -79,8 +78,14 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
     if strictness not in STRICTNESS:
         raise ValueError(f"strictness must be one of {sorted(STRICTNESS)}, got {strictness!r}")
     name = str(photo) if not isinstance(photo, np.ndarray) else "<array>"
+    source = None
     try:
-        frame = read_image(photo)
+        if isinstance(photo, np.ndarray):
+            frame = read_image(photo)
+        else:  # one read serves decoding and the source hash
+            data = read_image_bytes(photo)
+            source = hashlib.sha256(data).hexdigest()
+            frame = decode_image(data, name)
     except FaceTriggerError as exc:
         return PhotoReport(name, person, False, ("unreadable",), str(exc))
     faces = pipeline.analyze(frame)
@@ -114,8 +119,6 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
     refused = set(flags) & STRICTNESS[strictness]
     if refused:
         return PhotoReport(name, person, False, tuple(flags), "; ".join(details))
-    source = hashlib.sha256(Path(photo).read_bytes()).hexdigest() if not isinstance(
-        photo, np.ndarray) and Path(photo).is_file() else None
     quality_record = {"width": round(quality.width, 1), "sharpness": round(quality.sharpness, 1),
                       "yaw": round(quality.yaw, 3), "score": round(face.score, 3)}
     (faceprint_id,) = gallery.add_faceprints(person, [Faceprint(face.embedding, pipeline.model.id)],

@@ -51,17 +51,27 @@ def read_image(source: ImageSource) -> np.ndarray:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image(bytes(source), name="image bytes")
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ImageReadError(f"image file not found: {path}") from None
-        except IsADirectoryError:
-            raise ImageReadError(f"expected an image file, got a directory: {path}") from None
-        except OSError as exc:
-            raise ImageReadError(f"cannot read image file {path}: {exc}") from exc
-        return decode_image(data, name=str(path))
+        return decode_image(read_image_bytes(source), name=str(source))
     raise InvalidImageError(f"image must be a path, bytes or numpy array, got {describe(source)}")
+
+
+def read_image_bytes(path: Union[str, "os.PathLike[str]"]) -> bytes:
+    """The raw bytes of an image file (for decoding and hashing from one read).
+
+    Raises
+    ------
+    ImageReadError
+        Missing file, a directory, or any other read error.
+    """
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageReadError(f"image file not found: {path}") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"expected an image file, got a directory: {path}") from None
+    except OSError as exc:
+        raise ImageReadError(f"cannot read image file {path}: {exc}") from exc
 
 
 def decode_image(data: bytes, name: str = "image bytes") -> np.ndarray:

@@ -1,6 +1,7 @@
 """Gallery store and search with real faceprints (issue 6, first part: store and exact search)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import sqlite3
@@ -209,6 +210,9 @@ def test_quality_report_of_a_folder(tmp_path, images, reference, pipeline):
     assert "lookalike" in strict.flags and not strict.enrolled
     assert "refused" in result.summary() and "several_faces" in result.summary()
     assert gallery.faceprints("obama")[0]["quality"]["width"] > 80
+    first = gallery.faceprints("obama")[0]
+    assert first["source_sha256"] == hashlib.sha256(
+        (root / "obama" / "a_obama.jpg").read_bytes()).hexdigest()
 
 
 def _synthetic(n, queries, seed=0):
