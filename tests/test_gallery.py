@@ -1,4 +1,4 @@
-"""Gallery store and search with real faceprints (issue 6, first part: store and exact search)."""
+"""Gallery: store, quality report, exact and compact (faiss) search, with real faceprints."""
 from __future__ import annotations
 
 import hashlib
