@@ -17,7 +17,7 @@ from .embedder import SFaceEmbedder
 from .errors import (EmbeddingError, FaceTriggerError, ImageReadError, InvalidImageError,
                      InvalidLandmarksError, LabelMapError, ModelFileError, ModelIntegrityError,
                      ModelNotFoundError, NotFittedError, NoFaceError, CalibrationError,
-                     GalleryError)
+                     GalleryError, GalleryUnavailableError)
 from .enrollment import IMAGE_SUFFIXES
 from .faceprint import Faceprint
 from .label_map import LabelMap
@@ -56,7 +56,8 @@ __all__ = [
     "DoorTrigger", "DoorEvent", "FrameSource", "Frame", "AuditLog", "verify_chain",
     "load_config", "DoorConfig", "ConfigError", "DecisionSettings", "GrantPolicy", "IoUTracker",
     "CommandAction", "WebhookAction", "MqttAction", "LogAction", "run_door", "door_overrides",
-    "Gallery", "Match", "GalleryError", "enroll_photo", "enroll_gallery_folder",
+    "Gallery", "Match", "GalleryError", "GalleryUnavailableError", "GalleryRecognizer",
+    "upgrade_gallery", "enroll_photo", "enroll_gallery_folder",
     "QualityLimits", "PhotoReport",
 ]
 
@@ -71,7 +72,8 @@ _LAZY = {"FaceRecognizer": "recognizer", "Identity": "recognizer",
          "DecisionSettings": "decision", "GrantPolicy": "decision", "IoUTracker": "tracking",
          "CommandAction": "actions", "WebhookAction": "actions", "MqttAction": "actions",
          "LogAction": "actions", "run_door": "door_app", "door_overrides": "door_app",
-         "Gallery": "gallery", "Match": "gallery", "enroll_photo": "gallery_enrollment",
+         "Gallery": "gallery", "Match": "gallery", "upgrade_gallery": "gallery",
+         "GalleryRecognizer": "gallery", "enroll_photo": "gallery_enrollment",
          "enroll_gallery_folder": "gallery_enrollment", "QualityLimits": "gallery_enrollment",
          "PhotoReport": "gallery_enrollment"}
 
@@ -82,7 +84,7 @@ if TYPE_CHECKING:
     from .door_app import door_overrides, run_door
     from .door_config import ConfigError, DoorConfig, load_config
     from .enrollment import EnrollmentRecord, EnrollmentResult, enroll_folder
-    from .gallery import Gallery, Match
+    from .gallery import Gallery, GalleryRecognizer, Match, upgrade_gallery
     from .gallery_enrollment import (PhotoReport, QualityLimits, enroll_gallery_folder,
                                      enroll_photo)
     from .recognizer import FaceRecognizer, Identity

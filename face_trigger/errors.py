@@ -67,3 +67,8 @@ class CalibrationError(FaceTriggerError, ValueError):
 class GalleryError(FaceTriggerError):
     """A gallery store is unusable: made for another embedder, a newer schema, a name
     that is not enrolled (or already is), or a corrupted database."""
+
+
+class GalleryUnavailableError(GalleryError, ConnectionError):
+    """The gallery's database server cannot be reached (down, restarting, wrong address,
+    refused login). Raised at once for the call; the next call tries to reconnect."""

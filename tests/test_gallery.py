@@ -258,15 +258,15 @@ def test_compact_index_is_persisted_and_reused(tmp_path):
     assert reopened.compact and (tmp_path / "g.db.ivf").stat().st_mtime_ns == stamp  # loaded
     before = reopened.search(queries, k=1)[1]
     reopened.add_faceprints("late", [queries[0]])  # not saved: the next start rebuilds
-    reopened._local.db.close()
-    reopened._local.db = None
+    reopened.backend._local.db.close()  # closed without close(): the index is not saved
+    reopened.backend._local.db = None
     again = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
     assert len(again) == 6_001 and again.search(queries[:1], k=1)[2][0][0] == "late"
     assert np.array_equal(again.search(queries[1:], k=1)[1], before[1:])
 
 
 def test_without_faiss_a_large_gallery_stays_exact_and_says_so(tmp_path, monkeypatch, caplog):
-    import face_trigger.gallery as gallery_module
+    import face_trigger.gallery_sqlite as gallery_module
 
     vectors, queries = _synthetic(3_000, 5, seed=2)
     monkeypatch.setattr(gallery_module, "faiss_available", lambda: False)

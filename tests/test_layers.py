@@ -12,8 +12,9 @@ PACKAGE = Path(face_trigger.__file__).parent
 LAYERS = {
     0: {"errors", "types", "thresholds", "_validate", "_fileio", "_version", "runtime"},
     1: {"model_files", "image_io", "align", "draw", "synthetic", "label_map", "signed_file",
-        "faceprint", "tracking", "decision", "audit", "actions", "sources", "vector_index"},
-    2: {"detector", "embedder"},
+        "faceprint", "tracking", "decision", "audit", "actions", "sources", "vector_index",
+        "gallery_backend"},
+    2: {"detector", "embedder", "gallery_sqlite", "gallery_postgres"},
     3: {"pipeline", "enrollment", "recognizer", "calibration", "verification", "gallery"},
     4: {"trigger", "door_config", "gallery_enrollment"},
     5: {"cli", "__main__", "__init__", "door_app"},

@@ -1,0 +1,125 @@
+"""What a gallery store must do: the interface the SQLite and PostgreSQL backends share.
+
+``Gallery`` (gallery.py) validates input, makes the per-person decision and reads and
+writes export files; a backend only stores and searches. Vectors reaching a backend are
+already unit float32 rows of shape (n, 128); names are already checked.
+"""
+from __future__ import annotations
+
+from typing import (Any, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple,
+                    runtime_checkable)
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import GalleryError
+
+#: The number of top faceprints per-person decisions look at when search is approximate
+#: or the gallery is shared (a compact SQLite gallery, PostgreSQL); small exact SQLite
+#: galleries look at all of them.
+IDENTIFY_POOL = 64
+#: (scores (M, k) float32 best first, ids (M, k) int64 with -1 where missing,
+#: names (M lists of k str, "" where missing))
+SearchResult = Tuple[NDArray[np.float32], NDArray[np.int64], List[List[str]]]
+#: (name, metadata, [(vector (128,) float32, source_sha256, quality), ...])
+ExportedPerson = Tuple[str, Dict[str, Any], List[Tuple[NDArray[np.float32], Optional[str],
+                                                       Dict[str, Any]]]]
+
+
+@runtime_checkable
+class GalleryBackend(Protocol):
+    """Storage and nearest-neighbour search of one gallery."""
+
+    #: "sqlite" or "postgresql"
+    kind: str
+    #: Where the gallery lives, without a password.
+    location: str
+
+    @property
+    def compact(self) -> bool:
+        """True when search is approximate by default (IVF or HNSW index)."""
+
+    def count(self) -> int:
+        """Number of faceprints."""
+
+    def identify_pool(self) -> int:
+        """How many top faceprints per-person decisions look at."""
+
+    def add_person(self, name: str, metadata: Dict[str, Any]) -> int:
+        """Insert a person; GalleryError when the name is taken."""
+
+    def people(self) -> List[Dict[str, Any]]:
+        """Name, metadata and faceprint count of everyone, sorted by name."""
+
+    def rename_person(self, old: str, new: str) -> None: ...
+
+    def remove_person(self, name: str) -> int:
+        """Delete a person and their faceprints; returns how many faceprints went."""
+
+    def add_faceprints(self, name: str, rows: NDArray[np.float32],
+                       sources: Sequence[Optional[str]], qualities: Sequence[Dict[str, Any]],
+                       thumbnails: Sequence[Optional[bytes]], create: bool) -> List[int]:
+        """Insert one person's rows in one transaction; returns their ids."""
+
+    def bulk_add(self, names: Sequence[str], rows: NDArray[np.float32]) -> NDArray[np.int64]:
+        """Insert rows of many people (created as needed) in one transaction."""
+
+    def remove_faceprint(self, faceprint_id: int) -> None: ...
+
+    def faceprints(self, name: str) -> List[Dict[str, Any]]:
+        """id, source_sha256, quality and created of one person's faceprints."""
+
+    def vectors_of(self, name: str) -> NDArray[np.float32]:
+        """One person's unit rows, (n, 128) float32."""
+
+    def search(self, queries: NDArray[np.float32], k: int, exact: bool) -> SearchResult:
+        """The k most similar faceprints of each query row (cosine similarity)."""
+
+    def export_people(self) -> Iterator[ExportedPerson]:
+        """Everyone with metadata and faceprints, sorted by name."""
+
+    def schema_version(self) -> int:
+        """Version of the stored schema."""
+
+    def close(self) -> None: ...
+
+
+def check_name(name: str) -> None:
+    """A person's name: a non-empty string without surrounding spaces."""
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise GalleryError(f"a person's name must be a non-empty string without surrounding "
+                           f"spaces, got {name!r}")
+
+
+def empty_result(m: int, k: int) -> SearchResult:
+    """A search result with no matches: scores -inf, ids -1, names ""."""
+    return (np.full((m, k), -np.inf, np.float32), np.full((m, k), -1, np.int64),
+            [[""] * k for _ in range(m)])
+
+
+def check_schema(location: str, stored: int, current: int, upgrade_hint: str) -> None:
+    """Refuse a store whose schema is newer than this code, or older (upgrade first)."""
+    if stored > current:
+        raise GalleryError(f"{location} has schema version {stored}; this face_trigger reads "
+                           f"{current}: upgrade face_trigger")
+    if stored < current:
+        raise GalleryError(f"{location} has schema version {stored}, this face_trigger needs "
+                           f"{current}: back it up, then run {upgrade_hint}")
+
+
+def check_model(location: str, stored: Optional[str], model: str) -> None:
+    """Refuse a store made for another embedder model."""
+    if stored != model:
+        raise GalleryError(f"{location} holds faceprints of {stored!r}, not of {model!r}: "
+                           "its faceprints cannot be compared; re-enrol into a new gallery")
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, fit for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

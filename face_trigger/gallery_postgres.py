@@ -1,0 +1,411 @@
+"""The shared gallery backend: PostgreSQL with the pgvector extension.
+
+Many processes and machines enrol into and search one gallery. Everything lives in the
+schema ``face_trigger`` of the database in the URL: ``meta`` (schema version, embedder
+model), ``people`` and ``faceprints`` (a ``vector(128)`` column). Search runs in the
+database: cosine distance (``<=>``) over an HNSW index (``m = 16``, ``ef_construction =
+64``, pgvector's defaults; ``hnsw.ef_search`` per query, default 100), or an exact scan
+for galleries under ``exact_below`` faceprints and when asked.
+
+Needs the ``[postgres]`` extra (psycopg 3 and pgvector's Python package) and a server
+where ``CREATE EXTENSION vector`` is possible (pgvector installed; the first user needs
+the right to create it, or a DBA runs it once).
+
+Connections: one per thread, opened on first use (``connect_timeout`` seconds). A lost
+or refused connection raises :class:`GalleryUnavailableError` at once and is dropped;
+the next call opens a new one. Every change is one transaction.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._validate import EMBEDDING_DIM
+from .errors import GalleryError, GalleryUnavailableError
+from .gallery_backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
+                              check_schema, empty_result, redact)
+
+try:
+    import psycopg
+    from pgvector.psycopg import register_vector
+except ImportError as _missing:  # pragma: no cover - depends on the extra
+    psycopg = None
+    _IMPORT_ERROR: Optional[ImportError] = _missing
+else:
+    _IMPORT_ERROR = None
+
+SCHEMA = "face_trigger"
+#: Each step brings the schema from version i to i + 1; applied in one transaction.
+MIGRATIONS: Tuple[str, ...] = (
+    # 1: tables
+    f"""
+    CREATE EXTENSION IF NOT EXISTS vector;
+    CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+    CREATE TABLE {SCHEMA}.meta (key text PRIMARY KEY, value text NOT NULL);
+    CREATE TABLE {SCHEMA}.people (
+        id bigserial PRIMARY KEY, name text NOT NULL UNIQUE,
+        metadata jsonb NOT NULL DEFAULT '{{}}', created double precision NOT NULL);
+    CREATE TABLE {SCHEMA}.faceprints (
+        id bigserial PRIMARY KEY,
+        person_id bigint NOT NULL REFERENCES {SCHEMA}.people(id) ON DELETE CASCADE,
+        vector vector({EMBEDDING_DIM}) NOT NULL, source_sha256 text,
+        quality jsonb NOT NULL DEFAULT '{{}}', thumbnail bytea,
+        created double precision NOT NULL);
+    CREATE INDEX faceprints_person ON {SCHEMA}.faceprints (person_id);
+    """,
+    # 2: the approximate-search index (cosine; pgvector's default graph parameters)
+    f"""
+    CREATE INDEX faceprints_hnsw ON {SCHEMA}.faceprints
+        USING hnsw (vector vector_cosine_ops) WITH (m = 16, ef_construction = 64);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+#: Serialises schema creation and upgrades between processes (pg_advisory_xact_lock key).
+_LOCK_KEY = 0x46545247  # "FTRG"
+#: Below this many faceprints, search scans exactly (cheap, and exact); above, HNSW.
+EXACT_BELOW = 20_000
+#: HNSW candidate list per query (pgvector's hnsw.ef_search; its default is 40).
+EF_SEARCH = 100
+#: Seconds a cached faceprint count is trusted for choosing exact vs HNSW search.
+_COUNT_TTL = 5.0
+
+
+def _require_driver() -> None:
+    if psycopg is None:
+        raise GalleryError("a PostgreSQL gallery needs the [postgres] extra: "
+                           "pip install 'face_trigger[postgres]'") from _IMPORT_ERROR
+
+
+def _connect(url: str, connect_timeout: float) -> "psycopg.Connection":
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
+    except psycopg.OperationalError as exc:
+        raise GalleryUnavailableError(f"cannot reach the gallery database {redact(url)}: "
+                                      f"{_first_line(exc)}") from exc
+    return conn
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _stored_version(conn: "psycopg.Connection") -> int:
+    """Schema version in the database; 0 when face_trigger's tables are not there."""
+    exists = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.meta",)).fetchone()[0]
+    if exists is None:
+        return 0
+    row = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'schema_version'"
+                       ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _migrate(conn: "psycopg.Connection", model: Optional[str], upto: int = SCHEMA_VERSION
+             ) -> Tuple[int, int]:
+    """Apply migrations up to ``upto`` under an advisory lock; a new database records
+    ``model``. Returns (version before, version after)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        before = _stored_version(conn)
+        for version in range(before, upto):
+            conn.execute(MIGRATIONS[version])
+            if version == 0:
+                if not model:
+                    raise GalleryError("a new gallery needs the identity of its embedder model")
+                conn.execute(f"INSERT INTO {SCHEMA}.meta VALUES ('model', %s)", (model,))
+            conn.execute(f"INSERT INTO {SCHEMA}.meta VALUES ('schema_version', %s) "
+                         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                         (str(version + 1),))
+        return before, max(before, upto)
+
+
+def upgrade(url: str, model: Optional[str] = None) -> Tuple[int, int]:
+    """Upgrade the schema of the gallery at ``url`` (the explicit step a new release may
+    ask for); ``model`` is checked when given. Returns (version before, version after)."""
+    _require_driver()
+    conn = _connect(url, 10)
+    try:
+        before = _stored_version(conn)
+        if before == 0:
+            raise GalleryError(f"{redact(url)} holds no face_trigger gallery")
+        if before > SCHEMA_VERSION:
+            check_schema(redact(url), before, SCHEMA_VERSION, "")
+        stored = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'model'").fetchone()
+        if model:
+            check_model(redact(url), stored[0] if stored else None, model)
+        return _migrate(conn, None)
+    except psycopg.OperationalError as exc:
+        raise GalleryUnavailableError(f"gallery database {redact(url)}: {_first_line(exc)}") \
+            from exc
+    finally:
+        conn.close()
+
+
+class PostgresBackend:
+    """Gallery storage and search in PostgreSQL + pgvector (see the module docstring)."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str, model: str, *, ef_search: int = EF_SEARCH,
+                 exact_below: int = EXACT_BELOW, connect_timeout: float = 5.0,
+                 create: bool = True) -> None:
+        _require_driver()
+        self.url = url
+        self.location = redact(url)
+        self.model = model
+        self.ef_search = int(ef_search)
+        if not 1 <= self.ef_search <= 1000:
+            raise ValueError(f"ef_search must be in 1..1000 (pgvector's range), got {ef_search}")
+        self.exact_below = int(exact_below)
+        self.connect_timeout = float(connect_timeout)
+        self._local = threading.local()
+        self._count: Tuple[float, int] = (-1e9, 0)
+        conn = self._conn()
+        try:
+            stored = _stored_version(conn)
+            if stored == 0:
+                if not create:
+                    raise GalleryError(f"{self.location} holds no face_trigger gallery")
+                _migrate(conn, model)
+                register_vector(conn)
+                stored = SCHEMA_VERSION
+            check_schema(self.location, stored, SCHEMA_VERSION,
+                         f"face-trigger gallery-upgrade --db '{self.location}'")
+            row = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'model'").fetchone()
+            check_model(self.location, row[0] if row else None, model)
+        except psycopg.OperationalError as exc:
+            self._drop_connection()
+            raise GalleryUnavailableError(f"gallery database {self.location}: "
+                                          f"{_first_line(exc)}") from exc
+        except psycopg.Error as exc:
+            raise GalleryError(f"{self.location} is not a usable gallery: "
+                               f"{_first_line(exc)}") from exc
+
+    # ------------------------------------------------------------------ connections
+    def _conn(self) -> "psycopg.Connection":
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = _connect(self.url, self.connect_timeout)
+            try:
+                if _stored_version(conn):  # the vector type exists: teach psycopg about it
+                    register_vector(conn)
+            except psycopg.Error:
+                conn.close()
+                raise
+            self._local.conn = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+
+    @contextmanager
+    def _session(self, write: bool = False) -> Iterator["psycopg.Connection"]:
+        """This thread's connection, in a transaction when ``write``; database errors
+        become GalleryUnavailableError (connection lost) or GalleryError."""
+        try:
+            conn = self._conn()
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.rollback()  # a previous call died mid-transaction
+            if write:
+                with conn.transaction():
+                    yield conn
+            else:
+                yield conn
+        except psycopg.OperationalError as exc:
+            self._drop_connection()
+            raise GalleryUnavailableError(f"gallery database {self.location}: "
+                                          f"{_first_line(exc)}") from exc
+        except psycopg.Error as exc:
+            raise GalleryError(f"gallery database {self.location}: {_first_line(exc)}") \
+                from exc
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        self._drop_connection()
+
+    def schema_version(self) -> int:
+        with self._session() as conn:
+            return _stored_version(conn)
+
+    @property
+    def compact(self) -> bool:
+        return self.count() >= self.exact_below
+
+    def count(self) -> int:
+        with self._session() as conn:
+            total = int(conn.execute(f"SELECT count(*) FROM {SCHEMA}.faceprints").fetchone()[0])
+        self._count = (time.monotonic(), total)
+        return total
+
+    def identify_pool(self) -> int:
+        """The top IDENTIFY_POOL faceprints (fewer come back from a smaller gallery)."""
+        return IDENTIFY_POOL
+
+    def _recent_count(self) -> int:
+        stamp, total = self._count
+        return total if time.monotonic() - stamp < _COUNT_TTL else self.count()
+
+    # ------------------------------------------------------------------ people
+    def add_person(self, name: str, metadata: Dict[str, Any]) -> int:
+        with self._session(write=True) as conn:
+            row = conn.execute(
+                f"INSERT INTO {SCHEMA}.people (name, metadata, created) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name) DO NOTHING RETURNING id",
+                (name, json.dumps(metadata), time.time())).fetchone()
+            if row is None:
+                raise GalleryError(f"{name!r} is already enrolled")
+            return int(row[0])
+
+    def people(self) -> List[Dict[str, Any]]:
+        with self._session() as conn:
+            rows = conn.execute(
+                f"SELECT p.name, p.metadata, COUNT(f.id) FROM {SCHEMA}.people p "
+                f"LEFT JOIN {SCHEMA}.faceprints f ON f.person_id = p.id "
+                "GROUP BY p.id ORDER BY p.name COLLATE \"C\"").fetchall()
+        return [{"name": n, "metadata": m, "faceprints": int(c)} for n, m, c in rows]
+
+    def rename_person(self, old: str, new: str) -> None:
+        with self._session(write=True) as conn:
+            taken = conn.execute(f"SELECT 1 FROM {SCHEMA}.people WHERE name = %s",
+                                 (new,)).fetchone()
+            if taken and new != old:
+                raise GalleryError(f"cannot rename to {new!r}: already enrolled")
+            changed = conn.execute(f"UPDATE {SCHEMA}.people SET name = %s WHERE name = %s",
+                                   (new, old)).rowcount
+            if not changed:
+                raise GalleryError(f"{old!r} is not enrolled")
+
+    def remove_person(self, name: str) -> int:
+        with self._session(write=True) as conn:
+            row = conn.execute(f"SELECT id FROM {SCHEMA}.people WHERE name = %s FOR UPDATE",
+                               (name,)).fetchone()
+            if row is None:
+                raise GalleryError(f"{name!r} is not enrolled")
+            count = conn.execute(f"DELETE FROM {SCHEMA}.faceprints WHERE person_id = %s",
+                                 (row[0],)).rowcount
+            conn.execute(f"DELETE FROM {SCHEMA}.people WHERE id = %s", (row[0],))
+        return int(count)
+
+    def _person_id(self, conn: "psycopg.Connection", name: str, create: bool) -> int:
+        """The person's id, created when missing (safe against a concurrent creator)."""
+        row = conn.execute(f"SELECT id FROM {SCHEMA}.people WHERE name = %s", (name,)).fetchone()
+        if row is None:
+            if not create:
+                raise GalleryError(f"{name!r} is not enrolled")
+            conn.execute(f"INSERT INTO {SCHEMA}.people (name, metadata, created) "
+                         "VALUES (%s, '{}', %s) ON CONFLICT (name) DO NOTHING",
+                         (name, time.time()))
+            row = conn.execute(f"SELECT id FROM {SCHEMA}.people WHERE name = %s",
+                               (name,)).fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------------ faceprints
+    def add_faceprints(self, name: str, rows: NDArray[np.float32],
+                       sources: Sequence[Optional[str]], qualities: Sequence[Dict[str, Any]],
+                       thumbnails: Sequence[Optional[bytes]], create: bool) -> List[int]:
+        now = time.time()
+        with self._session(write=True) as conn:
+            person = self._person_id(conn, name, create)
+            ids = []
+            with conn.cursor() as cursor:
+                for vector, source, quality, thumb in zip(rows, sources, qualities, thumbnails):
+                    cursor.execute(
+                        f"INSERT INTO {SCHEMA}.faceprints (person_id, vector, source_sha256, "
+                        "quality, thumbnail, created) VALUES (%s, %s, %s, %s, %s, %s) "
+                        "RETURNING id", (person, vector, source, json.dumps(quality), thumb, now))
+                    ids.append(int(cursor.fetchone()[0]))
+        self._count = (-1e9, 0)
+        return ids
+
+    def bulk_add(self, names: Sequence[str], rows: NDArray[np.float32]) -> NDArray[np.int64]:
+        now = time.time()
+        with self._session(write=True) as conn:
+            people = {name: self._person_id(conn, name, True) for name in dict.fromkeys(names)}
+            ids = np.array([r[0] for r in conn.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                (f"{SCHEMA}.faceprints", len(names))).fetchall()], np.int64)
+            with conn.cursor().copy(
+                    f"COPY {SCHEMA}.faceprints (id, person_id, vector, created) "
+                    "FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "int8", "vector", "float8"])
+                for fid, name, row in zip(ids.tolist(), names, rows):
+                    copy.write_row((fid, people[name], row, now))
+        self._count = (-1e9, 0)
+        return ids
+
+    def remove_faceprint(self, faceprint_id: int) -> None:
+        with self._session(write=True) as conn:
+            if not conn.execute(f"DELETE FROM {SCHEMA}.faceprints WHERE id = %s",
+                                (faceprint_id,)).rowcount:
+                raise GalleryError(f"no faceprint with id {faceprint_id}")
+        self._count = (-1e9, 0)
+
+    def faceprints(self, name: str) -> List[Dict[str, Any]]:
+        with self._session() as conn:
+            rows = conn.execute(
+                f"SELECT f.id, f.source_sha256, f.quality, f.created FROM {SCHEMA}.faceprints f "
+                f"JOIN {SCHEMA}.people p ON p.id = f.person_id WHERE p.name = %s ORDER BY f.id",
+                (name,)).fetchall()
+        return [{"id": int(i), "source_sha256": s, "quality": q, "created": c}
+                for i, s, q, c in rows]
+
+    def vectors_of(self, name: str) -> NDArray[np.float32]:
+        with self._session() as conn:
+            rows = conn.execute(
+                f"SELECT f.vector FROM {SCHEMA}.faceprints f JOIN {SCHEMA}.people p "
+                "ON p.id = f.person_id WHERE p.name = %s ORDER BY f.id", (name,)).fetchall()
+        return _matrix([r[0] for r in rows])
+
+    def export_people(self) -> Iterator[ExportedPerson]:
+        with self._session() as conn:
+            people = conn.execute(f"SELECT id, name, metadata FROM {SCHEMA}.people "
+                                  "ORDER BY name COLLATE \"C\"").fetchall()
+            for pid, name, metadata in people:
+                prints = conn.execute(
+                    f"SELECT vector, source_sha256, quality FROM {SCHEMA}.faceprints "
+                    "WHERE person_id = %s ORDER BY id", (pid,)).fetchall()
+                yield name, metadata, [(v.to_numpy().astype(np.float32), s, q)
+                                       for v, s, q in prints]
+
+    # ------------------------------------------------------------------ search
+    def search(self, queries: NDArray[np.float32], k: int, exact: bool = False) -> SearchResult:
+        m = queries.shape[0]
+        scores, ids, names = empty_result(m, k)
+        exact = exact or self._recent_count() < self.exact_below
+        with self._session(write=True) as conn:  # a transaction, for the SET LOCALs
+            if exact:  # a sequential scan: every faceprint compared
+                conn.execute("SET LOCAL enable_indexscan = off")
+            else:
+                conn.execute(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, min(k, 1000))}")
+            rows = conn.execute(
+                f"SELECT q.i - 1, f.id, p.name, 1 - f.distance FROM unnest(%s::vector[]) "
+                "WITH ORDINALITY AS q(v, i) CROSS JOIN LATERAL ("
+                f"  SELECT id, person_id, vector <=> q.v AS distance FROM {SCHEMA}.faceprints "
+                "  ORDER BY vector <=> q.v LIMIT %s) f "
+                f"JOIN {SCHEMA}.people p ON p.id = f.person_id "
+                "ORDER BY q.i, f.distance, f.id", (list(queries), k)).fetchall()
+        filled = [0] * m
+        for row, fid, name, score in rows:
+            col = filled[row]
+            if col < k:
+                scores[row, col], ids[row, col], names[row][col] = score, fid, name
+                filled[row] = col + 1
+        return scores, ids, names
+
+
+def _matrix(vectors: List[Any]) -> NDArray[np.float32]:
+    if not vectors:
+        return np.zeros((0, EMBEDDING_DIM), np.float32)
+    return np.stack([v.to_numpy() for v in vectors]).astype(np.float32)

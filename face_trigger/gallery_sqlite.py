@@ -1,0 +1,407 @@
+"""The embedded gallery backend: an SQLite file plus an in-memory search state.
+
+The store (stdlib ``sqlite3``, WAL mode, one transaction per change) holds people,
+faceprints (unit float32 vectors as BLOBs) and the model it was made for. Search runs in
+this process: exact float32 rows below ``compact_from`` faceprints, otherwise a faiss IVF
+index with 8-bit vectors (persisted as ``<path>.ivf``) whose candidates are re-ranked with
+the exact vectors read back from the database. Searches read an immutable snapshot, so
+they are safe from many threads while another thread enrols.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._validate import EMBEDDING_DIM
+from .errors import GalleryError
+from .gallery_backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
+                              check_schema, empty_result)
+from .vector_index import IVFIndex, faiss_available
+
+logger = logging.getLogger("face_trigger.gallery")
+
+SCHEMA_VERSION = 1
+#: From this many faceprints on (and with faiss installed) search runs on an IVF index with
+#: 8-bit vectors and exact re-ranking; below it, on an exact float32 matrix. Chosen by
+#: ``python benchmarks/bench_gallery.py`` (README, "Gallery").
+COMPACT_FROM = 200_000
+#: Candidates the compact index returns per query before exact re-ranking (at least 4 k).
+CANDIDATES = 16
+#: Rows per chunk when an exact search reads a compact gallery's vectors from the database.
+_EXACT_CHUNK = 100_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS people (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS faceprints (
+    id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL, source_sha256 TEXT, quality TEXT NOT NULL DEFAULT '{}',
+    thumbnail BLOB, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS faceprints_person ON faceprints(person_id);
+"""
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Search state: faceprint ids (ascending), the person of each, and either the unit
+    rows (exact mode) or an IVF index (compact mode, vectors stay in the database)."""
+
+    vectors: Optional[NDArray[np.float32]]
+    ids: NDArray[np.int64]
+    names: Tuple[str, ...]
+    index: Optional[IVFIndex] = None
+
+
+class SQLiteBackend:
+    """Gallery storage in one SQLite file (``":memory:"`` for tests).
+
+    Thread safety: each thread gets its own SQLite connection; writes are serialised
+    by a lock; searches use the snapshot current when they start (in compact mode the
+    index itself is guarded by a lock). Other processes may read and write the same
+    file (WAL), but each process's search state only sees its own changes and what was
+    stored when it opened the file: for many writing processes, use PostgreSQL.
+    """
+
+    kind = "sqlite"
+
+    def __init__(self, path: Union[str, os.PathLike], model: str, *,
+                 compact_from: int = COMPACT_FROM, nprobe: Optional[int] = None) -> None:
+        self.path = str(path)
+        self.location = self.path
+        self.model = model
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._memory = self.path == ":memory:"
+        self._shared: Optional[sqlite3.Connection] = None
+        self.compact_from = int(compact_from)
+        self.nprobe = nprobe
+        self._index_path = None if self._memory else Path(self.path + ".ivf")
+        self._index_lock = threading.RLock()  # faiss: no search while the index changes
+        with self._write_lock:
+            try:
+                db = self._db()
+                db.executescript(_SCHEMA)
+                stored = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            except sqlite3.DatabaseError as exc:
+                raise GalleryError(f"{self.path} is not a usable gallery: {exc}") from exc
+            if not stored:
+                with db:
+                    db.executemany("INSERT INTO meta VALUES (?, ?)",
+                                   [("schema_version", str(SCHEMA_VERSION)), ("model", model)])
+            else:
+                check_schema(self.path, int(stored.get("schema_version", 0)), SCHEMA_VERSION,
+                             f"face-trigger gallery-upgrade --db {self.path}")
+                check_model(self.path, stored.get("model"), model)
+        self._snapshot = self._load_snapshot()
+
+    # ------------------------------------------------------------------ connections
+    def _db(self) -> sqlite3.Connection:
+        if self._memory:  # one shared connection: every :memory: connection is a new db
+            if self._shared is None:
+                self._shared = sqlite3.connect(":memory:", check_same_thread=False)
+                self._shared.execute("PRAGMA foreign_keys = ON")
+            return self._shared
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        """Persist the compact index (if any) and close this thread's connection."""
+        self.save_index()
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def schema_version(self) -> int:
+        row = self._db().execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0])
+
+    @property
+    def compact(self) -> bool:
+        return self._snapshot.index is not None
+
+    def count(self) -> int:
+        return int(self._snapshot.ids.shape[0])
+
+    def identify_pool(self) -> int:
+        """Every faceprint in exact mode, the top IDENTIFY_POOL in compact mode (0: empty)."""
+        return min(self.count(), IDENTIFY_POOL) if self.compact else self.count()
+
+    # ------------------------------------------------------------------ search state
+    def _state_key(self, ids: NDArray[np.int64]) -> str:
+        return f"{ids.size}:{int(ids.max()) if ids.size else 0}:{int(ids.sum())}"
+
+    def _load_snapshot(self) -> _Snapshot:
+        db = self._db()
+        people = dict(db.execute("SELECT id, name FROM people").fetchall())
+        rows = db.execute("SELECT id, person_id FROM faceprints ORDER BY id").fetchall()
+        ids = np.array([r[0] for r in rows], np.int64)
+        names = tuple(people[r[1]] for r in rows)
+        if ids.size >= self.compact_from:
+            if faiss_available():
+                return _Snapshot(None, ids, names, self._open_index(ids))
+            logger.warning("%s holds %d faceprints: without faiss they are searched exactly in "
+                           "memory (%d MB); pip install 'face_trigger[faiss]' for the compact "
+                           "index", self.path, ids.size, ids.size * EMBEDDING_DIM * 4 // 10**6)
+        vectors = np.zeros((0, EMBEDDING_DIM), np.float32)
+        if ids.size:
+            blobs = db.execute("SELECT vector FROM faceprints ORDER BY id").fetchall()
+            vectors = np.frombuffer(b"".join(b[0] for b in blobs),
+                                    np.float32).reshape(-1, EMBEDDING_DIM).copy()
+        return _Snapshot(vectors, ids, names)
+
+    def _open_index(self, ids: NDArray[np.int64]) -> IVFIndex:
+        stored = self._db().execute("SELECT value FROM meta WHERE key = 'ivf_state'").fetchone()
+        if self._index_path is not None and self._index_path.is_file() and stored \
+                and stored[0] == self._state_key(ids):
+            return IVFIndex.load(self._index_path, self.nprobe)
+        vectors = self._fetch_vectors(ids)
+        index = IVFIndex.build(vectors, ids, nprobe=self.nprobe)
+        del vectors
+        self._persist(index, ids)
+        return index
+
+    def _persist(self, index: IVFIndex, ids: NDArray[np.int64]) -> None:
+        if self._index_path is None:
+            return
+        index.save(self._index_path)
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('ivf_state', ?)",
+                       (self._state_key(ids),))
+
+    def save_index(self) -> None:
+        """Write the compact index next to the database (no-op in exact mode)."""
+        snap = self._snapshot
+        if snap.index is not None:
+            with self._index_lock:
+                self._persist(snap.index, snap.ids)
+
+    def _fetch_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Unit rows of these faceprint ids, in the order given."""
+        out = np.empty((len(ids), EMBEDDING_DIM), np.float32)
+        position = {int(i): k for k, i in enumerate(ids)}
+        db = self._db()
+        unique = list(position)
+        for start in range(0, len(unique), 900):  # SQLite's parameter limit
+            chunk = unique[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            for fid, blob in db.execute(f"SELECT id, vector FROM faceprints WHERE id IN ({marks})",
+                                        chunk):
+                out[position[fid]] = np.frombuffer(blob, np.float32)
+        return out
+
+    # ------------------------------------------------------------------ people
+    def add_person(self, name: str, metadata: Dict[str, Any]) -> int:
+        with self._write_lock, self._db() as db:
+            try:
+                cursor = db.execute("INSERT INTO people (name, metadata, created) VALUES (?,?,?)",
+                                    (name, json.dumps(metadata), time.time()))
+            except sqlite3.IntegrityError:
+                raise GalleryError(f"{name!r} is already enrolled") from None
+            return int(cursor.lastrowid)
+
+    def people(self) -> List[Dict[str, Any]]:
+        rows = self._db().execute(
+            "SELECT p.name, p.metadata, COUNT(f.id) FROM people p LEFT JOIN faceprints f "
+            "ON f.person_id = p.id GROUP BY p.id ORDER BY p.name").fetchall()
+        return [{"name": n, "metadata": json.loads(m), "faceprints": c} for n, m, c in rows]
+
+    def rename_person(self, old: str, new: str) -> None:
+        with self._write_lock, self._db() as db:
+            try:
+                changed = db.execute("UPDATE people SET name = ? WHERE name = ?",
+                                     (new, old)).rowcount
+            except sqlite3.IntegrityError:
+                raise GalleryError(f"cannot rename to {new!r}: already enrolled") from None
+            if not changed:
+                raise GalleryError(f"{old!r} is not enrolled")
+        with self._write_lock:
+            self._snapshot = self._load_snapshot()
+
+    def remove_person(self, name: str) -> int:
+        with self._write_lock, self._db() as db:
+            row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise GalleryError(f"{name!r} is not enrolled")
+            count = db.execute("DELETE FROM faceprints WHERE person_id = ?", (row[0],)).rowcount
+            db.execute("DELETE FROM people WHERE id = ?", (row[0],))
+        with self._write_lock:
+            keep = np.array([n != name for n in self._snapshot.names], dtype=bool)
+            self._drop(keep)
+        return int(count)
+
+    def _drop(self, keep: NDArray[np.bool_]) -> None:
+        """Replace the snapshot by its rows where ``keep`` (caller holds the write lock)."""
+        old = self._snapshot
+        if old.index is not None:
+            with self._index_lock:
+                old.index.remove(old.ids[~keep])
+        self._snapshot = _Snapshot(None if old.vectors is None else old.vectors[keep],
+                                   old.ids[keep], tuple(n for n, k in zip(old.names, keep) if k),
+                                   old.index)
+
+    # ------------------------------------------------------------------ faceprints
+    def add_faceprints(self, name: str, rows: NDArray[np.float32],
+                       sources: Sequence[Optional[str]], qualities: Sequence[Dict[str, Any]],
+                       thumbnails: Sequence[Optional[bytes]], create: bool) -> List[int]:
+        with self._write_lock:
+            db = self._db()
+            with db:  # one transaction: a crash leaves none of these rows
+                row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+                if row is None:
+                    if not create:
+                        raise GalleryError(f"{name!r} is not enrolled")
+                    row = (db.execute("INSERT INTO people (name, metadata, created) "
+                                      "VALUES (?, '{}', ?)", (name, time.time())).lastrowid,)
+                ids = []
+                for vector, source, quality, thumb in zip(rows, sources, qualities, thumbnails):
+                    cursor = db.execute(
+                        "INSERT INTO faceprints (person_id, vector, source_sha256, quality, "
+                        "thumbnail, created) VALUES (?, ?, ?, ?, ?, ?)",
+                        (row[0], vector.tobytes(), source, json.dumps(quality), thumb,
+                         time.time()))
+                    ids.append(int(cursor.lastrowid))
+            self._append(rows, np.array(ids, np.int64), (name,) * len(ids))
+        return ids
+
+    def _append(self, rows: NDArray[np.float32], ids: NDArray[np.int64],
+                names: Tuple[str, ...]) -> None:
+        """Add rows to the snapshot (caller holds the write lock); switch to the compact
+        index when the gallery grows past ``compact_from``."""
+        old = self._snapshot
+        all_ids = np.concatenate([old.ids, ids])
+        if old.index is not None:
+            with self._index_lock:
+                old.index.add(rows, ids)
+            self._snapshot = _Snapshot(None, all_ids, old.names + names, old.index)
+            return
+        vectors = np.concatenate([old.vectors, rows])
+        if all_ids.size >= self.compact_from and faiss_available():
+            index = IVFIndex.build(vectors, all_ids, nprobe=self.nprobe)
+            self._persist(index, all_ids)
+            self._snapshot = _Snapshot(None, all_ids, old.names + names, index)
+        else:
+            self._snapshot = _Snapshot(vectors, all_ids, old.names + names)
+
+    def bulk_add(self, names: Sequence[str], rows: NDArray[np.float32]) -> NDArray[np.int64]:
+        now = time.time()
+        with self._write_lock:
+            db = self._db()
+            with db:
+                known = dict(db.execute("SELECT name, id FROM people").fetchall())
+                for name in dict.fromkeys(names):
+                    if name not in known:
+                        known[name] = db.execute("INSERT INTO people (name, metadata, created) "
+                                                 "VALUES (?, '{}', ?)", (name, now)).lastrowid
+                first = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM faceprints").fetchone()[0]
+                ids = np.arange(first, first + rows.shape[0], dtype=np.int64)
+                db.executemany(
+                    "INSERT INTO faceprints (id, person_id, vector, quality, created) "
+                    "VALUES (?, ?, ?, '{}', ?)",
+                    ((int(i), known[n], r.tobytes(), now) for i, n, r in zip(ids, names, rows)))
+            self._append(rows, ids, tuple(names))
+        return ids
+
+    def remove_faceprint(self, faceprint_id: int) -> None:
+        with self._write_lock, self._db() as db:
+            if not db.execute("DELETE FROM faceprints WHERE id = ?", (int(faceprint_id),)).rowcount:
+                raise GalleryError(f"no faceprint with id {faceprint_id}")
+        with self._write_lock:
+            self._drop(self._snapshot.ids != int(faceprint_id))
+
+    def faceprints(self, name: str) -> List[Dict[str, Any]]:
+        rows = self._db().execute(
+            "SELECT f.id, f.source_sha256, f.quality, f.created FROM faceprints f JOIN people p "
+            "ON p.id = f.person_id WHERE p.name = ? ORDER BY f.id", (name,)).fetchall()
+        return [{"id": i, "source_sha256": s, "quality": json.loads(q), "created": c}
+                for i, s, q, c in rows]
+
+    def vectors_of(self, name: str) -> NDArray[np.float32]:
+        snap = self._snapshot
+        rows = [i for i, n in enumerate(snap.names) if n == name]
+        if snap.vectors is not None:
+            return snap.vectors[rows]
+        return self._fetch_vectors(snap.ids[rows])
+
+    def export_people(self) -> Iterator[ExportedPerson]:
+        db = self._db()
+        for name, metadata in db.execute("SELECT name, metadata FROM people ORDER BY name"):
+            prints = db.execute(
+                "SELECT f.vector, f.source_sha256, f.quality FROM faceprints f JOIN people p ON "
+                "p.id = f.person_id WHERE p.name = ? ORDER BY f.id", (name,)).fetchall()
+            yield name, json.loads(metadata), [
+                (np.frombuffer(v, np.float32), s, json.loads(q)) for v, s, q in prints]
+
+    # ------------------------------------------------------------------ search
+    def search(self, queries: NDArray[np.float32], k: int, exact: bool = False) -> SearchResult:
+        snap = self._snapshot
+        m, n = queries.shape[0], snap.ids.shape[0]
+        scores, ids, _ = empty_result(m, k)
+        if n and m:
+            if snap.index is None:
+                sims, pool = queries @ snap.vectors.T, snap.ids
+                top_scores, top_ids = _top_k(sims, pool, k)
+            elif exact:
+                top_scores, top_ids = self._exact_scan(queries, snap.ids, k)
+            else:  # compact: approximate candidates, then exact scores from the database
+                with self._index_lock:
+                    _, candidates = snap.index.search(queries, max(CANDIDATES, 4 * k))
+                unique = np.unique(candidates[candidates >= 0])
+                exact_sims = (queries @ self._fetch_vectors(unique).T if unique.size
+                              else np.zeros((m, 0), np.float32))
+                position = np.searchsorted(unique, np.maximum(candidates, 0))
+                sims = np.where(candidates >= 0, np.take_along_axis(
+                    exact_sims, np.minimum(position, max(unique.size - 1, 0)), axis=1), -np.inf)
+                top_scores, top_ids = _top_k(sims, candidates, k)
+            take = top_scores.shape[1]
+            scores[:, :take], ids[:, :take] = top_scores, top_ids
+            ids[~np.isfinite(scores)] = -1
+        rows = np.searchsorted(snap.ids, np.maximum(ids, 0))
+        names = [[snap.names[r] if i >= 0 else "" for r, i in zip(row_r, row_i)]
+                 for row_r, row_i in zip(rows, ids)]
+        return scores, ids, names
+
+    def _exact_scan(self, queries: NDArray[np.float32], ids: NDArray[np.int64], k: int
+                    ) -> Tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """Exact top k of a compact gallery, reading its vectors in chunks."""
+        best_scores = np.full((queries.shape[0], 0), -np.inf, np.float32)
+        best_ids = np.zeros((queries.shape[0], 0), np.int64)
+        for start in range(0, ids.size, _EXACT_CHUNK):
+            chunk = ids[start:start + _EXACT_CHUNK]
+            sims = queries @ self._fetch_vectors(chunk).T
+            pool = np.broadcast_to(chunk, sims.shape)
+            best_scores, best_ids = _top_k(np.hstack([best_scores, sims]),
+                                           np.hstack([best_ids, pool]), k)
+        return best_scores, best_ids
+
+
+def _top_k(sims: NDArray, pool: NDArray[np.int64], k: int
+           ) -> Tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Best ``min(k, columns)`` scores of each row, best first, and their ids. ``pool`` is
+    the id of each column, (n,) for all rows or (M, n) per row."""
+    take = min(k, sims.shape[1])
+    top = np.argmax(sims, axis=1)[:, None] if take == 1 else \
+        np.argpartition(-sims, take - 1, axis=1)[:, :take]
+    top_ids = pool[top] if pool.ndim == 1 else np.take_along_axis(pool, top, axis=1)
+    top_scores = np.take_along_axis(sims, top, axis=1).astype(np.float32)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    return (np.take_along_axis(top_scores, order, axis=1),
+            np.take_along_axis(top_ids, order, axis=1))
