@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import uuid
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Iterator
 
 import numpy as np
 import pytest
@@ -49,3 +51,45 @@ def images() -> Dict[str, np.ndarray]:
 def reference(pipeline, images) -> Dict[str, ft.Face]:
     """The single face of each whole photo, analysed once."""
     return {name: pipeline.analyze(image)[0] for name, image in images.items()}
+
+
+# ---------------------------------------------------------------------- PostgreSQL + pgvector
+#: .ci/run sets this: there the PostgreSQL tests must run, not skip.
+REQUIRE_POSTGRES = os.environ.get("FACE_TRIGGER_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A real PostgreSQL 16 with pgvector from the ``pgserver`` wheel, on a Unix socket
+    (no TCP port), stopped when the test session ends."""
+    try:
+        import pgserver  # noqa: PLC0415
+        import pgvector.psycopg  # noqa: F401, PLC0415
+        import psycopg  # noqa: F401, PLC0415
+    except ImportError as exc:
+        reason = f"PostgreSQL tests need pgserver and the [postgres] extra ({exc})"
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{reason} (FACE_TRIGGER_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    return pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+
+
+@pytest.fixture()
+def pg_url(pg_server) -> Iterator[str]:
+    """A new, empty database on the test server; dropped after the test."""
+    import psycopg  # noqa: PLC0415
+
+    name = f"gallery_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield pg_server.get_uri(name)
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def gallery_location(request, tmp_path) -> str:
+    """Where a test gallery lives: an SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "g.db")
+    return request.getfixturevalue("pg_url")

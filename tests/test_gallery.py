@@ -1,4 +1,8 @@
-"""Gallery: store, quality report, exact and compact (faiss) search, with real faceprints."""
+"""Gallery: store, quality report, exact and compact (faiss) search, with real faceprints.
+
+Tests that take ``gallery`` or ``gallery_location`` run twice: on an SQLite file and on a
+real PostgreSQL + pgvector database (tests/conftest.py); test_gallery_postgres.py has the
+PostgreSQL-only ones (many processes, outages, migrations)."""
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +42,8 @@ def prints(pipeline, images):
 
 
 @pytest.fixture()
-def gallery(tmp_path, prints, pipeline):
-    g = ft.Gallery(tmp_path / "g.db", pipeline.model.id)
+def gallery(gallery_location, prints, pipeline):
+    g = ft.Gallery(gallery_location, pipeline.model.id)
     g.add_faceprints("obama", prints["obama"])
     g.add_faceprints("biden", prints["biden"])
     return g
@@ -81,34 +85,47 @@ def test_people_rename_remove(gallery, prints):
         gallery.add_person(" ")
 
 
-def test_persists_across_processes(gallery, prints, tmp_path):
+def test_persists_across_processes(gallery, gallery_location, prints, tmp_path):
     np.save(tmp_path / "q.npy", prints["obama_new"].vector)
     script = ("import numpy as np, face_trigger as ft\n"
-              f"g = ft.Gallery({str(tmp_path / 'g.db')!r}, {gallery.model!r})\n"
+              f"g = ft.Gallery({gallery_location!r}, {gallery.model!r})\n"
               f"print(len(g), g.identify(np.load({str(tmp_path / 'q.npy')!r}))[0].name)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=PACKAGE_PARENT), timeout=120, check=True)
     assert out.stdout.split() == ["6", "obama"]
 
 
-def test_wrong_model_and_foreign_faceprints_refused(gallery, tmp_path, prints):
+def test_wrong_model_and_foreign_faceprints_refused(gallery, gallery_location, prints):
     with pytest.raises(GalleryError, match="cannot be compared"):
-        ft.Gallery(tmp_path / "g.db", "other_model@123456789abc")
+        ft.Gallery(gallery_location, "other_model@123456789abc")
     other = ft.Faceprint(prints["obama_new"].vector, "other_model@123456789abc")
     with pytest.raises(GalleryError, match="cannot go into"):
         gallery.add_faceprints("obama", [other])
     with pytest.raises(ft.EmbeddingError, match="unit length"):
         gallery.add_faceprints("obama", [np.ones(128, np.float32)])
+    with pytest.raises(GalleryError, match="must be a dict"):
+        gallery.add_person("someone", metadata=["not", "a", "dict"])
+
+
+def test_unusable_locations_refused(tmp_path, pipeline):
     (tmp_path / "junk.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(GalleryError, match="not a usable gallery"):
-        ft.Gallery(tmp_path / "junk.db", gallery.model)
+        ft.Gallery(tmp_path / "junk.db", pipeline.model.id)
+    with pytest.raises(GalleryError, match="unknown gallery location"):
+        ft.Gallery("mysql://host/db", pipeline.model.id)
+    same = ft.Gallery(f"sqlite:///{tmp_path / 'url.db'}", pipeline.model.id)
+    assert same.location == str(tmp_path / "url.db") and (tmp_path / "url.db").is_file()
 
 
 def test_export_import_round_trip(gallery, tmp_path, prints):
+    gallery.add_person("carol", {"badge": 17})
     gallery.export_json(tmp_path / "g.json")
     copy = ft.Gallery(tmp_path / "copy.db", gallery.model)
-    assert copy.import_json(tmp_path / "g.json") == 6
+    assert copy.import_json(tmp_path / "g.json") == 6  # into SQLite, whatever the source
     assert copy.identify(prints["biden_new"])[0].name == "biden"
+    assert copy.people() == gallery.people()
+    assert {"name": "carol", "metadata": {"badge": 17}, "faceprints": 0} in copy.people()
+    assert np.allclose(copy.vectors_of("obama"), gallery.vectors_of("obama"), atol=1e-6)
     foreign = ft.Gallery(tmp_path / "f.db", "other@0")
     with pytest.raises(GalleryError, match="holds faceprints of"):
         foreign.import_json(tmp_path / "g.json")
@@ -153,8 +170,8 @@ for i in range(100):
 """
 
 
-def test_kill_mid_batch_leaves_the_store_consistent(gallery, tmp_path):
-    child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "g.db"),
+def test_kill_mid_batch_leaves_the_store_consistent(gallery, gallery_location):
+    child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, gallery_location,
                               gallery.model], stdout=subprocess.PIPE, text=True,
                              env=dict(os.environ, PYTHONPATH=PACKAGE_PARENT))
     assert child.stdout.readline().strip() == "adding"
@@ -162,17 +179,19 @@ def test_kill_mid_batch_leaves_the_store_consistent(gallery, tmp_path):
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
     child.stdout.close()
-    db = sqlite3.connect(tmp_path / "g.db")
-    counts = db.execute("SELECT p.name, COUNT(f.id) FROM people p LEFT JOIN faceprints f "
-                        "ON f.person_id = p.id GROUP BY p.id").fetchall()
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    batches = {n: c for n, c in counts if n.startswith("batch")}
+    if not gallery_location.startswith("postgresql://"):
+        db = sqlite3.connect(gallery_location)
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+    reopened = ft.Gallery(gallery_location, gallery.model)
+    batches = {p["name"]: p["faceprints"] for p in reopened.people()
+               if p["name"].startswith("batch")}
     assert all(c == 20000 for c in batches.values())  # whole batches only, never half of one
-    reopened = ft.Gallery(tmp_path / "g.db", gallery.model)
     assert len(reopened) == 6 + 20000 * len(batches)
+    assert reopened.identify(gallery.vectors_of("obama")[:1])[0].name == "obama"
 
 
-def test_quality_report_of_a_folder(tmp_path, images, reference, pipeline):
+def test_quality_report_of_a_folder(tmp_path, gallery_location, images, reference, pipeline):
     from face_trigger.gallery_enrollment import enroll_gallery_folder, enroll_photo
 
     root = tmp_path / "people"
@@ -191,7 +210,7 @@ def test_quality_report_of_a_folder(tmp_path, images, reference, pipeline):
                    cv2.GaussianBlur(images["obama3"], (0, 0), 8))
     ft.write_image(root / "biden" / "a_biden.jpg", images["biden"])
     ft.write_image(root / "biden" / "b_filed_wrong.jpg", images["obama2"])
-    gallery = ft.Gallery(tmp_path / "g.db", pipeline.model.id)
+    gallery = ft.Gallery(gallery_location, pipeline.model.id)
     result = enroll_gallery_folder(gallery, root, pipeline, progress=False)
     by_file = {Path(r.path).name: r for r in result.reports}
     # biden/ is enrolled first, with the misfiled obama photo, so the real obama photos
