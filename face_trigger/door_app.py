@@ -26,16 +26,7 @@ def run_door(config: "ft.DoorConfig", *, as_json: bool = False, dry_run: bool = 
     s = config.sections
     pipeline = ft.FacePipeline(ft.YuNetDetector(max_side=s["detector"]["max_side"],
                                                 conf_threshold=s["detector"]["conf_threshold"]))
-    recognizer = ft.FaceRecognizer(classifier=s["recognizer"]["classifier"],
-                                   unknown_threshold=s["recognizer"]["unknown_threshold"],
-                                   margin=s["recognizer"]["margin"])
-    if s["recognizer"]["model"]:
-        recognizer.load(s["recognizer"]["model"], key=key)
-        recognizer.unknown_threshold = s["recognizer"]["unknown_threshold"]
-        recognizer.margin = s["recognizer"]["margin"]
-    else:
-        report = recognizer.fit_folder(s["recognizer"]["people"])
-        print(report.summary(), file=err)
+    recognizer = _recognizer(s["recognizer"], pipeline, key, err)
     stop = stop if stop is not None else threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -63,6 +54,24 @@ def run_door(config: "ft.DoorConfig", *, as_json: bool = False, dry_run: bool = 
     print(f"{trigger.frames} frames, {trigger.embedded_faces} faces embedded, "
           f"{source.stats.skipped} frames skipped; audit log {s['audit']['path']}", file=err)
     return 0
+
+
+def _recognizer(settings: dict, pipeline: "ft.FacePipeline", key: Optional[str],
+                err: TextIO):
+    """The configured recognizer: a saved model, a folder enrolled now, or a gallery."""
+    threshold, margin = settings["unknown_threshold"], settings["margin"]
+    if settings["gallery"]:
+        gallery = ft.Gallery(settings["gallery"], pipeline.model.id)
+        print(f"gallery {gallery.location}: {len(gallery)} faceprints", file=err)
+        return ft.GalleryRecognizer(gallery, threshold, margin)
+    recognizer = ft.FaceRecognizer(classifier=settings["classifier"],
+                                   unknown_threshold=threshold, margin=margin)
+    if settings["model"]:
+        recognizer.load(settings["model"], key=key)
+        recognizer.unknown_threshold, recognizer.margin = threshold, margin
+    else:
+        print(recognizer.fit_folder(settings["people"]).summary(), file=err)
+    return recognizer
 
 
 def door_overrides(source: Optional[str], model: Optional[str], people: Optional[str],

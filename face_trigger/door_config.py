@@ -2,13 +2,14 @@
 strings (the command line). Unknown keys and wrong types are rejected at start with a
 message that names the key.
 
-Example (all sections optional but [source] and one of recognizer.model / recognizer.people)::
+Example (all sections optional but [source] and one of recognizer.model / .people / .gallery)::
 
     [source]
     uri = "0"                      # camera index, video file or rtsp:// / http:// URL
     [recognizer]
     model = "door.pkl"             # a saved FaceRecognizer (key from $FACE_TRIGGER_MODEL_KEY)
     # people = "people/"           # ...or enrol <people>/<name>/*.jpg at start
+    # gallery = "postgresql://door@db.example/faces"   # ...or a shared Gallery (or .db)
     [decision]
     votes_needed = 3
     window = 5
@@ -49,7 +50,8 @@ class ConfigError(FaceTriggerError, ValueError):
 _NUMBER = (int, float)
 SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
     "source": {"uri": ((str, int), None), "live": (bool, None), "max_backoff_s": (_NUMBER, 5.0)},
-    "recognizer": {"model": (str, None), "people": (str, None), "classifier": (str, "svm"),
+    "recognizer": {"model": (str, None), "people": (str, None), "gallery": (str, None),
+                   "classifier": (str, "svm"),
                    "unknown_threshold": (_NUMBER, thresholds.IDENTIFY_COSINE),
                    "margin": (_NUMBER, thresholds.IDENTIFY_MARGIN)},
     "detector": {"max_side": (int, thresholds.DETECT_MAX_SIDE),
@@ -198,9 +200,10 @@ def load_config(path: Union[str, os.PathLike, None] = None,
     if sections["source"]["uri"] in (None, ""):
         raise ConfigError("source.uri is required (camera index, video file or URL)")
     recognizer = sections["recognizer"]
-    if bool(recognizer["model"]) == bool(recognizer["people"]):
-        raise ConfigError("set exactly one of recognizer.model (a saved .pkl) and "
-                          "recognizer.people (a folder to enrol)")
+    if sum(bool(recognizer[k]) for k in ("model", "people", "gallery")) != 1:
+        raise ConfigError("set exactly one of recognizer.model (a saved .pkl), "
+                          "recognizer.people (a folder to enrol) and recognizer.gallery "
+                          "(a gallery file or postgresql:// URL)")
     if recognizer["classifier"] not in ("svm", "knn"):
         raise ConfigError(f"recognizer.classifier must be 'svm' or 'knn', got "
                           f"{recognizer['classifier']!r}")

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from .actions import Action, ActionRunner
 from .audit import AuditLog
 from .decision import IDENTIFIED, DecisionSettings, PersonArming, TrackDecider, face_quality
+from .errors import GalleryUnavailableError
 from .image_io import write_image
 from .pipeline import FacePipeline
 from .sources import Frame
@@ -62,8 +64,12 @@ class DoorTrigger:
 
     Parameters
     ----------
-    recognizer : FaceRecognizer
-        Trained (or loaded) recognizer: its ``identify`` names each observation.
+    recognizer : FaceRecognizer or GalleryRecognizer
+        Trained (or loaded) recognizer, or a gallery: its ``identify`` names each
+        observation. When it raises GalleryUnavailableError (a shared gallery's database
+        is down) the loop keeps running: faces are not identified (nothing fires), the
+        outage and the recovery go to the audit log, and identification is retried after
+        ``retry_s`` seconds, doubling up to ``max_retry_s``.
     pipeline : FacePipeline, optional
     settings : DecisionSettings
         K-of-N voting, minimum face, cooldown and re-arming.
@@ -77,6 +83,8 @@ class DoorTrigger:
         Decide and audit, but only describe the actions.
     clock : callable
         Wall clock for events and time windows (``datetime.now`` by default).
+    retry_s, max_retry_s : float
+        First and longest wait before retrying an unavailable recognizer.
     """
 
     def __init__(self, recognizer: Any, pipeline: Optional[FacePipeline] = None, *,
@@ -84,8 +92,8 @@ class DoorTrigger:
                  actions: Sequence[Action] = (), audit: Optional[AuditLog] = None,
                  snapshot_dir: Union[str, os.PathLike, None] = None, dry_run: bool = False,
                  tracker: Optional[IoUTracker] = None,
-                 clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now().astimezone()
-                 ) -> None:
+                 clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now().astimezone(),
+                 retry_s: float = 1.0, max_retry_s: float = 30.0) -> None:
         self.recognizer = recognizer
         self.pipeline = pipeline if pipeline is not None else FacePipeline()
         self.settings = settings
@@ -102,6 +110,8 @@ class DoorTrigger:
         self.runner = ActionRunner(on_result=self._action_result) if self.actions else None
         self.embedded_faces = 0
         self.frames = 0
+        self.retry_s, self.max_retry_s = float(retry_s), float(max_retry_s)
+        self.outage: Optional[Dict[str, Any]] = None  # since, next retry, wait, failures
         self.skipped_detections = 0
         self.config_hash = hashlib.sha256(json.dumps({
             "settings": dataclasses.asdict(settings),
@@ -125,21 +135,58 @@ class DoorTrigger:
         wanted = [i for i, quality in qualities.items()
                   if self.decider.needs_embedding(tracks[i].track_id, quality, frame.index)]
         events: List[DoorEvent] = []
+        if wanted and self.outage is not None and time.monotonic() < self.outage["retry_at"]:
+            wanted = []  # the recognizer is down: wait for the next retry
+        identities: List[Any] = []
         if wanted:
             embeddings = self.pipeline.embed(frame.image, detections.landmarks[wanted])
             self.embedded_faces += len(wanted)
-            for i, who in zip(wanted, self.recognizer.identify(embeddings)):
-                track = tracks[i]
-                state = self.decider.state(track.track_id)
-                if qualities[i].width > state.best_width:
-                    track.data["best_crop"] = crop_around(frame.image, detections.boxes[i], 0.3)
-                decision = self.decider.observe(track.track_id, who.name, who.known,
-                                                who.similarity, qualities[i], frame.index)
-                if decision is not None:
-                    events.append(self._decide(frame, track, decision, who, healthy))
+            identities = self._identify(embeddings)
+        for i, who in zip(wanted, identities):
+            track = tracks[i]
+            state = self.decider.state(track.track_id)
+            if qualities[i].width > state.best_width:
+                track.data["best_crop"] = crop_around(frame.image, detections.boxes[i], 0.3)
+            decision = self.decider.observe(track.track_id, who.name, who.known,
+                                            who.similarity, qualities[i], frame.index)
+            if decision is not None:
+                events.append(self._decide(frame, track, decision, who, healthy))
         self.arming.tick(frame.time, self._visible_people(tracks))
         self.decider.forget(t.track_id for t in ended)
         return events
+
+    def _identify(self, embeddings: np.ndarray) -> List[Any]:
+        """The recognizer's answers, or [] while it is unavailable (outage audited)."""
+        now = time.monotonic()
+        try:
+            identities = self.recognizer.identify(embeddings)
+        except GalleryUnavailableError as exc:
+            if self.outage is None:
+                self.outage = {"since": now, "wait": self.retry_s, "failures": 0}
+                logger.error("recognizer unavailable, faces are not identified: %s", exc)
+                self._audit_health("outage", error=str(exc))
+            else:
+                self.outage["wait"] = min(self.outage["wait"] * 2, self.max_retry_s)
+            self.outage["failures"] += 1
+            self.outage["retry_at"] = now + self.outage["wait"]
+            return []
+        if self.outage is not None:
+            down = now - self.outage["since"]
+            logger.warning("recognizer available again after %.1f s", down)
+            self._audit_health("recovered", down_s=round(down, 3),
+                               failed_attempts=self.outage["failures"])
+            self.outage = None
+        return identities
+
+    def _audit_health(self, kind: str, **fields: Any) -> None:
+        if self.audit is not None:
+            self.audit.append({"type": kind, "time": self.clock().isoformat(
+                timespec="milliseconds"), **fields})
+
+    @property
+    def healthy(self) -> bool:
+        """False while the recognizer is unavailable."""
+        return self.outage is None
 
     def _idle(self) -> bool:
         """No face in view that still needs a decision."""

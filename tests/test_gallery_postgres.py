@@ -1,0 +1,208 @@
+"""PostgreSQL + pgvector gallery only: many processes at once, outages, schema upgrades,
+HNSW recall, and the door loop riding out a database restart. A real server from the
+``pgserver`` wheel (tests/conftest.py); the shared gallery tests are in test_gallery.py."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import face_trigger as ft
+from face_trigger import GalleryError, GalleryUnavailableError
+
+PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
+MODEL = "synthetic@0"
+
+
+def _unit(rng, n):
+    v = rng.standard_normal((n, 128)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+WORKER = """
+import json, sys, numpy as np, face_trigger as ft
+url, me, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+g = ft.Gallery(url, "synthetic@0")
+rng = np.random.default_rng(100 + me)
+found = 0
+for r in range(rounds):
+    v = rng.standard_normal((5, 128)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    g.add_faceprints(f"w{me}_{r}", list(v[:4]))   # own person
+    g.add_faceprints("shared", [v[4]])            # everyone adds to one person
+    ids = g.search(v, k=1)[1][:, 0]
+    found += int(ids.min() > 0)
+    assert g.identify(v[:1])[0].name == f"w{me}_{r}"  # sees its own write at once
+print(json.dumps({"found": found}))
+"""
+
+
+def test_four_processes_write_and_search_at_once(pg_url):
+    ft.Gallery(pg_url, MODEL)  # schema made once; the workers race on everything else
+    rounds = 15
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, pg_url, str(i), str(rounds)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, PYTHONPATH=PACKAGE_PARENT))
+               for i in range(4)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err
+        assert json.loads(out.strip().splitlines()[-1])["found"] == rounds
+    gallery = ft.Gallery(pg_url, MODEL)
+    people = {p["name"]: p["faceprints"] for p in gallery.people()}
+    assert len(gallery) == 4 * rounds * 5  # nothing lost
+    assert people.pop("shared") == 4 * rounds  # one person, created once, four writers
+    assert len(people) == 4 * rounds and set(people.values()) == {4}
+
+
+def test_schema_is_created_by_many_processes_at_once(pg_url):
+    script = (f"import face_trigger as ft; g = ft.Gallery({pg_url!r}, {MODEL!r}); "
+              "print(g.backend.schema_version())")
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=PACKAGE_PARENT)) for _ in range(4)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    assert {out.strip() for out, _ in results} == {"2"}
+
+
+def test_hnsw_recall_against_exact(pg_url):
+    rng = np.random.default_rng(3)
+    vectors = _unit(rng, 20_000)
+    targets = rng.choice(len(vectors), 500, replace=False)
+    queries = vectors[targets] + 0.05 * rng.standard_normal((500, 128)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    gallery = ft.Gallery(pg_url, MODEL, exact_below=1_000)
+    ids = gallery.bulk_add([f"p{i // 4}" for i in range(len(vectors))], vectors)
+    assert gallery.compact and len(gallery) == 20_000
+    exact_ids = ids[np.argmax(queries @ vectors.T, axis=1)]
+    scores, found, names = gallery.search(queries, k=3)
+    assert np.mean(found[:, 0] == exact_ids) >= 0.999
+    assert np.allclose(scores[:, 0], np.max(queries @ vectors.T, axis=1), atol=1e-5)
+    checked = gallery.search(queries[:20], k=3, exact=True)[1]
+    assert np.array_equal(checked[:, 0], exact_ids[:20])
+    match = gallery.identify(queries[:5], threshold=0.5)
+    assert [m.name for m in match] == [names[i][0] for i in range(5)]
+
+
+def test_unreachable_database_is_a_typed_error_at_once(tmp_path):
+    url = f"postgresql://nobody@/nothing?host={tmp_path}"  # no server on that socket
+    start = time.perf_counter()
+    with pytest.raises(GalleryUnavailableError, match="cannot reach"):
+        ft.Gallery(url, MODEL)
+    assert time.perf_counter() - start < 2.0
+    assert issubclass(GalleryUnavailableError, ConnectionError)
+    with pytest.raises(GalleryError, match="cannot reach .*:\\*\\*\\*@"):
+        ft.Gallery(f"postgresql://nobody:secret@/nothing?host={tmp_path}", MODEL)
+
+
+@pytest.fixture()
+def own_server(tmp_path):
+    """A server of this test's own (it is stopped and started again by the test)."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path / "pgdata", cleanup_mode=None)
+    yield server
+    if (server.pgdata / "postmaster.pid").exists():
+        _pg_ctl(server, "stop", "-m", "immediate")
+
+
+def _pg_ctl(server, *args):
+    from pgserver._commands import pg_ctl
+
+    pg_ctl(["-w", *args], pgdata=server.pgdata, user=server.system_user, timeout=60)
+
+
+def _start(server):
+    socket_dir = server.get_postmaster_info().socket_dir
+    _pg_ctl(server, "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(server.log), "start")
+
+
+def test_restarted_database_raises_then_reconnects(own_server):
+    url = own_server.get_uri()
+    rng = np.random.default_rng(4)
+    gallery = ft.Gallery(url, MODEL)
+    vectors = _unit(rng, 3)
+    gallery.add_faceprints("alice", list(vectors))
+    _pg_ctl(own_server, "stop", "-m", "fast")
+    start = time.perf_counter()
+    with pytest.raises(GalleryUnavailableError):
+        gallery.identify(vectors[:1])
+    with pytest.raises(GalleryUnavailableError):
+        gallery.add_faceprints("bob", list(_unit(rng, 2)))
+    assert time.perf_counter() - start < 5.0
+    _start(own_server)
+    assert gallery.identify(vectors[:1])[0].name == "alice"  # a new connection, same data
+    assert [p["name"] for p in gallery.people()] == ["alice"]  # bob's batch never landed
+
+
+def test_door_keeps_running_through_a_database_restart(own_server, pipeline, reference,
+                                                       images, tmp_path):
+    from face_trigger.audit import AuditLog, verify_chain
+    from face_trigger.decision import DecisionSettings
+    from face_trigger.sources import Frame
+
+    gallery = ft.Gallery(own_server.get_uri(), pipeline.model.id)
+    gallery.add_faceprints("obama", [reference["obama"].embedding, reference["obama3"].embedding])
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    trigger = ft.DoorTrigger(ft.GalleryRecognizer(gallery), pipeline,
+                             settings=DecisionSettings(cooldown_s=3.0, rearm_s=1.0),
+                             audit=audit, retry_s=0.05, max_retry_s=0.2)
+    face = ft.crop_around(images["obama2"], reference["obama2"].box, 0.6)
+    frame = ft.paste_faces((1280, 720), [(face, 500, 150, 1.0)])
+    events, index = [], 0
+
+    def feed(count, pause=0.0):
+        nonlocal index
+        for _ in range(count):
+            events.extend(trigger.process(Frame(index, index / 25.0, frame)))
+            index += 1
+            time.sleep(pause)
+
+    _pg_ctl(own_server, "stop", "-m", "fast")
+    feed(10, pause=0.02)  # the loop keeps going; nothing is identified, nothing fires
+    assert not events and not trigger.healthy
+    _start(own_server)
+    feed(30, pause=0.02)
+    assert trigger.healthy
+    assert [e.person for e in events] == ["obama"]
+    trigger.close()
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    kinds = [r["type"] for r in records]
+    assert kinds.index("outage") < kinds.index("recovered") < kinds.index("decision")
+    assert kinds.count("outage") == 1
+    assert records[kinds.index("recovered")]["failed_attempts"] >= 1
+    assert verify_chain(tmp_path / "audit.jsonl")[0]
+
+
+def test_old_schema_is_refused_until_upgraded(pg_url):
+    import psycopg
+    from face_trigger import gallery_postgres
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as an older release made it
+        assert gallery_postgres._migrate(conn, MODEL, upto=1) == (0, 1)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO face_trigger.people (name, created) VALUES ('alice', 0)")
+        conn.execute("INSERT INTO face_trigger.faceprints (person_id, vector, created) "
+                     "SELECT id, %s::vector, 0 FROM face_trigger.people",
+                     (json.dumps([1.0] + [0.0] * 127),))
+    with pytest.raises(GalleryError, match="schema version 1.*gallery-upgrade"):
+        ft.Gallery(pg_url, MODEL)
+    with pytest.raises(GalleryError, match="cannot be compared"):
+        ft.upgrade_gallery(pg_url, "other@0")
+    assert ft.upgrade_gallery(pg_url, MODEL) == (1, 2)
+    assert ft.upgrade_gallery(pg_url, MODEL) == (2, 2)  # idempotent
+    gallery = ft.Gallery(pg_url, MODEL)
+    query = np.zeros(128, np.float32)
+    query[0] = 1.0
+    assert gallery.identify(query)[0].name == "alice"
+    with psycopg.connect(pg_url) as conn:
+        indexes = [r[0] for r in conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'face_trigger'")]
+    assert any("hnsw" in i and "vector_cosine_ops" in i for i in indexes)
