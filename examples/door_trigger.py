@@ -28,6 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--source", help="camera index, video file or URL")
     parser.add_argument("--model", help="saved FaceRecognizer (.pkl)")
     parser.add_argument("--people", help="folder <name>/*.jpg to enrol at start")
+    parser.add_argument("--gallery", help="a gallery instead: file or postgresql:// URL")
     parser.add_argument("--key", help="model key (default: $FACE_TRIGGER_MODEL_KEY)")
     parser.add_argument("--audit", help="audit log path")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
@@ -59,8 +60,9 @@ def main(argv=None) -> int:
         demo = {"actions": [{"type": "log"}]}
         print(f"watching the demo video {video}", file=sys.stderr)
     try:
-        config = ft.load_config(args.config, ft.door_overrides(args.source, args.model, args.people,
-                                                            args.audit, extra), data=demo)
+        config = ft.load_config(args.config, ft.door_overrides(
+            args.source, args.model, args.people, args.audit, extra, gallery=args.gallery),
+            data=demo)
     except ft.ConfigError as exc:
         print(f"door_trigger: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -242,7 +242,15 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     else:
         print(result.summary())
     people = gallery.people()
-    print(f"{args.db}: {len(people)} people, {len(gallery)} faceprints", file=sys.stderr)
+    print(f"{gallery.location}: {len(people)} people, {len(gallery)} faceprints",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_gallery_upgrade(args: argparse.Namespace) -> int:
+    before, after = ft.upgrade_gallery(args.db, FacePipeline().model.id)
+    print(f"schema version {before} -> {after}" if after != before
+          else f"schema version {after}: up to date")
     return EXIT_OK
 
 
@@ -299,7 +307,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 def _cmd_watch(args: argparse.Namespace) -> int:
     try:
         config = ft.load_config(args.config, ft.door_overrides(
-            args.source, args.model, args.people, args.audit, args.set))
+            args.source, args.model, args.people, args.audit, args.set, gallery=args.gallery))
     except ft.ConfigError as exc:
         raise UsageError(f"configuration: {exc}") from exc
     return ft.run_door(config, as_json=args.json, dry_run=args.dry_run, key=args.key)
@@ -364,6 +372,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- parser
 
+DB_HELP = ("an SQLite file (or sqlite:///path) or postgresql://user@host/db "
+           "(needs face_trigger[postgres])")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="face-trigger",
@@ -419,10 +431,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p = command("enroll", _cmd_enroll,
                 "enrol DIR/<person>/* into a gallery database, with a quality report")
     p.add_argument("folder", metavar="DIR")
-    p.add_argument("--db", required=True, help="gallery database (SQLite file)")
+    p.add_argument("--db", required=True, help=DB_HELP)
     p.add_argument("--strictness", choices=["lenient", "normal", "strict"], default="normal",
                    help="which quality flags refuse a photo (default %(default)s)")
     p.add_argument("--json", action="store_true", help="one JSON object per photo")
+
+    p = command("gallery-upgrade", _cmd_gallery_upgrade,
+                "bring a gallery's schema to this release (back the database up first)")
+    p.add_argument("--db", required=True, help=DB_HELP)
 
     p = command("verify", _cmd_verify, "are two images the same person? (exit 0 same, 1 not)")
     p.add_argument("image1")
@@ -440,7 +456,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("image")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--model", help="saved recognizer to name the faces")
-    p.add_argument("--db", help="gallery database to name the faces")
+    p.add_argument("--db", help="gallery to name the faces: " + DB_HELP)
     p.add_argument("--key", help="key of a signed model")
 
     p = command("watch", _cmd_watch, "the door trigger on a camera, video or URL")
@@ -448,6 +464,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML configuration")
     p.add_argument("--model", help="saved recognizer")
     p.add_argument("--people", help="folder <name>/*.jpg to enrol at start")
+    p.add_argument("--gallery", help="identify with a gallery: " + DB_HELP)
     p.add_argument("--audit", help="audit log path")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.add_argument("--json", action="store_true", help="one JSON object per decision")
@@ -469,6 +486,8 @@ def _exit_code(exc: BaseException) -> int:
     if isinstance(exc, (ft.ImageReadError, ft.InvalidImageError, ft.NoFaceError,
                         FileNotFoundError)):
         return EXIT_INPUT
+    if isinstance(exc, ft.GalleryUnavailableError):
+        return EXIT_ERROR  # the database is down or unreachable: try again later
     if isinstance(exc, ft.GalleryError):
         return EXIT_MODEL  # a database made for another embedder, or not a gallery
     if isinstance(exc, UsageError):

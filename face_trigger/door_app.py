@@ -75,11 +75,13 @@ def _recognizer(settings: dict, pipeline: "ft.FacePipeline", key: Optional[str],
 
 
 def door_overrides(source: Optional[str], model: Optional[str], people: Optional[str],
-                   audit: Optional[str], extra: Sequence[str]) -> list:
+                   audit: Optional[str], extra: Sequence[str], gallery: Optional[str] = None
+                   ) -> list:
     """``section.key=value`` overrides for the common command-line options."""
     overrides = list(extra)
     for value, key in ((source, "source.uri"), (model, "recognizer.model"),
-                       (people, "recognizer.people"), (audit, "audit.path")):
+                       (people, "recognizer.people"), (gallery, "recognizer.gallery"),
+                       (audit, "audit.path")):
         if value is not None:
             overrides.append(f"{key}={json.dumps(value)}")
     return overrides

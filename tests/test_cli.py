@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import face_trigger as ft
-from face_trigger.cli import (EXIT_DIFFERENT, EXIT_INPUT, EXIT_MODEL, EXIT_OK, EXIT_USAGE,
-                              main)
+from face_trigger.cli import (EXIT_DIFFERENT, EXIT_ERROR, EXIT_INPUT, EXIT_MODEL, EXIT_OK,
+                              EXIT_USAGE, main)
 
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
 
@@ -217,3 +217,24 @@ def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, r
     ft.Gallery(wrong, "another_model@0")
     refused = cli("enroll", people, "--db", wrong)
     assert refused.returncode == EXIT_MODEL and "cannot be compared" in refused.stderr
+
+
+def test_a_postgresql_gallery_from_the_command_line(folders, pg_url, tmp_path, images,
+                                                    reference):
+    from face_trigger.synthetic import Visit, door_video, write_video
+    done = cli("enroll", folders / "people", "--db", pg_url)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "2 people" in done.stderr
+    upgraded = cli("gallery-upgrade", "--db", pg_url)
+    assert upgraded.returncode == EXIT_OK and "up to date" in upgraded.stdout
+    crop = ft.crop_around(images["obama2"], reference["obama2"].box, 0.6)
+    video = write_video(tmp_path / "v.avi", (f for f, _ in door_video(
+        [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0)))
+    watched = cli("watch", video, "--gallery", pg_url, "--json", "--audit",
+                  tmp_path / "audit.jsonl")
+    assert watched.returncode == EXIT_OK, watched.stderr
+    assert [json.loads(line)["person"] for line in watched.stdout.splitlines()] == ["obama"]
+    down = cli("enroll", folders / "people", "--db",
+               f"postgresql://door:secret@/faces?host={tmp_path}")
+    assert down.returncode == EXIT_ERROR and "cannot reach" in down.stderr
+    assert "secret" not in down.stderr
