@@ -2,6 +2,13 @@
 
 Run by hand:  python benchmarks/bench_gallery.py [--sizes 1000 10000 100000 1000000]
               [--out gallery_bench]   (needs faiss for 1M: pip install 'face_trigger[faiss]')
+              [--db postgresql://.../scratch --reset-db [--db-sizes 100000 1000000]]
+
+With --db, the same data also goes into a PostgreSQL + pgvector gallery at the --db-sizes:
+load time (COPY + HNSW build), single adds per second, query p50/p95 (one query; 64 per
+call) and recall@1 against exact float32, in the same interleaved run as the local gallery.
+--reset-db drops the schema face_trigger of that database first: point it at a scratch
+database, never at one you keep.
 
 Synthetic gallery: random unit vectors (10 faceprints per person) plus, for 1,000 queries,
 planted near-duplicates (the query is a gallery vector plus noise of 0.05 per dimension).
@@ -37,12 +44,48 @@ print(json.dumps({"ready_s": ready, "rss_mb": rss, "compact": g.compact}))
 """
 
 
+def reset_postgres(url: str) -> None:
+    import psycopg  # noqa: PLC0415 - the [postgres] extra
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS face_trigger CASCADE")
+
+
+def postgres_gallery(url: str, names, vectors) -> tuple:
+    """Load the vectors into a fresh PostgreSQL gallery; returns (gallery, ids, load s,
+    single adds per s)."""
+    reset_postgres(url)
+    gallery = ft.Gallery(url, "synthetic@0")
+    start = time.perf_counter()
+    ids = gallery.bulk_add(names, vectors)
+    load = time.perf_counter() - start
+    extra = np.random.default_rng(1).standard_normal((200, 128), dtype=np.float32)
+    extra /= np.linalg.norm(extra, axis=1, keepdims=True)
+    start = time.perf_counter()
+    for i, row in enumerate(extra):  # one transaction each, through the HNSW index
+        gallery.add_faceprints(f"late{i}", [row])
+    adds = len(extra) / (time.perf_counter() - start)
+    return gallery, ids, load, adds
+
+
+def recall_at_1(gallery, queries, exact_ids) -> float:
+    found = np.concatenate([gallery.search(queries[i:i + 100], k=1)[1][:, 0]
+                            for i in range(0, len(queries), 100)])
+    return float(np.mean(found == exact_ids))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--out", type=Path, default=Path("gallery_bench"))
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--db", help="also a PostgreSQL gallery at this URL (scratch database)")
+    parser.add_argument("--db-sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--reset-db", action="store_true",
+                        help="drop the schema face_trigger of --db first (required with --db)")
     args = parser.parse_args()
+    if args.db and not args.reset_db:
+        parser.error("--db drops the gallery schema of that database: add --reset-db")
+    pg_rows = []
     print(machine_line())
     args.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -69,11 +112,27 @@ def main() -> None:
             "baseline 64 queries": lambda: np.argmax(q64 @ vectors.T, axis=1),
             "gallery 64 queries": lambda: gallery.search(q64, k=1),
         }
-        medians = report(measure(cases, args.repeats, warmup=3),
-                         title=f"{n:,} faceprints ({'compact IVF-SQ8' if gallery.compact else 'exact float32'}); built in {build:.1f} s")
-        found = gallery.search(queries, k=1)[1][:, 0]
-        exact = ids[np.argmax(queries @ vectors.T, axis=1)]
-        recall = float(np.mean(found == exact))
+        pg = None
+        if args.db and n in args.db_sizes:
+            pg, pg_ids, load, adds = postgres_gallery(args.db, [f"p{i // 10}" for i in range(n)],
+                                                      vectors)
+            cases["postgres 1 query"] = lambda: pg.search(q1, k=1)
+            cases["postgres 64 queries"] = lambda: pg.search(q64, k=1)
+        times = measure(cases, args.repeats, warmup=3)
+        medians = report(times, title=f"{n:,} faceprints ({'compact IVF-SQ8' if gallery.compact else 'exact float32'}); built in {build:.1f} s")
+        exact_rows = np.argmax(queries @ vectors.T, axis=1)
+        exact = ids[exact_rows]
+        recall = recall_at_1(gallery, queries, exact)
+        if pg is not None:
+            pg_recall = recall_at_1(pg, queries, pg_ids[exact_rows])
+            p1, p64 = (np.array(times[c]) * 1e3 for c in ("postgres 1 query",
+                                                          "postgres 64 queries"))
+            pg_rows.append((n, load, n / load, adds, np.median(p1), np.percentile(p1, 95),
+                            np.median(p64) / 64, np.percentile(p64, 95) / 64, pg_recall,
+                            medians["gallery 1 query"] * 1e3))
+            print(f"  postgres: loaded in {load:.1f} s (COPY + HNSW build), {adds:.0f} single "
+                  f"adds/s, recall@1 {pg_recall:.4f}")
+            pg.close()
         np.save(args.out / "q.npy", queries)
         served = json.loads(subprocess.run([sys.executable, "-c", SERVE, str(path),
                                             str(args.out / "q.npy")], capture_output=True,
@@ -90,6 +149,13 @@ def main() -> None:
     for n, compact, r1, r64, t1, t64, recall, ready, rss in rows:
         print(f"  {n:>10,}  {'IVF-SQ8' if compact else 'exact':7s}  {t1:7.2f} ms  {r1:5.2f}x "
               f"{t64:9.3f} ms  {r64:5.2f}x  {recall:.4f}  {ready:4.1f} s {rss:5.0f} MB")
+    if pg_rows:
+        print("\n  PostgreSQL + pgvector (HNSW m=16, ef_construction=64, ef_search=100)")
+        print("  faceprints  load      rows/s   adds/s  1 query p50/p95    64 batch p50/p95 per "
+              "query  recall@1  local 1 query")
+        for n, load, rate, adds, p50, p95, b50, b95, recall, local in pg_rows:
+            print(f"  {n:>10,}  {load:6.1f} s {rate:8.0f} {adds:8.0f}  {p50:6.2f} / {p95:6.2f} ms"
+                  f"  {b50:7.3f} / {b95:7.3f} ms      {recall:.4f}  {local:7.2f} ms")
 
 
 if __name__ == "__main__":

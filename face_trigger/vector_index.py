@@ -42,21 +42,23 @@ class IVFIndex:
     Parameters
     ----------
     index : faiss index
-        Built by :meth:`build` or read by :meth:`load`. ``nlist`` = 2 sqrt(n) clusters.
+        Built by :meth:`build` or read by :meth:`load`. ``nlist`` = 4 sqrt(n) clusters.
     nprobe : int
         Clusters scanned per query. Raising it raises recall and cost linearly. The
-        default, nlist / 8 but at least 128 clusters, is set for random unit vectors (no
-        cluster structure: the worst case) and was chosen at 1M by
-        ``benchmarks/bench_gallery.py`` and a probe on the same data (1,000 near-duplicate
-        queries, exact best match among the candidates): 2,000 lists scanning 1/4, 1/6,
-        1/8 all found it for 1,000 of 1,000 queries at 0.94x, 0.61x, 0.50x of numpy's time
-        per query in batches of 64 (index scan alone); 1,000 lists scanning 1/8 missed 3.
-        At 20,000 vectors 128 of 283 lists keep recall@1 >= 0.999 (tests/test_gallery.py).
+        default, nlist / 16 but at least 128 clusters, is set for random unit vectors (no
+        cluster structure: the worst case) and was chosen at 1M by a probe on the data of
+        ``benchmarks/bench_gallery.py`` (1,000 near-duplicate queries; is the exact best
+        match among the 16 candidates?): 4,000 lists scanning 1/8, 1/12, 1/16 found it for
+        1,000 of 1,000 queries at 0.53x, 0.38x, 0.30x of numpy's time per query in batches
+        of 64 (index scan alone); 2,000 lists scanning 1/8 also found all at 0.59x, and
+        2,000 with 4-bit vectors scanning 1/16 missed 3. Small lists are what makes it
+        cheap: the same 250 lists are scanned, each half as long.
+        At 20,000 vectors 128 of 565 lists keep recall@1 >= 0.999 (tests/test_gallery.py).
     """
 
     def __init__(self, index, nprobe: Optional[int] = None) -> None:
         self.index = index
-        self.index.nprobe = int(nprobe or max(index.nlist // 8, min(index.nlist, 128)))
+        self.index.nprobe = int(nprobe or max(index.nlist // 16, min(index.nlist, 128)))
 
     @classmethod
     def build(cls, vectors: NDArray[np.float32], ids: NDArray[np.int64],
@@ -65,7 +67,7 @@ class IVFIndex:
         """Train on a sample of ``vectors`` (n, 128) and add them with ``ids`` (n,)."""
         faiss = _faiss()
         n, dim = vectors.shape
-        nlist = int(nlist or min(8192, max(16, int(2 * np.sqrt(n)))))
+        nlist = int(nlist or min(16384, max(16, int(4 * np.sqrt(n)))))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist,
                                               faiss.ScalarQuantizer.QT_8bit,

@@ -89,6 +89,10 @@ def test_hnsw_recall_against_exact(pg_url):
     assert np.array_equal(checked[:, 0], exact_ids[:20])
     match = gallery.identify(queries[:5], threshold=0.5)
     assert [m.name for m in match] == [names[i][0] for i in range(5)]
+    new_id = gallery.add_faceprints("newcomer", [queries[1]])[0]  # into the built graph
+    assert gallery.search(queries[1:2], k=1)[1][0, 0] == new_id
+    gallery.remove_person(names[0][0])
+    assert gallery.search(queries[:1], k=1)[1][0, 0] != found[0, 0]
 
 
 def test_unreachable_database_is_a_typed_error_at_once(tmp_path):
