@@ -26,8 +26,8 @@ from ._fileio import atomic_write_text
 from ._validate import EMBEDDING_DIM, check_embeddings, unit_rows
 from .errors import EmbeddingError, GalleryError
 from .faceprint import Faceprint, check_unit_vector
-from .gallery_backend import (IDENTIFY_POOL, GalleryBackend, SearchResult, check_name,
-                              empty_result)
+from .gallery_backend import (IDENTIFY_POOL, IDENTIFY_POOL_MAX, GalleryBackend, SearchResult,
+                              check_name, empty_result)
 from .gallery_sqlite import COMPACT_FROM, SQLiteBackend
 
 EXPORT_FORMAT = "face_trigger-gallery"
@@ -266,8 +266,10 @@ class Gallery:
         ``per_person="best"`` scores a person by their most similar faceprint;
         ``"mean2"`` by the mean of their two most similar (a single lucky photo counts
         less). Unknown when the best person scores below ``threshold`` or leads the
-        runner-up by less than ``margin``. Small SQLite galleries rank every faceprint;
-        compact and PostgreSQL galleries rank the top ``IDENTIFY_POOL`` (64) faceprints.
+        runner-up by less than ``margin``. People are ranked among the query's
+        ``IDENTIFY_POOL`` (64) most similar faceprints, or more (up to 1,024) when those
+        all belong to one person, so the runner-up is found; ``"mean2"`` of a person with
+        one faceprint in that pool uses that one.
         """
         if per_person not in ("best", "mean2"):
             raise ValueError(f"per_person must be 'best' or 'mean2', got {per_person!r}")
@@ -276,9 +278,20 @@ class Gallery:
         if not pool:
             return [Match("unknown", False, float("-inf"), float("-inf"), None)
                     for _ in range(q.shape[0])]
-        scores, ids, names = self.search(q, k=pool)
-        return [_decide(row_scores, row_ids, row_names, threshold, per_person, margin)
-                for row_scores, row_ids, row_names in zip(scores, ids, names)]
+        results: Dict[int, Match] = {}
+        todo = list(range(q.shape[0]))
+        while todo:
+            scores, ids, names = self.search(q[todo], k=pool)
+            retry = []
+            for j, row in enumerate(todo):
+                # A full pool of one person's faceprints hides the runner-up: look further.
+                if ids[j, -1] >= 0 and pool < IDENTIFY_POOL_MAX and len(set(names[j])) < 2:
+                    retry.append(row)
+                else:
+                    results[row] = _decide(scores[j], ids[j], names[j], threshold, per_person,
+                                           margin)
+            todo, pool = retry, min(pool * 4, IDENTIFY_POOL_MAX)
+        return [results[i] for i in range(q.shape[0])]
 
     # ------------------------------------------------------------------ export / import
     def export_json(self, path: Union[str, os.PathLike]) -> Path:

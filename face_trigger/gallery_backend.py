@@ -15,10 +15,10 @@ from numpy.typing import NDArray
 
 from .errors import GalleryError
 
-#: The number of top faceprints per-person decisions look at when search is approximate
-#: or the gallery is shared (a compact SQLite gallery, PostgreSQL); small exact SQLite
-#: galleries look at all of them.
+#: The number of top faceprints per-person decisions look at (Gallery.identify), and the
+#: most it looks at when the first pool holds one person only.
 IDENTIFY_POOL = 64
+IDENTIFY_POOL_MAX = 1024
 #: (scores (M, k) float32 best first, ids (M, k) int64 with -1 where missing,
 #: names (M lists of k str, "" where missing))
 SearchResult = Tuple[NDArray[np.float32], NDArray[np.int64], List[List[str]]]

@@ -142,8 +142,8 @@ class SQLiteBackend:
         return int(self._snapshot.ids.shape[0])
 
     def identify_pool(self) -> int:
-        """Every faceprint in exact mode, the top IDENTIFY_POOL in compact mode (0: empty)."""
-        return min(self.count(), IDENTIFY_POOL) if self.compact else self.count()
+        """The top IDENTIFY_POOL faceprints, or all of a smaller gallery (0: empty)."""
+        return min(self.count(), IDENTIFY_POOL)
 
     # ------------------------------------------------------------------ search state
     def _state_key(self, ids: NDArray[np.int64]) -> str:

@@ -68,6 +68,21 @@ def test_search_top_k(gallery, prints):
     assert np.all(ids == -1) and np.all(np.isneginf(scores))
 
 
+def test_runner_up_is_found_behind_many_photos_of_one_person(gallery_location):
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal(128).astype(np.float32)
+    base /= np.linalg.norm(base)
+    rows = np.vstack([base + 0.03 * rng.standard_normal((100, 128)).astype(np.float32),
+                      base + 0.06 * rng.standard_normal((1, 128)).astype(np.float32)])
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    gallery = ft.Gallery(gallery_location, "synthetic@0")
+    gallery.bulk_add(["alice"] * 100 + ["bob"], rows)
+    match = gallery.identify(base)[0]
+    assert (rows[:100] @ base).min() > rows[100] @ base  # bob is behind all of alice
+    assert match.name == "alice" and match.score == pytest.approx(float((rows @ base).max()))
+    assert match.runner_up == pytest.approx(float(rows[100] @ base), abs=1e-5)
+
+
 def test_people_rename_remove(gallery, prints):
     assert [(p["name"], p["faceprints"]) for p in gallery.people()] == [("biden", 3), ("obama", 3)]
     gallery.rename_person("obama", "Barack Obama")
