@@ -173,8 +173,8 @@ class PostgresBackend:
         self.connect_timeout = float(connect_timeout)
         self._local = threading.local()
         self._small: Tuple[float, bool] = (-1e9, True)  # (when checked, below exact_below)
-        conn = self._conn()
         try:
+            conn = self._conn()
             stored = _stored_version(conn)
             if stored == 0:
                 if not create:

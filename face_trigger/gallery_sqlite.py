@@ -152,9 +152,12 @@ class SQLiteBackend:
     def _load_snapshot(self) -> _Snapshot:
         db = self._db()
         people = dict(db.execute("SELECT id, name FROM people").fetchall())
-        rows = db.execute("SELECT id, person_id FROM faceprints ORDER BY id").fetchall()
-        ids = np.array([r[0] for r in rows], np.int64)
-        names = tuple(people[r[1]] for r in rows)
+        # From the (person_id, id) index: a few MB read at start instead of every vector.
+        pairs = np.array(db.execute("SELECT id, person_id FROM faceprints INDEXED BY "
+                                    "faceprints_person").fetchall(), np.int64).reshape(-1, 2)
+        pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
+        ids = np.ascontiguousarray(pairs[:, 0])
+        names = tuple(people[p] for p in pairs[:, 1].tolist())
         if ids.size >= self.compact_from:
             if faiss_available():
                 return _Snapshot(None, ids, names, self._open_index(ids))
