@@ -5,7 +5,7 @@ Run by hand:  python benchmarks/bench_gallery.py [--sizes 1000 10000 100000 1000
               [--db postgresql://.../scratch --reset-db [--db-sizes 100000 1000000]]
 
 With --db, the same data also goes into a PostgreSQL + pgvector gallery at the --db-sizes:
-load time (COPY + HNSW build), single adds per second, query p50/p95 (one query; 64 per
+load time (COPY + IVFFlat build), single adds per second, query p50/p95 (one query; 64 per
 call) and recall@1 against exact float32, in the same interleaved run as the local gallery.
 --reset-db drops the schema face_trigger of that database first: point it at a scratch
 database, never at one you keep.
@@ -61,7 +61,7 @@ def postgres_gallery(url: str, names, vectors) -> tuple:
     extra = np.random.default_rng(1).standard_normal((200, 128), dtype=np.float32)
     extra /= np.linalg.norm(extra, axis=1, keepdims=True)
     start = time.perf_counter()
-    for i, row in enumerate(extra):  # one transaction each, through the HNSW index
+    for i, row in enumerate(extra):  # one transaction each
         gallery.add_faceprints(f"late{i}", [row])
     adds = len(extra) / (time.perf_counter() - start)
     return gallery, ids, load, adds
@@ -130,7 +130,7 @@ def main() -> None:
             pg_rows.append((n, load, n / load, adds, np.median(p1), np.percentile(p1, 95),
                             np.median(p64) / 64, np.percentile(p64, 95) / 64, pg_recall,
                             medians["gallery 1 query"] * 1e3))
-            print(f"  postgres: loaded in {load:.1f} s (COPY + HNSW build), {adds:.0f} single "
+            print(f"  postgres: loaded in {load:.1f} s (COPY + IVFFlat build), {adds:.0f} single "
                   f"adds/s, recall@1 {pg_recall:.4f}")
             pg.close()
         np.save(args.out / "q.npy", queries)
@@ -150,7 +150,7 @@ def main() -> None:
         print(f"  {n:>10,}  {'IVF-SQ8' if compact else 'exact':7s}  {t1:7.2f} ms  {r1:5.2f}x "
               f"{t64:9.3f} ms  {r64:5.2f}x  {recall:.4f}  {ready:4.1f} s {rss:5.0f} MB")
     if pg_rows:
-        print("\n  PostgreSQL + pgvector (HNSW m=16, ef_construction=64, ef_search=100)")
+        print("\n  PostgreSQL + pgvector (IVFFlat, lists 2 sqrt(n), probes lists/16, >= 128)")
         print("  faceprints  load      rows/s   adds/s  1 query p50/p95    64 batch p50/p95 per "
               "query  recall@1  local 1 query")
         for n, load, rate, adds, p50, p95, b50, b95, recall, local in pg_rows:

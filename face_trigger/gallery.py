@@ -5,7 +5,7 @@ One API, two stores, chosen by where the gallery lives:
 * a file path or ``sqlite:///path/gallery.db`` — an embedded SQLite store searched in
   this process (exact, or a faiss IVF index from 200,000 faceprints); the default for one door;
 * ``postgresql://user@host/db`` — a PostgreSQL database with pgvector, shared by many
-  processes and machines, searched in the database (HNSW index); ``[postgres]`` extra.
+  processes and machines, searched in the database (IVFFlat index); ``[postgres]`` extra.
 
 This module holds what both share: input checks, the per-person decision of
 :meth:`Gallery.identify`, and JSON export/import. Storage and search are the backend's.
@@ -58,7 +58,7 @@ def open_backend(location: Union[str, os.PathLike], model: str, **options: Any
     """The backend for ``location``: ``postgresql://`` / ``postgres://`` URLs go to
     PostgreSQL, ``sqlite:///<path>`` and plain paths to SQLite. ``options`` are the
     backend's keyword arguments (SQLite: ``compact_from``, ``nprobe``; PostgreSQL:
-    ``ef_search``, ``exact_below``, ``connect_timeout``)."""
+    ``probes``, ``exact_below``, ``connect_timeout``)."""
     text = os.fspath(location)
     if text.startswith(("postgresql://", "postgres://")):
         from .gallery_postgres import PostgresBackend  # noqa: PLC0415 - optional extra
@@ -106,7 +106,8 @@ class Gallery:
     **options
         Backend settings. SQLite: ``compact_from`` (faceprint count from which search
         uses the faiss IVF index, default 200,000), ``nprobe``. PostgreSQL:
-        ``ef_search`` (HNSW candidate list, default 100), ``exact_below`` (exact scans
+        ``probes`` (IVFFlat lists scanned per query, default lists / 16 but at least
+        128), ``exact_below`` (exact scans
         below this many faceprints, default 20,000), ``connect_timeout`` (s).
 
     Notes
@@ -130,7 +131,7 @@ class Gallery:
 
     @property
     def compact(self) -> bool:
-        """True when search is approximate by default (IVF index, or pgvector HNSW)."""
+        """True when search is approximate by default (faiss IVF, or pgvector IVFFlat)."""
         return self.backend.compact
 
     def __len__(self) -> int:

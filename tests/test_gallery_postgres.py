@@ -1,6 +1,6 @@
 """PostgreSQL + pgvector gallery only: many processes at once, outages, schema upgrades,
-HNSW recall, and the door loop riding out a database restart. A real server from the
-``pgserver`` wheel (tests/conftest.py); the shared gallery tests are in test_gallery.py."""
+IVFFlat recall and index lifecycle, and the door loop riding out a database restart. A real
+server from the ``pgserver`` wheel (tests/conftest.py); the shared tests: test_gallery.py."""
 from __future__ import annotations
 
 import json
@@ -15,6 +15,7 @@ import pytest
 
 import face_trigger as ft
 from face_trigger import GalleryError, GalleryUnavailableError
+from face_trigger import gallery_postgres as ft_pg
 
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
 MODEL = "synthetic@0"
@@ -72,7 +73,7 @@ def test_schema_is_created_by_many_processes_at_once(pg_url):
     assert {out.strip() for out, _ in results} == {"2"}
 
 
-def test_hnsw_recall_against_exact(pg_url):
+def test_index_recall_against_exact(pg_url):
     rng = np.random.default_rng(3)
     vectors = _unit(rng, 20_000)
     targets = rng.choice(len(vectors), 500, replace=False)
@@ -81,6 +82,7 @@ def test_hnsw_recall_against_exact(pg_url):
     gallery = ft.Gallery(pg_url, MODEL, exact_below=1_000)
     ids = gallery.bulk_add([f"p{i // 4}" for i in range(len(vectors))], vectors)
     assert gallery.compact and len(gallery) == 20_000
+    assert gallery.backend._index_state() == (ft_pg.index_lists(20_000), 20_000)  # built
     exact_ids = ids[np.argmax(queries @ vectors.T, axis=1)]
     scores, found, names = gallery.search(queries, k=3)
     assert np.mean(found[:, 0] == exact_ids) >= 0.999
@@ -89,10 +91,26 @@ def test_hnsw_recall_against_exact(pg_url):
     assert np.array_equal(checked[:, 0], exact_ids[:20])
     match = gallery.identify(queries[:5], threshold=0.5)
     assert [m.name for m in match] == [names[i][0] for i in range(5)]
-    new_id = gallery.add_faceprints("newcomer", [queries[1]])[0]  # into the built graph
+    new_id = gallery.add_faceprints("newcomer", [queries[1]])[0]  # into the built lists
     assert gallery.search(queries[1:2], k=1)[1][0, 0] == new_id
     gallery.remove_person(names[0][0])
     assert gallery.search(queries[:1], k=1)[1][0, 0] != found[0, 0]
+
+
+def test_index_is_built_when_needed_and_rebuilt_after_growth(pg_url):
+    vectors = _unit(np.random.default_rng(5), 7_000)
+    names = [f"p{i // 5}" for i in range(len(vectors))]
+    gallery = ft.Gallery(pg_url, MODEL, exact_below=1_000)
+    gallery.bulk_add(names[:900], vectors[:900])
+    assert not gallery.compact and gallery.backend._index_state() is None
+    gallery.bulk_add(names[900:1_500], vectors[900:1_500])  # past exact_below: built
+    assert gallery.compact and gallery.backend._index_state() == (ft_pg.index_lists(1_500), 1_500)
+    gallery.bulk_add(names[1_500:5_000], vectors[1_500:5_000])  # grown 3.3x: kept
+    assert gallery.backend._index_state() == (ft_pg.index_lists(1_500), 1_500)
+    gallery.bulk_add(names[5_000:], vectors[5_000:])  # grown 4.7x: rebuilt, more lists
+    assert gallery.backend._index_state() == (ft_pg.index_lists(7_000), 7_000)
+    assert np.array_equal(gallery.search(vectors[::700], k=1)[1][:, 0],
+                          np.arange(1, 7_001)[::700])  # each finds itself
 
 
 def test_unreachable_database_is_a_typed_error_at_once(tmp_path):
@@ -187,10 +205,8 @@ def test_door_keeps_running_through_a_database_restart(own_server, pipeline, ref
 
 def test_old_schema_is_refused_until_upgraded(pg_url):
     import psycopg
-    from face_trigger import gallery_postgres
-
     with psycopg.connect(pg_url, autocommit=True) as conn:  # as an older release made it
-        assert gallery_postgres._migrate(conn, MODEL, upto=1) == (0, 1)
+        assert ft_pg._migrate(conn, MODEL, upto=1) == (0, 1)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("INSERT INTO face_trigger.people (name, created) VALUES ('alice', 0)")
         conn.execute("INSERT INTO face_trigger.faceprints (person_id, vector, created) "
@@ -209,4 +225,7 @@ def test_old_schema_is_refused_until_upgraded(pg_url):
     with psycopg.connect(pg_url) as conn:
         indexes = [r[0] for r in conn.execute(
             "SELECT indexdef FROM pg_indexes WHERE schemaname = 'face_trigger'")]
-    assert any("hnsw" in i and "vector_cosine_ops" in i for i in indexes)
+    assert not any("ivfflat" in i for i in indexes)  # small: no index until 20,000
+    assert gallery.backend._index_state() is None
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM face_trigger.search_index").fetchone()[0] == 0
