@@ -13,7 +13,7 @@ database, never at one you keep.
 Synthetic gallery: random unit vectors (10 faceprints per person) plus, for 1,000 queries,
 planted near-duplicates (the query is a gallery vector plus noise of 0.05 per dimension).
 The gallery picks its method by size (exact float32 below COMPACT_FROM, else faiss IVF with
-8-bit vectors and exact re-ranking from the database). In the same run, interleaved: numpy
+4-bit PQ codes, fast scan, exact re-ranking from the database). Same run, interleaved: numpy
 brute force over the same float32 matrix (``argmax(X @ q)``), one query and batches of 64.
 A fresh process then opens the saved gallery: time until ready to serve, resident memory.
 """
@@ -119,7 +119,7 @@ def main() -> None:
             cases["postgres 1 query"] = lambda: pg.search(q1, k=1)
             cases["postgres 64 queries"] = lambda: pg.search(q64, k=1)
         times = measure(cases, args.repeats, warmup=3)
-        medians = report(times, title=f"{n:,} faceprints ({'compact IVF-SQ8' if gallery.compact else 'exact float32'}); built in {build:.1f} s")
+        medians = report(times, title=f"{n:,} faceprints ({'compact IVF-PQ4fs' if gallery.compact else 'exact float32'}); built in {build:.1f} s")
         exact_rows = np.argmax(queries @ vectors.T, axis=1)
         exact = ids[exact_rows]
         recall = recall_at_1(gallery, queries, exact)
@@ -147,7 +147,7 @@ def main() -> None:
         del gallery, vectors
     print("\n  faceprints  method   1 query     ratio  64 batch/query  ratio  recall@1  ready   RSS")
     for n, compact, r1, r64, t1, t64, recall, ready, rss in rows:
-        print(f"  {n:>10,}  {'IVF-SQ8' if compact else 'exact':7s}  {t1:7.2f} ms  {r1:5.2f}x "
+        print(f"  {n:>10,}  {'IVF-PQfs' if compact else 'exact':8s}  {t1:7.2f} ms  {r1:5.2f}x "
               f"{t64:9.3f} ms  {r64:5.2f}x  {recall:.4f}  {ready:4.1f} s {rss:5.0f} MB")
     if pg_rows:
         print("\n  PostgreSQL + pgvector (IVFFlat, lists 2 sqrt(n), probes lists/16, >= 128)")

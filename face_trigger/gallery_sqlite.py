@@ -3,7 +3,7 @@
 The store (stdlib ``sqlite3``, WAL mode, one transaction per change) holds people,
 faceprints (unit float32 vectors as BLOBs) and the model it was made for. Search runs in
 this process: exact float32 rows below ``compact_from`` faceprints, otherwise a faiss IVF
-index with 8-bit vectors (persisted as ``<path>.ivf``) whose candidates are re-ranked with
+index with 4-bit product-quantised vectors (persisted as ``<path>.ivf``) whose candidates are re-ranked with
 the exact vectors read back from the database. Searches read an immutable snapshot, so
 they are safe from many threads while another thread enrols.
 """
@@ -32,11 +32,12 @@ logger = logging.getLogger("face_trigger.gallery")
 
 SCHEMA_VERSION = 1
 #: From this many faceprints on (and with faiss installed) search runs on an IVF index with
-#: 8-bit vectors and exact re-ranking; below it, on an exact float32 matrix. Chosen by
+#: 16-byte codes and exact re-ranking; below it, on an exact float32 matrix. Chosen by
 #: ``python benchmarks/bench_gallery.py`` (README, "Gallery").
 COMPACT_FROM = 200_000
-#: Candidates the compact index returns per query before exact re-ranking (at least 4 k).
-CANDIDATES = 16
+#: Candidates the compact index returns per query before exact re-ranking (at least 4 k):
+#: its 4-bit codes rank coarsely, the exact vectors decide (vector_index.py).
+CANDIDATES = 64
 #: Rows per chunk when an exact search reads a compact gallery's vectors from the database.
 _EXACT_CHUNK = 100_000
 

@@ -1,8 +1,10 @@
-"""Compact approximate search for large galleries: faiss IVF with 8-bit scalar quantisation.
+"""Compact approximate search for large galleries: faiss IVF with 4-bit product quantisation
+scanned by SIMD ("fast scan", IVF-PQ32x4fs).
 
-128 bytes per vector instead of 512, and each query scans only ``nprobe`` of ``nlist``
-clusters. Candidates are then re-ranked exactly by the caller (see ``Gallery``), so the
-index only has to put the true best match among its candidates. faiss-cpu is the field's
+16 bytes per vector instead of 512, and each query scans only ``nprobe`` of ``nlist``
+clusters. The approximate scores are coarse; candidates are re-ranked exactly by the
+caller (see ``gallery_sqlite``), so the index only has to put the true best match among its
+candidates. faiss-cpu is the field's
 standard library for this; it is an optional extra (``pip install face_trigger[faiss]``).
 """
 from __future__ import annotations
@@ -16,6 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import GalleryError
+
+
+#: Product quantiser: 32 sub-vectors of 4 dimensions, 4 bits each (16 bytes a vector).
+PQ_SUBVECTORS = 32
 
 
 def _faiss():
@@ -37,28 +43,28 @@ def faiss_available() -> bool:
 
 
 class IVFIndex:
-    """Inner-product IVF index of unit vectors with int64 ids.
+    """Inner-product IVF-PQ fast-scan index of unit vectors with int64 ids.
 
     Parameters
     ----------
     index : faiss index
-        Built by :meth:`build` or read by :meth:`load`. ``nlist`` = 4 sqrt(n) clusters.
+        Built by :meth:`build` or read by :meth:`load`. ``nlist`` = 2 sqrt(n) clusters.
     nprobe : int
         Clusters scanned per query. Raising it raises recall and cost linearly. The
-        default, nlist / 16 but at least 128 clusters, is set for random unit vectors (no
+        default, nlist / 4 but at least 128 clusters, is set for random unit vectors (no
         cluster structure: the worst case) and was chosen at 1M by a probe on the data of
         ``benchmarks/bench_gallery.py`` (1,000 near-duplicate queries; is the exact best
-        match among the 16 candidates?): 4,000 lists scanning 1/8, 1/12, 1/16 found it for
-        1,000 of 1,000 queries at 0.53x, 0.38x, 0.30x of numpy's time per query in batches
-        of 64 (index scan alone); 2,000 lists scanning 1/8 also found all at 0.59x, and
-        2,000 with 4-bit vectors scanning 1/16 missed 3. Small lists are what makes it
-        cheap: the same 250 lists are scanned, each half as long.
-        At 20,000 vectors 128 of 565 lists keep recall@1 >= 0.999 (tests/test_gallery.py).
+        match among the 64 candidates? ratio: index scan time per query in batches of 64
+        against numpy's float32 product): this index, 2,000 lists, scanning 1/8 and 1/4:
+        1,000 of 1,000 found at 0.11x and 0.16x. 8-bit scalar quantisation (the index
+        used before, 128 bytes a vector) among 16 candidates: 4,000 lists scanning 1/16,
+        1/12: 998 and 999 found at 0.43x and 0.46x; 8,000 lists, 1/16: 1,000 at 0.49x.
+        At 20,000 vectors 128 of 282 lists keep recall@1 >= 0.999 (tests/test_gallery.py).
     """
 
     def __init__(self, index, nprobe: Optional[int] = None) -> None:
         self.index = index
-        self.index.nprobe = int(nprobe or max(index.nlist // 16, min(index.nlist, 128)))
+        self.index.nprobe = int(nprobe or max(index.nlist // 4, min(index.nlist, 128)))
 
     @classmethod
     def build(cls, vectors: NDArray[np.float32], ids: NDArray[np.int64],
@@ -67,11 +73,10 @@ class IVFIndex:
         """Train on a sample of ``vectors`` (n, 128) and add them with ``ids`` (n,)."""
         faiss = _faiss()
         n, dim = vectors.shape
-        nlist = int(nlist or min(16384, max(16, int(4 * np.sqrt(n)))))
+        nlist = int(nlist or min(8192, max(16, int(2 * np.sqrt(n)))))
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist,
-                                              faiss.ScalarQuantizer.QT_8bit,
-                                              faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, PQ_SUBVECTORS, 4,
+                                         faiss.METRIC_INNER_PRODUCT)
         index.own_fields = True
         quantizer.this.disown()
         sample = vectors
