@@ -3,9 +3,9 @@
 The store (stdlib ``sqlite3``, WAL mode, one transaction per change) holds people,
 faceprints (unit float32 vectors as BLOBs) and the model it was made for. Search runs in
 this process: exact float32 rows below ``compact_from`` faceprints, otherwise a faiss IVF
-index with 4-bit product-quantised vectors (persisted as ``<path>.ivf``) whose candidates are re-ranked with
-the exact vectors read back from the database. Searches read an immutable snapshot, so
-they are safe from many threads while another thread enrols.
+index of 4-bit product-quantised codes (persisted as ``<path>.ivf``) whose candidates are
+re-ranked with the exact vectors read back from the database. Searches read an immutable
+snapshot, so they are safe from many threads while another thread enrols.
 """
 from __future__ import annotations
 
