@@ -78,7 +78,7 @@ MIGRATIONS: Tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-#: Serialises schema creation and upgrades between processes (pg_advisory_xact_lock key).
+#: Serialises schema creation and upgrades between processes (pg_advisory_lock key).
 _LOCK_KEY = 0x46545247  # "FTRG"
 #: One index build at a time across processes (pg_try_advisory_lock key).
 _BUILD_KEY = 0x46544258  # "FTBX"
@@ -124,10 +124,19 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _relation_exists(conn: "psycopg.Connection", name: str) -> bool:
+    """Whether face_trigger's table or index ``name`` exists, read from pg_class with a
+    fresh snapshot (to_regclass() answers from a cache that waiting on an advisory lock
+    does not refresh: a process that waited while another created the schema would not
+    see it)."""
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN "
+                        "pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname = %s AND c.relname = %s)", (SCHEMA, name)).fetchone()[0]
+
+
 def _stored_version(conn: "psycopg.Connection") -> int:
     """Schema version in the database; 0 when face_trigger's tables are not there."""
-    exists = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.meta",)).fetchone()[0]
-    if exists is None:
+    if not _relation_exists(conn, "meta"):
         return 0
     row = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'schema_version'"
                        ).fetchone()
@@ -136,21 +145,27 @@ def _stored_version(conn: "psycopg.Connection") -> int:
 
 def _migrate(conn: "psycopg.Connection", model: Optional[str], upto: int = SCHEMA_VERSION
              ) -> Tuple[int, int]:
-    """Apply migrations up to ``upto`` under an advisory lock; a new database records
-    ``model``. Returns (version before, version after)."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        before = _stored_version(conn)
-        for version in range(before, upto):
-            conn.execute(MIGRATIONS[version])
-            if version == 0:
-                if not model:
-                    raise GalleryError("a new gallery needs the identity of its embedder model")
-                conn.execute(f"INSERT INTO {SCHEMA}.meta VALUES ('model', %s)", (model,))
-            conn.execute(f"INSERT INTO {SCHEMA}.meta VALUES ('schema_version', %s) "
-                         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                         (str(version + 1),))
-        return before, max(before, upto)
+    """Apply migrations up to ``upto``, one process at a time (a session advisory lock
+    taken before the transaction begins, so the transaction sees what the previous holder
+    committed); a new database records ``model``. Returns (version before, after)."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    try:
+        with conn.transaction():
+            before = _stored_version(conn)
+            for version in range(before, upto):
+                conn.execute(MIGRATIONS[version])
+                if version == 0:
+                    if not model:
+                        raise GalleryError("a new gallery needs the identity of its embedder "
+                                           "model")
+                    conn.execute(f"INSERT INTO {SCHEMA}.meta VALUES ('model', %s)", (model,))
+                conn.execute(f"INSERT INTO {SCHEMA}.meta VALUES ('schema_version', %s) "
+                             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                             (str(version + 1),))
+            return before, max(before, upto)
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
 def upgrade(url: str, model: Optional[str] = None) -> Tuple[int, int]:
@@ -288,8 +303,10 @@ class PostgresBackend:
             return state
         with self._session() as conn:
             row = conn.execute(
-                f"SELECT lists, rows_at_build FROM {SCHEMA}.search_index WHERE name = %s "
-                "AND to_regclass(%s) IS NOT NULL", (INDEX, f"{SCHEMA}.{INDEX}")).fetchone()
+                f"SELECT lists, rows_at_build FROM {SCHEMA}.search_index WHERE name = %s",
+                (INDEX,)).fetchone()
+            if row is not None and not _relation_exists(conn, INDEX):
+                row = None
         state = (int(row[0]), int(row[1])) if row else None
         self._index = (time.monotonic(), state)
         return state
