@@ -231,7 +231,7 @@ def test_a_postgresql_gallery_from_the_command_line(folders, pg_url, tmp_path, i
     video = write_video(tmp_path / "v.avi", (f for f, _ in door_video(
         [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0)))
     watched = cli("watch", video, "--gallery", pg_url, "--json", "--audit",
-                  tmp_path / "audit.jsonl")
+                  tmp_path / "audit.jsonl", cwd=tmp_path)  # snapshots/ lands in tmp_path
     assert watched.returncode == EXIT_OK, watched.stderr
     assert [json.loads(line)["person"] for line in watched.stdout.splitlines()] == ["obama"]
     down = cli("enroll", folders / "people", "--db",
