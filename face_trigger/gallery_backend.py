@@ -38,7 +38,7 @@ class GalleryBackend(Protocol):
 
     @property
     def compact(self) -> bool:
-        """True when search is approximate by default (IVF or HNSW index)."""
+        """True when search is approximate by default (an IVF index)."""
 
     def count(self) -> int:
         """Number of faceprints."""
