@@ -63,13 +63,18 @@ def open_backend(location: Union[str, os.PathLike], model: str, **options: Any
     if text.startswith(("postgresql://", "postgres://")):
         from .gallery_postgres import PostgresBackend  # noqa: PLC0415 - optional extra
         return PostgresBackend(text, model, **options)
+    return SQLiteBackend(_sqlite_path(text), model, **options)
+
+
+def _sqlite_path(text: str) -> str:
+    """The file of a plain path or ``sqlite:///path`` location."""
     if "://" in text and not text.startswith("sqlite:///"):
         raise GalleryError(f"unknown gallery location {text!r}: give a file path, "
                            "sqlite:///path/gallery.db or postgresql://user@host/db")
     path = text[len("sqlite:///"):] if text.startswith("sqlite:///") else text
     if not path:
         raise GalleryError("sqlite:/// needs a file path after it")
-    return SQLiteBackend(path, model, **options)
+    return path
 
 
 def upgrade_gallery(location: Union[str, os.PathLike], model: Optional[str] = None
@@ -82,9 +87,12 @@ def upgrade_gallery(location: Union[str, os.PathLike], model: Optional[str] = No
     if text.startswith(("postgresql://", "postgres://")):
         from .gallery_postgres import upgrade  # noqa: PLC0415 - optional extra
         return upgrade(text, model)
-    backend = open_backend(text, model) if model else None
-    if backend is None:
+    if not model:
         raise GalleryError("give the model to check an SQLite gallery against")
+    path = _sqlite_path(text)
+    if not os.path.isfile(path):
+        raise GalleryError(f"no gallery at {path}")
+    backend = open_backend(text, model)
     version = backend.schema_version()  # SQLite galleries are at version 1: nothing to do
     backend.close()
     return version, version

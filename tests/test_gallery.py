@@ -130,6 +130,9 @@ def test_unusable_locations_refused(tmp_path, pipeline):
         ft.Gallery("mysql://host/db", pipeline.model.id)
     same = ft.Gallery(f"sqlite:///{tmp_path / 'url.db'}", pipeline.model.id)
     assert same.location == str(tmp_path / "url.db") and (tmp_path / "url.db").is_file()
+    assert ft.upgrade_gallery(tmp_path / "url.db", pipeline.model.id) == (1, 1)  # up to date
+    with pytest.raises(GalleryError, match="no gallery at"):
+        ft.upgrade_gallery(tmp_path / "missing.db", pipeline.model.id)
 
 
 def test_export_import_round_trip(gallery, tmp_path, prints):
