@@ -138,6 +138,14 @@ class Gallery:
         return self.backend.location
 
     @property
+    def path(self) -> str:
+        """The SQLite file (SQLite galleries only; ``location`` serves both backends)."""
+        path = getattr(self.backend, "path", None)
+        if path is None:
+            raise AttributeError("a PostgreSQL gallery has no file path: use .location")
+        return path
+
+    @property
     def compact(self) -> bool:
         """True when search is approximate by default (faiss IVF, or pgvector IVFFlat)."""
         return self.backend.compact

@@ -129,7 +129,8 @@ def test_unusable_locations_refused(tmp_path, pipeline):
     with pytest.raises(GalleryError, match="unknown gallery location"):
         ft.Gallery("mysql://host/db", pipeline.model.id)
     same = ft.Gallery(f"sqlite:///{tmp_path / 'url.db'}", pipeline.model.id)
-    assert same.location == str(tmp_path / "url.db") and (tmp_path / "url.db").is_file()
+    assert same.location == same.path == str(tmp_path / "url.db")
+    assert (tmp_path / "url.db").is_file()
     assert ft.upgrade_gallery(tmp_path / "url.db", pipeline.model.id) == (1, 1)  # up to date
     with pytest.raises(GalleryError, match="no gallery at"):
         ft.upgrade_gallery(tmp_path / "missing.db", pipeline.model.id)
