@@ -16,7 +16,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +32,8 @@ from .gallery_sqlite import COMPACT_FROM, SQLiteBackend
 
 EXPORT_FORMAT = "face_trigger-gallery"
 EXPORT_VERSION = 1
+#: Locations that name a PostgreSQL gallery.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 __all__ = ["Gallery", "GalleryRecognizer", "Match", "open_backend", "upgrade_gallery",
            "COMPACT_FROM", "IDENTIFY_POOL"]
@@ -60,7 +62,7 @@ def open_backend(location: Union[str, os.PathLike], model: str, **options: Any
     backend's keyword arguments (SQLite: ``compact_from``, ``nprobe``; PostgreSQL:
     ``probes``, ``exact_below``, ``connect_timeout``)."""
     text = os.fspath(location)
-    if text.startswith(("postgresql://", "postgres://")):
+    if text.startswith(POSTGRES_SCHEMES):
         from .gallery_postgres import PostgresBackend  # noqa: PLC0415 - optional extra
         return PostgresBackend(text, model, **options)
     return SQLiteBackend(_sqlite_path(text), model, **options)
@@ -84,7 +86,7 @@ def upgrade_gallery(location: Union[str, os.PathLike], model: Optional[str] = No
     Returns (version before, version after). ``model`` is checked when given.
     """
     text = os.fspath(location)
-    if text.startswith(("postgresql://", "postgres://")):
+    if text.startswith(POSTGRES_SCHEMES):
         from .gallery_postgres import upgrade  # noqa: PLC0415 - optional extra
         return upgrade(text, model)
     if not model:
@@ -168,7 +170,7 @@ class Gallery:
     def add_person(self, name: str, metadata: Optional[Dict[str, Any]] = None) -> int:
         """Enrol a person (no faceprint yet); returns their id."""
         check_name(name)
-        return self.backend.add_person(name, _json_object(metadata or {}))
+        return self.backend.add_person(name, _json_object(metadata or {}, "metadata"))
 
     def people(self) -> List[Dict[str, Any]]:
         """Every person: name, metadata, number of faceprints; sorted by name."""
@@ -204,8 +206,8 @@ class Gallery:
             check_name(name)
         matrix = np.stack(rows) if rows else np.zeros((0, EMBEDDING_DIM), np.float32)
         return self.backend.add_faceprints(name, matrix, sources,
-                                           [_json_object(q) for q in qualities], thumbnails,
-                                           create)
+                                           [_json_object(q, "quality") for q in qualities],
+                                           thumbnails, create)
 
     def bulk_add(self, names: Sequence[str], vectors: Any) -> NDArray[np.int64]:
         """Add many faceprints of many people in one transaction (people created as needed).
@@ -234,14 +236,35 @@ class Gallery:
 
     def best_other(self, vector: NDArray, person: str) -> Tuple[Optional[str], float]:
         """The most similar faceprint's owner other than ``person`` and its similarity."""
-        pool = self.backend.identify_pool()
-        if not pool:
-            return None, float("-inf")
-        scores, _, names = self.search(check_unit_vector(vector), k=pool)
-        for score, name in zip(scores[0], names[0]):
+        top = self._top_until(check_unit_vector(vector)[None],
+                              lambda names: any(n and n != person for n in names))
+        for score, name in (zip(top[0][0], top[0][2]) if top else ()):
             if name and name != person:
                 return name, float(score)
         return None, float("-inf")
+
+    def _top_until(self, q: NDArray[np.float32], settled: Callable[[List[str]], bool]
+                   ) -> List[Tuple[NDArray[np.float32], NDArray[np.int64], List[str]]]:
+        """(scores, ids, names) of each query row's most similar faceprints: the top
+        ``identify_pool()`` first, four times as many (up to IDENTIFY_POOL_MAX) for rows
+        whose full pool is not yet ``settled(names)``. [] for an empty gallery."""
+        pool = self.backend.identify_pool()
+        if not pool:
+            return []
+        found: Dict[int, Tuple[NDArray[np.float32], NDArray[np.int64], List[str]]] = {}
+        todo = list(range(q.shape[0]))
+        while todo:
+            scores, ids, names = self.search(q[todo], k=pool)
+            # a pool smaller than IDENTIFY_POOL already holds the whole gallery
+            may_grow = IDENTIFY_POOL <= pool < IDENTIFY_POOL_MAX
+            retry = []
+            for j, row in enumerate(todo):
+                if may_grow and ids[j, -1] >= 0 and not settled(names[j]):
+                    retry.append(row)
+                else:
+                    found[row] = (scores[j], ids[j], names[j])
+            todo, pool = retry, min(pool * 4, IDENTIFY_POOL_MAX)
+        return [found[i] for i in range(q.shape[0])]
 
     def _vector_of(self, item: Union[Faceprint, NDArray]) -> NDArray[np.float32]:
         if isinstance(item, Faceprint):
@@ -291,24 +314,13 @@ class Gallery:
         if per_person not in ("best", "mean2"):
             raise ValueError(f"per_person must be 'best' or 'mean2', got {per_person!r}")
         q = _unit_queries(queries)
-        pool = self.backend.identify_pool()
-        if not pool:
+        # a full pool of one person's faceprints hides the runner-up: look further
+        top = self._top_until(q, lambda names: len(set(names)) >= 2)
+        if not top:
             return [Match("unknown", False, float("-inf"), float("-inf"), None)
                     for _ in range(q.shape[0])]
-        results: Dict[int, Match] = {}
-        todo = list(range(q.shape[0]))
-        while todo:
-            scores, ids, names = self.search(q[todo], k=pool)
-            retry = []
-            for j, row in enumerate(todo):
-                # A full pool of one person's faceprints hides the runner-up: look further.
-                if ids[j, -1] >= 0 and pool < IDENTIFY_POOL_MAX and len(set(names[j])) < 2:
-                    retry.append(row)
-                else:
-                    results[row] = _decide(scores[j], ids[j], names[j], threshold, per_person,
-                                           margin)
-            todo, pool = retry, min(pool * 4, IDENTIFY_POOL_MAX)
-        return [results[i] for i in range(q.shape[0])]
+        return [_decide(scores, ids, names, threshold, per_person, margin)
+                for scores, ids, names in top]
 
     # ------------------------------------------------------------------ export / import
     def export_json(self, path: Union[str, os.PathLike]) -> Path:
@@ -398,14 +410,15 @@ def _decide(scores: NDArray[np.float32], ids: NDArray[np.int64], names: List[str
                  best_id if known else None)
 
 
-def _json_object(value: Any) -> Dict[str, Any]:
-    """Metadata and quality scores: a JSON-serialisable dict (checked before storing)."""
+def _json_object(value: Any, what: str) -> Dict[str, Any]:
+    """Metadata and quality scores: a JSON-serialisable dict (checked before storing);
+    ``what`` names it in the error."""
     if not isinstance(value, dict):
-        raise GalleryError(f"metadata must be a dict, got {type(value).__name__}")
+        raise GalleryError(f"{what} must be a dict, got {type(value).__name__}")
     try:
         json.dumps(value)
     except (TypeError, ValueError) as exc:
-        raise GalleryError(f"metadata must be JSON-serialisable: {exc}") from exc
+        raise GalleryError(f"{what} must be JSON-serialisable: {exc}") from exc
     return value
 
 

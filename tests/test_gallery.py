@@ -81,6 +81,8 @@ def test_runner_up_is_found_behind_many_photos_of_one_person(gallery_location):
     assert (rows[:100] @ base).min() > rows[100] @ base  # bob is behind all of alice
     assert match.name == "alice" and match.score == pytest.approx(float((rows @ base).max()))
     assert match.runner_up == pytest.approx(float(rows[100] @ base), abs=1e-5)
+    other, score = gallery.best_other(base, "alice")  # the enrolment lookalike check
+    assert other == "bob" and score == pytest.approx(match.runner_up, abs=1e-5)
 
 
 def test_people_rename_remove(gallery, prints):
