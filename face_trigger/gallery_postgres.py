@@ -115,9 +115,13 @@ def _connect(url: str, connect_timeout: float) -> "psycopg.Connection":
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
     except psycopg.OperationalError as exc:
-        raise GalleryUnavailableError(f"cannot reach the gallery database {redact(url)}: "
-                                      f"{_first_line(exc)}") from exc
+        raise _unavailable(f"cannot reach the gallery database {redact(url)}", exc) from exc
     return conn
+
+
+def _unavailable(where: str, exc: BaseException) -> GalleryUnavailableError:
+    """The typed error for a lost or refused connection (psycopg's OperationalError)."""
+    return GalleryUnavailableError(f"{where}: {_first_line(exc)}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -185,8 +189,7 @@ def upgrade(url: str, model: Optional[str] = None) -> Tuple[int, int]:
             check_model(redact(url), stored[0] if stored else None, model)
         return _migrate(conn, None)
     except psycopg.OperationalError as exc:
-        raise GalleryUnavailableError(f"gallery database {redact(url)}: {_first_line(exc)}") \
-            from exc
+        raise _unavailable(f"gallery database {redact(url)}", exc) from exc
     finally:
         conn.close()
 
@@ -226,8 +229,7 @@ class PostgresBackend:
             check_model(self.location, row[0] if row else None, model)
         except psycopg.OperationalError as exc:
             self._drop_connection()
-            raise GalleryUnavailableError(f"gallery database {self.location}: "
-                                          f"{_first_line(exc)}") from exc
+            raise _unavailable(f"gallery database {self.location}", exc) from exc
         except psycopg.Error as exc:
             raise GalleryError(f"{self.location} is not a usable gallery: "
                                f"{_first_line(exc)}") from exc
@@ -275,8 +277,7 @@ class PostgresBackend:
                 yield conn
         except psycopg.OperationalError as exc:
             self._drop_connection()
-            raise GalleryUnavailableError(f"gallery database {self.location}: "
-                                          f"{_first_line(exc)}") from exc
+            raise _unavailable(f"gallery database {self.location}", exc) from exc
         except psycopg.Error as exc:
             raise GalleryError(f"gallery database {self.location}: {_first_line(exc)}") \
                 from exc
@@ -312,18 +313,23 @@ class PostgresBackend:
         self._index = (time.monotonic(), state)
         return state
 
-    def _after_write(self) -> None:
-        """Forget cached sizes; build or rebuild the index when the gallery needs it."""
+    def _sizes_changed(self) -> None:
+        """Forget the cached size class (the next search counts again)."""
         self._small = (-1e9, True)
-        if self._is_small():
-            return
-        state = self._index_state()
-        with self._session() as conn:  # max(id) >= count: a cheap upper bound first
+
+    def _after_write(self) -> None:
+        """After an add: build or rebuild the index when the gallery needs it. One cheap
+        query on the usual path: max(id) bounds the count from above (ids never return)."""
+        self._sizes_changed()
+        with self._session() as conn:
             bound = conn.execute(f"SELECT coalesce(max(id), 0) FROM {SCHEMA}.faceprints"
                                  ).fetchone()[0]
+        if bound < self.exact_below:
+            return  # small: searched exactly, no index needed
+        state = self._index_state()
         if state is not None and bound < REBUILD_GROWTH * state[1]:
             return
-        self.build_index()
+        self.build_index()  # counts exactly and decides
 
     def build_index(self, force: bool = False) -> bool:
         """Build the IVFFlat index for the current faceprints (as a new index, swapped in
@@ -415,6 +421,7 @@ class PostgresBackend:
             count = conn.execute(f"DELETE FROM {SCHEMA}.faceprints WHERE person_id = %s",
                                  (row[0],)).rowcount
             conn.execute(f"DELETE FROM {SCHEMA}.people WHERE id = %s", (row[0],))
+        self._sizes_changed()
         return int(count)
 
     def _person_id(self, conn: "psycopg.Connection", name: str, create: bool) -> int:
@@ -471,7 +478,7 @@ class PostgresBackend:
             if not conn.execute(f"DELETE FROM {SCHEMA}.faceprints WHERE id = %s",
                                 (faceprint_id,)).rowcount:
                 raise GalleryError(f"no faceprint with id {faceprint_id}")
-        self._small = (-1e9, True)
+        self._sizes_changed()
 
     def faceprints(self, name: str) -> List[Dict[str, Any]]:
         with self._session() as conn:
@@ -497,8 +504,7 @@ class PostgresBackend:
                 prints = conn.execute(
                     f"SELECT vector, source_sha256, quality FROM {SCHEMA}.faceprints "
                     "WHERE person_id = %s ORDER BY id", (pid,)).fetchall()
-                yield name, metadata, [(v.to_numpy().astype(np.float32), s, q)
-                                       for v, s, q in prints]
+                yield name, metadata, [(_array(v), s, q) for v, s, q in prints]
 
     # ------------------------------------------------------------------ search
     def search(self, queries: NDArray[np.float32], k: int, exact: bool = False) -> SearchResult:
@@ -538,7 +544,12 @@ class PostgresBackend:
         return scores, ids, names
 
 
+def _array(vector: Any) -> NDArray[np.float32]:
+    """A pgvector ``Vector`` as a (128,) float32 array."""
+    return vector.to_numpy().astype(np.float32)
+
+
 def _matrix(vectors: List[Any]) -> NDArray[np.float32]:
     if not vectors:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
-    return np.stack([v.to_numpy() for v in vectors]).astype(np.float32)
+    return np.stack([_array(v) for v in vectors])
