@@ -21,6 +21,7 @@ import pytest
 
 import face_trigger as ft
 from face_trigger import GalleryError
+from synthetic_vectors import planted
 
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
 
@@ -255,19 +256,9 @@ def test_quality_report_of_a_folder(tmp_path, gallery_location, images, referenc
         (root / "obama" / "a_obama.jpg").read_bytes()).hexdigest()
 
 
-def _synthetic(n, queries, seed=0):
-    rng = np.random.default_rng(seed)
-    vectors = rng.standard_normal((n, 128)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    targets = rng.choice(n, queries, replace=False)
-    noisy = vectors[targets] + 0.05 * rng.standard_normal((queries, 128)).astype(np.float32)
-    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-    return vectors, noisy
-
-
 def test_compact_search_recall_against_exact(tmp_path):
     pytest.importorskip("faiss")
-    vectors, queries = _synthetic(20_000, 1000)
+    vectors, queries = planted(20_000, 1000)
     names = [f"p{i // 4}" for i in range(len(vectors))]  # 5,000 people, 4 faceprints each
     gallery = ft.Gallery(tmp_path / "big.db", "synthetic@0", compact_from=5_000)
     ids = gallery.bulk_add(names, vectors)
@@ -289,7 +280,7 @@ def test_compact_search_recall_against_exact(tmp_path):
 
 def test_compact_index_is_persisted_and_reused(tmp_path):
     pytest.importorskip("faiss")
-    vectors, queries = _synthetic(6_000, 20, seed=1)
+    vectors, queries = planted(6_000, 20, seed=1)
     gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
     gallery.bulk_add([f"p{i}" for i in range(6_000)], vectors)
     gallery.close()
@@ -308,7 +299,7 @@ def test_compact_index_is_persisted_and_reused(tmp_path):
 def test_without_faiss_a_large_gallery_stays_exact_and_says_so(tmp_path, monkeypatch, caplog):
     import face_trigger.gallery_sqlite as gallery_module
 
-    vectors, queries = _synthetic(3_000, 5, seed=2)
+    vectors, queries = planted(3_000, 5, seed=2)
     monkeypatch.setattr(gallery_module, "faiss_available", lambda: False)
     gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=1_000)
     gallery.bulk_add([f"p{i}" for i in range(3_000)], vectors)

@@ -16,14 +16,10 @@ import pytest
 import face_trigger as ft
 from face_trigger import GalleryError, GalleryUnavailableError
 from face_trigger import gallery_postgres as ft_pg
+from synthetic_vectors import planted, unit_rows
 
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
 MODEL = "synthetic@0"
-
-
-def _unit(rng, n):
-    v = rng.standard_normal((n, 128)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 WORKER = """
@@ -74,11 +70,7 @@ def test_schema_is_created_by_many_processes_at_once(pg_url):
 
 
 def test_index_recall_against_exact(pg_url):
-    rng = np.random.default_rng(3)
-    vectors = _unit(rng, 20_000)
-    targets = rng.choice(len(vectors), 500, replace=False)
-    queries = vectors[targets] + 0.05 * rng.standard_normal((500, 128)).astype(np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    vectors, queries = planted(20_000, 500, seed=3)
     gallery = ft.Gallery(pg_url, MODEL, exact_below=1_000)
     ids = gallery.bulk_add([f"p{i // 4}" for i in range(len(vectors))], vectors)
     assert gallery.compact and len(gallery) == 20_000
@@ -98,7 +90,7 @@ def test_index_recall_against_exact(pg_url):
 
 
 def test_index_is_built_when_needed_and_rebuilt_after_growth(pg_url):
-    vectors = _unit(np.random.default_rng(5), 7_000)
+    vectors = unit_rows(np.random.default_rng(5), 7_000)
     names = [f"p{i // 5}" for i in range(len(vectors))]
     gallery = ft.Gallery(pg_url, MODEL, exact_below=1_000)
     gallery.bulk_add(names[:900], vectors[:900])
@@ -150,14 +142,14 @@ def test_restarted_database_raises_then_reconnects(own_server):
     url = own_server.get_uri()
     rng = np.random.default_rng(4)
     gallery = ft.Gallery(url, MODEL)
-    vectors = _unit(rng, 3)
+    vectors = unit_rows(rng, 3)
     gallery.add_faceprints("alice", list(vectors))
     _pg_ctl(own_server, "stop", "-m", "fast")
     start = time.perf_counter()
     with pytest.raises(GalleryUnavailableError):
         gallery.identify(vectors[:1])
     with pytest.raises(GalleryUnavailableError):
-        gallery.add_faceprints("bob", list(_unit(rng, 2)))
+        gallery.add_faceprints("bob", list(unit_rows(rng, 2)))
     assert time.perf_counter() - start < 5.0
     _start(own_server)
     assert gallery.identify(vectors[:1])[0].name == "alice"  # a new connection, same data
