@@ -17,6 +17,7 @@ import numpy as np
 
 import face_trigger as ft
 from _timing import machine_line, measure
+from face_trigger.testing import FULL_HD, paste_faces
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SIZES = (40, 50, 60, 70, 80, 100)
@@ -25,10 +26,10 @@ SIDES = (480, 640, 704, 736, 800, 960, 1280)
 
 def _frame(crop: np.ndarray, scale: float, u: float, v: float) -> np.ndarray:
     """A 1080p frame with the scaled crop wholly inside, at fraction (u, v) of the free room."""
-    width, height = ft.synthetic.FULL_HD
+    width, height = FULL_HD
     x = int(u * (width - crop.shape[1] * scale - 1))
     y = int(v * (height - crop.shape[0] * scale - 1))
-    return ft.paste_faces((width, height), [(crop, x, y, scale)])
+    return paste_faces((width, height), [(crop, x, y, scale)])
 
 
 def main() -> None:

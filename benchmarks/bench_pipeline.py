@@ -20,6 +20,7 @@ import numpy as np
 
 import face_trigger as ft
 from _timing import machine_line, measure, report
+from face_trigger.testing import FULL_HD, full_hd_frame, paste_faces
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
@@ -66,7 +67,7 @@ def ten_face_frame(pipeline: ft.FacePipeline) -> np.ndarray:
         crop = ft.crop_around(photos[name], face.box, margin=0.4)
         face_px = 80 + 15 * i
         items.append((crop, 40 + (i % 5) * 375, 60 + (i // 5) * 500, face_px / face.width))
-    return ft.paste_faces(ft.synthetic.FULL_HD, items)
+    return paste_faces(FULL_HD, items)
 
 
 def import_and_load_seconds(runs: int) -> list:
@@ -90,7 +91,7 @@ def main() -> None:
 
     pipeline = ft.FacePipeline()
     recipe = OpenCVRecipe()
-    one = ft.full_hd_frame(ft.read_image(DATA / "obama.jpg"))
+    one = full_hd_frame(ft.read_image(DATA / "obama.jpg"))
     ten = ten_face_frame(pipeline)
 
     for label, frame in (("1080p, one face", one), ("1080p, ten faces", ten)):

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import face_trigger as ft
-from face_trigger.synthetic import Visit, door_video, write_video
+from face_trigger.testing import Visit, door_video, write_video
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 FPS = 25.0

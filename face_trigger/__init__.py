@@ -22,7 +22,7 @@ from .enrollment import IMAGE_SUFFIXES
 from .faceprint import Faceprint
 from .label_map import LabelMap
 from .draw import draw_faces, side_by_side
-from .image_io import decode_image, read_image, sample_images, to_bgr, write_image
+from .image_io import crop_around, decode_image, read_image, sample_images, to_bgr, write_image
 from .model_files import BUNDLED_MODELS, locate_model, read_verified
 from .runtime import configure_opencv, opencv_version
 from .pipeline import FacePipeline, detect_embedding, largest_face, load_model
@@ -31,7 +31,6 @@ from .calibration import (CalibrationReport, MatchCalibration, calibrate, defaul
 from .verification import VerifyResult, compare, similarities, similarity, verify
 from .thresholds import (DETECT_CONF, DETECT_MAX_SIDE, DETECT_NMS, IDENTIFY_COSINE,
                          IDENTIFY_MARGIN, MATCH_COSINE, MAX_FACES)
-from .synthetic import crop_around, full_hd_frame, paste_faces
 from .types import Detections, Face, ModelInfo
 
 __all__ = [
@@ -40,7 +39,7 @@ __all__ = [
     "YuNetDetector", "SFaceEmbedder", "FacePipeline", "detect_embedding", "load_model",
     "Detections", "Face", "ModelInfo",
     "IMAGE_SUFFIXES", "read_image", "decode_image", "to_bgr", "write_image", "sample_images",
-    "draw_faces", "side_by_side", "full_hd_frame", "crop_around", "paste_faces",
+    "draw_faces", "side_by_side", "crop_around",
     "configure_opencv", "opencv_version",
     "BUNDLED_MODELS", "locate_model", "read_verified",
     "DETECT_CONF", "DETECT_NMS", "DETECT_MAX_SIDE", "MAX_FACES", "MATCH_COSINE",

@@ -3,9 +3,10 @@ grant policy of each action. Pure logic: no models, no I/O."""
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Deque, Dict, FrozenSet, Iterable, Optional, Tuple
+from typing import TYPE_CHECKING, Deque, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from . import thresholds
 
@@ -18,7 +19,7 @@ IDENTIFIED = "identified"
 
 @dataclass(frozen=True)
 class DecisionSettings:
-    """How observations of a track become a decision.
+    """How observations of a track become a decision, and how a decision stays true.
 
     Attributes
     ----------
@@ -26,20 +27,21 @@ class DecisionSettings:
         K of the last N embedded observations must name the same person. Raising K
         cuts false accepts and adds latency (one embedding per frame at most).
     min_face_px : int
-        Faces narrower than this are tracked but never embedded.
+        Faces narrower than this (box width in frame pixels) are tracked but never
+        embedded. The default comes from real faces (``thresholds.MIN_FACE_PX``).
     embed_every : int
         Re-embed an undecided track every this many frames...
     improve_ratio : float
         ...or sooner when its face grew by this factor over the best one embedded, or
         became 1.5x sharper, or turned 0.1 more towards the camera.
     max_yaw : float
-        Faces turned further than this are not embedded: the nose's horizontal offset
-        from the eyes' midpoint over the eye distance (0 frontal; the test photos score
-        0.01-0.22; about 0.5 is a half profile). Geometric, not fitted on data.
+        Faces turned further than this are not embedded (yaw proxy: the nose's
+        horizontal offset from the eyes' midpoint over the eye distance; 0 frontal).
+        Off by default (``inf``): on real faces neither the true accept rate nor the
+        false match rate justified a yaw gate up to 1.2 (``thresholds.DOOR_MAX_YAW``).
     min_sharpness : float
-        Faces blurrier than this are not embedded: variance of the Laplacian of the
-        face resized to 64 px wide. Sharp test faces score 580-1300, motion-blurred
-        ones 120-620, a Gaussian blur of sigma 3 27-310 (``face_quality``).
+        Faces blurrier than this are not embedded (variance of the Laplacian of the
+        face resized to 64 px wide). Off by default (0): see ``thresholds.DOOR_MIN_SHARPNESS``.
     cooldown_s, rearm_s : float
         Per person: seconds between firings, and seconds out of view before the
         next visit may fire.
@@ -47,7 +49,23 @@ class DecisionSettings:
         While no undecided face is in view (an empty doorway, or only people already
         recognised), run the detector on every this-many-th frame only. A newcomer
         then waits at most this many frames minus one to be seen (120 ms at 25 fps
-        for 4); 1 detects on every frame.
+        for 4); 1 detects on every frame. An identified face is verified again on
+        the first detection after skipped frames.
+    verify_every_s : float
+        An identified track is embedded again at least this often (seconds of video);
+        if the new observation does not name the same person the track ends and its
+        face starts a new, undecided track. Lower values catch a swap sooner and cost
+        an embedding per identified face per interval.
+    max_shift : float
+        A track's box "jumps" when its centre moves more than this many face widths
+        between two detections...
+    max_resize : float
+        ...or its width changes by more than this factor. An identified track is then
+        verified at once; an undecided one loses its votes (they may be another face's).
+    cut_threshold : float
+        A frame whose grey-level thumbnail differs from the previous one by more than
+        this (0-1, see :class:`face_trigger.tracking.CutDetector`) is a cut: every track
+        is treated as if its box had jumped.
     """
 
     votes_needed: int = thresholds.VOTE_K
@@ -55,24 +73,33 @@ class DecisionSettings:
     min_face_px: int = thresholds.MIN_FACE_PX
     embed_every: int = 5
     improve_ratio: float = 1.15
-    max_yaw: float = 0.35
-    min_sharpness: float = 60.0
+    max_yaw: float = thresholds.DOOR_MAX_YAW
+    min_sharpness: float = thresholds.DOOR_MIN_SHARPNESS
     cooldown_s: float = thresholds.COOLDOWN_S
     rearm_s: float = thresholds.REARM_S
     idle_detect_every: int = 4
+    verify_every_s: float = thresholds.VERIFY_EVERY_S
+    max_shift: float = 0.5
+    max_resize: float = 1.3
+    cut_threshold: float = thresholds.CUT_THRESHOLD
 
     def __post_init__(self) -> None:
-        if self.max_yaw <= 0 or self.min_sharpness < 0:
-            raise ValueError("max_yaw must be > 0 and min_sharpness >= 0")
+        if not self.max_yaw > 0 or not self.min_sharpness >= 0 or math.isnan(self.max_yaw):
+            raise ValueError("max_yaw must be > 0 (inf: no yaw gate) and min_sharpness >= 0")
         if not 1 <= self.votes_needed <= self.window:
             raise ValueError(f"need 1 <= votes_needed <= window, got {self.votes_needed} of "
                              f"{self.window}")
         if min(self.min_face_px, self.embed_every, self.idle_detect_every) < 1 \
-                or self.improve_ratio < 1.0:
+                or not self.improve_ratio >= 1.0:
             raise ValueError("min_face_px, embed_every and idle_detect_every must be >= 1, "
                              "improve_ratio >= 1")
-        if self.cooldown_s < 0 or self.rearm_s < 0:
+        if not (self.cooldown_s >= 0 and self.rearm_s >= 0):
             raise ValueError("cooldown_s and rearm_s must be >= 0")
+        if not (0 < self.verify_every_s < math.inf and 0 < self.max_shift < math.inf
+                and 1 < self.max_resize < math.inf and 0 < self.cut_threshold <= 1):
+            raise ValueError(f"need verify_every_s > 0, max_shift > 0, max_resize > 1 and "
+                             f"0 < cut_threshold <= 1, got {self.verify_every_s}, "
+                             f"{self.max_shift}, {self.max_resize}, {self.cut_threshold}")
 
 
 @dataclass(frozen=True)
@@ -102,19 +129,55 @@ def face_quality(frame: "np.ndarray", box: "np.ndarray", landmarks: "np.ndarray"
     return FaceQuality(width=float(x2 - x1), sharpness=sharpness, yaw=yaw)
 
 
+@dataclass(frozen=True)
+class Observation:
+    """One embedded sighting of a track's face: what it said and how good it was.
+
+    ``name`` is the person the recognizer named, or "unknown" below its gate;
+    ``norm`` is the raw SFace feature norm (a quality signal; NaN when not measured).
+    """
+
+    frame: int
+    name: str
+    similarity: float
+    width: float
+    yaw: float
+    sharpness: float
+    norm: float = float("nan")
+
+    def to_dict(self) -> Dict[str, object]:
+        """JSON-ready, rounded."""
+        return {"frame": self.frame, "name": self.name,
+                "similarity": round(self.similarity, 4), "width": round(self.width, 1),
+                "yaw": round(self.yaw, 3), "sharpness": round(min(self.sharpness, 1e9), 1),
+                "norm": None if math.isnan(self.norm) else round(self.norm, 3)}
+
+
 @dataclass
 class TrackState:
-    """What the decider remembers about one track."""
+    """What the decider remembers about one track.
 
-    votes: Deque[str]
+    ``observations`` holds the last ``window`` embedded sightings (the votes);
+    ``gated`` counts sightings that were not embedded, by reason ("too_small",
+    "turned", "blurred"); ``verified_at`` is the video time of the identification or
+    of the latest verification that agreed with it.
+    """
+
+    observations: Deque[Observation]
     best_width: float = 0.0
     best_sharpness: float = 0.0
     best_yaw: float = float("inf")
     last_embedded: int = -(10 ** 9)
     decision: Optional[str] = None       # None, "identified" or "unknown"
     person: Optional[str] = None
-    observations: int = 0
-    scores: Deque[Tuple[str, float, float]] = field(default_factory=deque)
+    embedded: int = 0
+    verified_at: float = float("-inf")
+    gated: "Counter[str]" = field(default_factory=Counter)
+
+    @property
+    def votes(self) -> List[str]:
+        """The names of the observations in the window ("unknown" below the gate)."""
+        return [o.name for o in self.observations]
 
 
 class TrackDecider:
@@ -128,50 +191,77 @@ class TrackDecider:
         if track_id not in self._states:
             # Bounded like the votes: a stranger who stays in view is observed for as long
             # as they stay, and must not grow the state without end.
-            self._states[track_id] = TrackState(votes=deque(maxlen=self.settings.window),
-                                                scores=deque(maxlen=self.settings.window))
+            self._states[track_id] = TrackState(
+                observations=deque(maxlen=self.settings.window))
         return self._states[track_id]
+
+    def gate(self, quality: FaceQuality) -> Optional[str]:
+        """Why this sighting may not be embedded ("too_small", "turned", "blurred"), or None."""
+        cfg = self.settings
+        if quality.width < cfg.min_face_px:
+            return "too_small"
+        if quality.yaw > cfg.max_yaw:
+            return "turned"
+        if quality.sharpness < cfg.min_sharpness:
+            return "blurred"
+        return None
 
     def needs_embedding(self, track_id: int, quality: "FaceQuality | float",
                         frame_index: int) -> bool:
-        """Whether this frame's face of the track is worth an embedding: good enough
-        (size, sharpness, yaw gates) and new, better than before, or due."""
+        """Whether this frame's face of an undecided track is worth an embedding: it passes
+        the gates (a gated sighting is counted in the track's ``gated``) and is new,
+        better than before, or due."""
         if not isinstance(quality, FaceQuality):
             quality = FaceQuality(width=float(quality))
         s, cfg = self.state(track_id), self.settings
-        if s.decision == IDENTIFIED or quality.width < cfg.min_face_px \
-                or quality.sharpness < cfg.min_sharpness or quality.yaw > cfg.max_yaw:
+        if s.decision == IDENTIFIED:
             return False
-        return (s.observations == 0 or quality.width >= s.best_width * cfg.improve_ratio
+        reason = self.gate(quality)
+        if reason is not None:
+            s.gated[reason] += 1
+            return False
+        return (s.embedded == 0 or quality.width >= s.best_width * cfg.improve_ratio
                 or quality.sharpness >= s.best_sharpness * 1.5
                 or quality.yaw <= s.best_yaw - 0.1
                 or frame_index - s.last_embedded >= cfg.embed_every)
 
     def observe(self, track_id: int, name: str, known: bool, similarity: float,
-                quality: "FaceQuality | float", frame_index: int) -> Optional[str]:
+                quality: "FaceQuality | float", frame_index: int, *,
+                norm: float = float("nan"), video_time: float = float("nan")) -> Optional[str]:
         """Add one embedded observation; returns "identified" or "unknown" when the track's
         decision is made by it (each at most once per track), else None."""
         if not isinstance(quality, FaceQuality):
             quality = FaceQuality(width=float(quality))
-        face_width = quality.width
         s = self.state(track_id)
-        s.observations += 1
+        s.embedded += 1
         s.last_embedded = frame_index
-        s.best_width = max(s.best_width, face_width)
+        s.best_width = max(s.best_width, quality.width)
         s.best_sharpness = max(s.best_sharpness, quality.sharpness)
         s.best_yaw = min(s.best_yaw, quality.yaw)
-        s.votes.append(name if known else UNKNOWN)
-        s.scores.append((name if known else UNKNOWN, float(similarity), float(face_width)))
-        counts = Counter(v for v in s.votes if v != UNKNOWN)
-        if counts:
-            person, count = counts.most_common(1)[0]
-            if count >= self.settings.votes_needed:
-                s.decision, s.person = IDENTIFIED, person
-                return IDENTIFIED
+        s.observations.append(Observation(frame_index, name if known else UNKNOWN,
+                                          float(similarity), quality.width, quality.yaw,
+                                          quality.sharpness, float(norm)))
+        # A decision belongs to the face that earned it: only an observation that itself
+        # names the person can complete the K votes (older votes may be another face's,
+        # e.g. after two people crossed).
+        latest = s.observations[-1].name
+        if latest != UNKNOWN and s.decision != IDENTIFIED \
+                and s.votes.count(latest) >= self.settings.votes_needed:
+            s.decision, s.person, s.verified_at = IDENTIFIED, latest, video_time
+            return IDENTIFIED
         if s.decision is None and len(s.votes) == self.settings.window:
             s.decision = UNKNOWN
             return UNKNOWN
         return None
+
+    def verify(self, track_id: int, name: str, known: bool, video_time: float) -> bool:
+        """Check an identified track against a new observation of its face: True (and the
+        verification time is updated) when it names the same person."""
+        s = self.state(track_id)
+        agrees = s.decision == IDENTIFIED and known and name == s.person
+        if agrees:
+            s.verified_at = video_time
+        return agrees
 
     def forget(self, track_ids: Iterable[int]) -> None:
         """Drop the state of ended tracks."""

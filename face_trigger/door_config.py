@@ -58,7 +58,11 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
                  "conf_threshold": (_NUMBER, thresholds.DETECT_CONF)},
     "decision": {"votes_needed": (int, thresholds.VOTE_K), "window": (int, thresholds.VOTE_N),
                  "min_face_px": (int, thresholds.MIN_FACE_PX), "embed_every": (int, 5),
-                 "max_yaw": (_NUMBER, 0.35), "min_sharpness": (_NUMBER, 60.0),
+                 "max_yaw": (_NUMBER, thresholds.DOOR_MAX_YAW),
+                 "min_sharpness": (_NUMBER, thresholds.DOOR_MIN_SHARPNESS),
+                 "verify_every_s": (_NUMBER, thresholds.VERIFY_EVERY_S),
+                 "max_shift": (_NUMBER, 0.5), "max_resize": (_NUMBER, 1.3),
+                 "cut_threshold": (_NUMBER, thresholds.CUT_THRESHOLD),
                  "cooldown_s": (_NUMBER, thresholds.COOLDOWN_S),
                  "rearm_s": (_NUMBER, thresholds.REARM_S), "idle_detect_every": (int, 4),
                  "known_strangers": (list, [])},
@@ -88,7 +92,9 @@ class DoorConfig:
                 votes_needed=d["votes_needed"], window=d["window"], min_face_px=d["min_face_px"],
                 embed_every=d["embed_every"], max_yaw=float(d["max_yaw"]),
                 min_sharpness=float(d["min_sharpness"]), cooldown_s=float(d["cooldown_s"]),
-                rearm_s=float(d["rearm_s"]), idle_detect_every=d["idle_detect_every"])
+                rearm_s=float(d["rearm_s"]), idle_detect_every=d["idle_detect_every"],
+                verify_every_s=float(d["verify_every_s"]), max_shift=float(d["max_shift"]),
+                max_resize=float(d["max_resize"]), cut_threshold=float(d["cut_threshold"]))
         except ValueError as exc:
             raise ConfigError(f"[decision]: {exc}") from exc
 

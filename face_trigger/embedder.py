@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -92,6 +92,22 @@ class SFaceEmbedder:
         InvalidImageError
             Wrong type, dtype or shape.
         """
+        return self.embed_chips_with_norms(chips)[0]
+
+    def embed_chips_with_norms(self, chips: NDArray[np.uint8]
+                               ) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Embed aligned chips and keep the norm of each raw SFace output.
+
+        The raw norm (about 12 for a clear frontal face, lower for blurred, small or
+        turned ones) is a face-quality signal: see docs/door.md, "Quality gates".
+
+        Returns
+        -------
+        embeddings : ndarray, float32 (N, 128)
+            As :meth:`embed_chips`.
+        norms : ndarray, float32 (N,)
+            L2 norm of each row before normalisation.
+        """
         chips = _check_chips(chips)
         out = np.empty((chips.shape[0], EMBEDDING_DIM), np.float32)
         for start in range(0, chips.shape[0], self.batch_size):
@@ -105,7 +121,7 @@ class SFaceEmbedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.maximum(norms, np.finfo(np.float32).tiny, out=norms)
         out /= norms
-        return out
+        return out, norms[:, 0]
 
     def __getstate__(self) -> dict:
         # The OpenCV net is not picklable: keep what rebuilds it (and re-verifies it).

@@ -159,3 +159,14 @@ def sample_images() -> List[Path]:
     """Paths of the public-domain sample photos shipped with the package (for demos)."""
     folder = Path(__file__).resolve().parent / "samples"
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png"))
+
+
+def crop_around(image: np.ndarray, box: np.ndarray, margin: float = 0.6) -> np.ndarray:
+    """Copy of the region of ``box`` (x1, y1, x2, y2) grown by ``margin`` x its size per side."""
+    image = check_frame(image, "image")
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    left, top = int(max(0, x1 - margin * w)), int(max(0, y1 - margin * h))
+    right = int(min(image.shape[1], x2 + margin * w))
+    bottom = int(min(image.shape[0], y2 + margin * h))
+    return np.ascontiguousarray(image[top:bottom, left:right])

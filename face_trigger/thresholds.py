@@ -73,8 +73,36 @@ VOTE_K: int = 3
 VOTE_N: int = 5
 
 #: Smallest face (box width in frame pixels) that counts as an observation: smaller faces
-#: are tracked but not embedded (SFace on a 40 px face is mostly noise).
-MIN_FACE_PX: int = 60
+#: are tracked but not embedded. Chosen on real faces by
+#: ``python benchmarks/door_gates_lfw.py ../shared/lfw_dev --widths 36 42 50 64 80``
+#: (lfw_dev photos downscaled so the face is 36-80 px wide, 1,664 genuine and 14.3 million
+#: impostor pairs at the identify gate): widths 36-45 px kept TAR 0.964 and FMR 1.3e-5,
+#: the same as 90-120 px (0.984, 8.9e-6); nothing below 36 px was measured, and YuNet at
+#: the default detector side finds few faces below 40 px (README, "Smallest face").
+#: README, "Door trigger": the gate table.
+MIN_FACE_PX: int = 40
+
+#: Yaw-proxy gate of the door (nose offset from the eyes' midpoint over the eye distance):
+#: off. On the same lfw_dev probes the false match rate at the identify gate did not rise
+#: with yaw (0 of 332,713 impostor pairs above 0.35, 1.4e-5 when frontal) and the true
+#: accept rate stayed 0.85-1.0 up to 1.0 (0.75 above 1.0, 16 pairs); a gate would only
+#: drop faces that still match.
+DOOR_MAX_YAW: float = float("inf")
+
+#: Sharpness gate of the door (Laplacian variance at 64 px wide): off. Probes below 60
+#: (86 probes) gave no false match in 133,124 impostor pairs and TAR 1.0 on their few
+#: genuine pairs; sharpness predicted genuine similarity worse than any other measure
+#: (Spearman 0.05; SFace's feature norm 0.35).
+DOOR_MIN_SHARPNESS: float = 0.0
+
+#: An identified track is verified (embedded again) at least this often, in seconds.
+#: About once a second (issue #13): a swap missed by every other check is caught within it.
+VERIFY_EVERY_S: float = 1.0
+
+#: Picture change (0-1, ``tracking.CutDetector``) above which a frame is a cut. Measured by
+#: ``python benchmarks/bench_door.py``: built videos without a cut peak at 0.07, the built
+#: cuts score 0.35 and more.
+CUT_THRESHOLD: float = 0.2
 
 #: Seconds between two firings for the same person, at least...
 COOLDOWN_S: float = 10.0

@@ -1,8 +1,9 @@
-"""IoUTracker: give faces stable track ids across video frames by box overlap."""
+"""IoUTracker: give faces stable track ids across video frames by box overlap; box jumps
+and picture cuts, after which a track may hold another face."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +24,8 @@ class Track:
         Frames in which the face was detected.
     missed : int
         Consecutive frames without a detection (0 while visible).
+    previous_box : ndarray float32 (4,) or None
+        The box at the detection before the latest one (None for a new track).
     """
 
     track_id: int
@@ -32,6 +35,7 @@ class Track:
     hits: int = 1
     missed: int = 0
     data: Dict[str, object] = field(default_factory=dict)
+    previous_box: Optional[NDArray[np.float32]] = None
 
     @property
     def age(self) -> int:
@@ -117,6 +121,7 @@ class IoUTracker:
                 self._tracks[track.track_id] = track
                 self._next_id += 1
             else:
+                track.previous_box = track.box
                 track.box = box.copy()
                 track.last_frame = frame_index
                 track.hits += 1
@@ -130,3 +135,72 @@ class IoUTracker:
                 if track.missed > self.max_missed:
                     ended.append(self._tracks.pop(track.track_id))
         return matched, ended
+
+    def restart(self, track: Track, frame_index: int) -> Track:
+        """End ``track`` and start a new track (a new id, nothing carried over) on its
+        latest box: its face may belong to someone else than the track's history."""
+        self._tracks.pop(track.track_id, None)
+        new = Track(self._next_id, track.box.copy(), frame_index, frame_index)
+        self._tracks[new.track_id] = new
+        self._next_id += 1
+        return new
+
+
+def box_jumped(previous: NDArray, box: NDArray, max_shift: float, max_resize: float) -> bool:
+    """Whether a face box moved by more than ``max_shift`` face widths (centre to centre)
+    or changed its width by more than the factor ``max_resize`` (either way)."""
+    px1, py1, px2, py2 = (float(v) for v in previous)
+    x1, y1, x2, y2 = (float(v) for v in box)
+    width = max(px2 - px1, 1e-6)
+    shift = np.hypot((x1 + x2 - px1 - px2) / 2, (y1 + y2 - py1 - py2) / 2) / width
+    ratio = max(x2 - x1, 1e-6) / width
+    return bool(shift > max_shift or not 1 / max_resize <= ratio <= max_resize)
+
+
+class CutDetector:
+    """Notice an abrupt change of the whole picture: an edit cut, a camera switched or
+    knocked, the lights.
+
+    Each frame is reduced to a 32x18 grey thumbnail; the change between two frames is
+    the larger of the histogram distance (half the L1 distance of 16-bin grey
+    histograms, 0-1) and the mean absolute thumbnail difference (0-1). About 0.1 ms
+    per 720p frame.
+
+    Parameters
+    ----------
+    threshold : float
+        Change (0-1) above which :meth:`update` reports a cut. Lower values also flag
+        large motion close to the camera (harmless: it only costs re-verification).
+    """
+
+    SIZE = (32, 18)
+
+    def __init__(self, threshold: float) -> None:
+        if not 0 < threshold <= 1:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        self.threshold = float(threshold)
+        self._previous: Optional[Tuple[NDArray[np.float32], NDArray[np.float32]]] = None
+
+    def reset(self) -> None:
+        """Forget the previous frame (between videos)."""
+        self._previous = None
+
+    def change(self, frame: NDArray[np.uint8]) -> float:
+        """Change (0-1) between ``frame`` (BGR uint8) and the frame given before it; 0 for
+        the first frame. ``frame`` becomes the new reference."""
+        import cv2  # noqa: PLC0415 - tracking stays importable without OpenCV
+
+        gray = cv2.cvtColor(cv2.resize(frame, self.SIZE, interpolation=cv2.INTER_AREA),
+                            cv2.COLOR_BGR2GRAY).astype(np.float32)
+        hist = np.bincount((gray // 16).astype(np.intp).ravel(), minlength=16
+                           ).astype(np.float32) / gray.size
+        previous, self._previous = self._previous, (gray, hist)
+        if previous is None:
+            return 0.0
+        histogram_distance = 0.5 * float(np.abs(hist - previous[1]).sum())
+        difference = float(np.abs(gray - previous[0]).mean()) / 255.0
+        return max(histogram_distance, difference)
+
+    def update(self, frame: NDArray[np.uint8]) -> bool:
+        """True when ``frame`` is a cut from the previous frame."""
+        return self.change(frame) > self.threshold

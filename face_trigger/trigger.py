@@ -12,19 +12,21 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 
 from .actions import Action, ActionRunner
 from .audit import AuditLog
-from .decision import IDENTIFIED, DecisionSettings, PersonArming, TrackDecider, face_quality
+from .align import align_faces
+from .decision import (IDENTIFIED, UNKNOWN, DecisionSettings, PersonArming, TrackDecider,
+                       TrackState, face_quality)
 from .errors import GalleryUnavailableError
-from .image_io import write_image
+from .image_io import crop_around, write_image
 from .pipeline import FacePipeline
 from .sources import Frame
-from .synthetic import crop_around
-from .tracking import IoUTracker
+from .tracking import CutDetector, IoUTracker, Track, box_jumped, iou_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +35,13 @@ logger = logging.getLogger(__name__)
 class DoorEvent:
     """One decision about one track (JSON-ready with :meth:`to_dict`).
 
-    ``fired`` lists the actions submitted for it; ``refused`` maps the other actions
-    to the reason (unknown person, known stranger, outside the time window, cooldown,
-    unhealthy source, dry run).
+    ``votes`` are the names of the observations in the voting window and
+    ``observations`` the same sightings with their evidence (frame, name, similarity,
+    width, yaw, sharpness, SFace norm); ``gated`` counts the track's sightings that
+    were not embedded, by reason ("too_small", "turned", "blurred"). ``fired`` lists
+    the actions submitted for it; ``refused`` maps the other actions to the reason
+    (unknown person, known stranger, outside the time window, cooldown, unhealthy
+    source, dry run).
     """
 
     event_id: str
@@ -51,6 +57,8 @@ class DoorEvent:
     thresholds: Dict[str, float]
     model: str
     config: str
+    observations: List[Dict[str, Any]] = field(default_factory=list)
+    gated: Dict[str, int] = field(default_factory=dict)
     snapshot: Optional[str] = None
     fired: List[str] = field(default_factory=list)
     refused: Dict[str, str] = field(default_factory=dict)
@@ -105,6 +113,7 @@ class DoorTrigger:
         self.dry_run = dry_run
         self.clock = clock
         self.tracker = tracker if tracker is not None else IoUTracker()
+        self.cuts = CutDetector(settings.cut_threshold)
         self.decider = TrackDecider(settings)
         self.arming = PersonArming(settings.cooldown_s, settings.rearm_s)
         self.runner = ActionRunner(on_result=self._action_result) if self.actions else None
@@ -113,6 +122,13 @@ class DoorTrigger:
         self.retry_s, self.max_retry_s = float(retry_s), float(max_retry_s)
         self.outage: Optional[Dict[str, Any]] = None  # since, next retry, wait, failures
         self.skipped_detections = 0
+        self._skipping = False
+        # Integrity counters: verifications of identified tracks, identity switches they
+        # caught (the track ended), undecided tracks restarted after a cut or jump, cuts.
+        self.verifications = 0
+        self.identity_switches = 0
+        self.track_restarts = 0
+        self.cuts_seen = 0
         self.config_hash = hashlib.sha256(json.dumps({
             "settings": dataclasses.asdict(settings),
             "unknown_threshold": recognizer.unknown_threshold, "margin": recognizer.margin,
@@ -120,40 +136,140 @@ class DoorTrigger:
 
     # ------------------------------------------------------------------ per frame
     def process(self, frame: Frame, healthy: bool = True) -> List[DoorEvent]:
-        """Run one frame through detect -> track -> (embed) -> decide; return new events."""
+        """Run one frame through detect -> track -> (embed) -> decide; return new events.
+
+        Undecided faces are embedded when they pass the gates and are new, better or due.
+        Identified faces are embedded again to verify them (:meth:`_verification_due`);
+        a verification that names someone else, or nobody, ends the track: its face goes
+        on as a new, undecided track and the switch is counted, logged and audited.
+        """
         self.frames += 1
-        if self._idle() and frame.index % self.settings.idle_detect_every:
+        cut = self.cuts.update(frame.image)
+        if cut:
+            self.cuts_seen += 1
+        if not cut and self._idle() and frame.index % self.settings.idle_detect_every:
             self.skipped_detections += 1
+            self._skipping = True
             self.arming.tick(frame.time, self._visible_people(self.tracker.tracks))
             return []
+        after_skip, self._skipping = self._skipping, False
         detections = self.pipeline.detect(frame.image)
         tracks, ended = self.tracker.update(detections.boxes, frame.index)
-        # Quality (a crop, a resize and a Laplacian per face) only for faces still undecided.
+        self.decider.forget(t.track_id for t in ended)
+        crowded = _overlapping(detections.boxes)
         qualities = {i: face_quality(frame.image, detections.boxes[i], detections.landmarks[i])
-                     for i, t in enumerate(tracks)
-                     if self.decider.state(t.track_id).decision != IDENTIFIED}
-        wanted = [i for i, quality in qualities.items()
-                  if self.decider.needs_embedding(tracks[i].track_id, quality, frame.index)]
-        events: List[DoorEvent] = []
+                     for i in range(len(tracks))}
+        wanted, checks = [], {}
+        for i, track in enumerate(tracks):
+            state = self.decider.state(track.track_id)
+            reason = self._verification_due(track, state, cut, after_skip, bool(crowded[i]),
+                                            frame.time)
+            track.data["crowded"] = bool(crowded[i])
+            if state.decision == IDENTIFIED:
+                if reason is None:
+                    continue
+                if self.decider.gate(qualities[i]) is None and self.outage is None:
+                    checks[i] = reason
+                elif reason in ("cut", "jump") or self.outage is None:
+                    # Cannot verify this face (too small, or the recognizer is down after
+                    # the picture changed): its identity is not carried over.
+                    tracks[i] = self._restart(frame, track, reason, observed=None)
+            else:
+                if reason in ("cut", "jump") and state.embedded:
+                    tracks[i] = track = self._restart(frame, track, reason, observed=None)
+                if self.decider.needs_embedding(track.track_id, qualities[i], frame.index):
+                    wanted.append(i)
         if wanted and self.outage is not None and time.monotonic() < self.outage["retry_at"]:
             wanted = []  # the recognizer is down: wait for the next retry
+        embed = sorted(wanted + list(checks))
+        events: List[DoorEvent] = []
         identities: List[Any] = []
-        if wanted:
-            embeddings = self.pipeline.embed(frame.image, detections.landmarks[wanted])
-            self.embedded_faces += len(wanted)
+        norms = np.zeros(0, np.float32)
+        if embed:
+            chips = align_faces(frame.image, detections.landmarks[embed])
+            embeddings, norms = self.pipeline.embedder.embed_chips_with_norms(chips)
+            self.embedded_faces += len(embed)
             identities = self._identify(embeddings)
-        for i, who in zip(wanted, identities):
+        for i, who, norm in zip(embed, identities, norms):
             track = tracks[i]
-            state = self.decider.state(track.track_id)
-            if qualities[i].width > state.best_width:
+            if i in checks:
+                self.verifications += 1
+                if self.decider.verify(track.track_id, who.name, who.known, frame.time):
+                    continue
+                tracks[i] = track = self._restart(frame, track, checks[i], observed=who)
+            if float(norm) > float(track.data.get("best_norm", -1.0)):  # type: ignore[arg-type]
+                track.data["best_norm"] = float(norm)
                 track.data["best_crop"] = crop_around(frame.image, detections.boxes[i], 0.3)
             decision = self.decider.observe(track.track_id, who.name, who.known,
-                                            who.similarity, qualities[i], frame.index)
+                                            who.similarity, qualities[i], frame.index,
+                                            norm=float(norm), video_time=frame.time)
             if decision is not None:
                 events.append(self._decide(frame, track, decision, who, healthy))
         self.arming.tick(frame.time, self._visible_people(tracks))
-        self.decider.forget(t.track_id for t in ended)
         return events
+
+    def _verification_due(self, track: Track, state: TrackState, cut: bool, after_skip: bool,
+                          crowded: bool, now: float) -> Optional[str]:
+        """Why this track's face must be checked against its past now, or None: "cut" (the
+        picture changed), "jump" (the box moved or resized abruptly), and, for identified
+        tracks only, "idle" (first detection after skipped frames), "crowded" (its box
+        touches another face's, now or at the previous detection: trackers swap faces
+        there) and "schedule" (``verify_every_s`` since the last check)."""
+        if cut:
+            return "cut"
+        if track.previous_box is not None and box_jumped(
+                track.previous_box, track.box, self.settings.max_shift, self.settings.max_resize):
+            return "jump"
+        if state.decision != IDENTIFIED:
+            return None
+        if after_skip:
+            return "idle"
+        if crowded or track.data.get("crowded"):
+            return "crowded"
+        if now - state.verified_at >= self.settings.verify_every_s:
+            return "schedule"
+        return None
+
+    def _restart(self, frame: Frame, track: Track, reason: str, observed: Any) -> Track:
+        """End ``track`` and continue its face as a new track with no votes. When the track
+        was identified this is an identity switch: counted, logged and audited."""
+        state = self.decider.state(track.track_id)
+        new = self.tracker.restart(track, frame.index)
+        if state.decision == IDENTIFIED:
+            self.identity_switches += 1
+            seen = "unverifiable" if observed is None else (
+                f"{observed.name if observed.known else UNKNOWN} "
+                f"(similarity {observed.similarity:.2f})")
+            logger.warning("frame %d: track %d was %s, its face now reads %s after a %s check;"
+                           " it continues as track %d with no votes", frame.index,
+                           track.track_id, state.person, seen, reason, new.track_id)
+            if self.audit is not None:
+                self.audit.append({
+                    "type": "identity_switch",
+                    "time": self.clock().isoformat(timespec="milliseconds"),
+                    "video_time": round(frame.time, 3), "frame": frame.index,
+                    "track_id": track.track_id, "new_track_id": new.track_id,
+                    "person": state.person, "reason": reason,
+                    "observed": None if observed is None else
+                    (observed.name if observed.known else UNKNOWN),
+                    "similarity": None if observed is None else
+                    round(float(observed.similarity), 4)})
+        else:
+            self.track_restarts += 1
+            logger.debug("frame %d: undecided track %d restarted as %d after a %s",
+                         frame.index, track.track_id, new.track_id, reason)
+        self.decider.forget([track.track_id])
+        return new
+
+    def identified_tracks(self) -> List[Tuple[int, str, np.ndarray]]:
+        """``(track_id, person, box)`` of every identified track seen in the latest
+        detection; ``box`` is float32 (4,) x1, y1, x2, y2."""
+        found = []
+        for track in self.tracker.tracks:
+            state = self.decider.state(track.track_id)
+            if track.missed == 0 and state.decision == IDENTIFIED and state.person:
+                found.append((track.track_id, state.person, track.box))
+        return found
 
     def _identify(self, embeddings: np.ndarray) -> List[Any]:
         """The recognizer's answers, or [] while it is unavailable (outage audited)."""
@@ -215,9 +331,9 @@ class DoorTrigger:
     def _decide(self, frame: Frame, track: Any, decision: str, who: Any,
                 healthy: bool) -> DoorEvent:
         state = self.decider.state(track.track_id)
-        person = state.person if decision == IDENTIFIED else "unknown"
-        best = max((s for s in state.scores if s[0] == person), key=lambda s: s[1],
-                   default=(person, who.similarity, 0.0))
+        person = state.person if decision == IDENTIFIED else UNKNOWN
+        similarity = max((o.similarity for o in state.observations if o.name == person),
+                         default=float(who.similarity))
         event_id = uuid.uuid4().hex
         snapshot = self._snapshot(event_id, track.data.get("best_crop"))
         now = self.clock()
@@ -240,9 +356,10 @@ class DoorTrigger:
         event = DoorEvent(
             event_id=event_id, time=now.isoformat(timespec="milliseconds"),
             video_time=round(frame.time, 3), frame=frame.index, track_id=track.track_id,
-            decision=decision, person=person, similarity=round(float(best[1]), 4),
+            decision=decision, person=person, similarity=round(float(similarity), 4),
             margin=round(float(who.margin), 4) if np.isfinite(who.margin) else None,
-            votes=list(state.votes),
+            votes=state.votes, observations=[o.to_dict() for o in state.observations],
+            gated=dict(state.gated),
             thresholds={"unknown_threshold": self.recognizer.unknown_threshold,
                         "margin": self.recognizer.margin,
                         "votes_needed": self.settings.votes_needed,
@@ -273,3 +390,12 @@ class DoorTrigger:
             self.audit.append({"type": "action", "event_id": event.get("event_id"),
                                "action": action.name, "ok": ok, "detail": detail,
                                "time": self.clock().isoformat(timespec="milliseconds")})
+
+
+def _overlapping(boxes: np.ndarray) -> np.ndarray:
+    """bool (N,): whether each box overlaps any other box of the same frame."""
+    if len(boxes) < 2:
+        return np.zeros(len(boxes), bool)
+    overlap = iou_matrix(boxes, boxes) > 0
+    np.fill_diagonal(overlap, False)
+    return overlap.any(axis=1)

@@ -15,6 +15,7 @@ import pytest
 import face_trigger as ft
 from face_trigger.cli import (EXIT_DIFFERENT, EXIT_ERROR, EXIT_INPUT, EXIT_MODEL, EXIT_OK,
                               EXIT_USAGE, main)
+from face_trigger.testing import paste_faces
 
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
 
@@ -173,7 +174,7 @@ def test_empty_folder(tmp_path):
 
 
 def test_watch_runs_the_door(folders, tmp_path, images, reference):
-    from face_trigger.synthetic import Visit, door_video, write_video
+    from face_trigger.testing import Visit, door_video, write_video
     crop = ft.crop_around(images["obama2"], reference["obama2"].box, 0.6)
     video = write_video(tmp_path / "v.avi", (f for f, _ in door_video(
         [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0)))
@@ -198,7 +199,7 @@ def test_bench_and_module_entry_point_from_another_directory(tmp_path):
 def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, reference):
     people = tmp_path / "people"
     shutil.copytree(folders / "people", people)
-    group = ft.paste_faces((1200, 600), [
+    group = paste_faces((1200, 600), [
         (ft.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
         (ft.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
     ft.write_image(people / "obama" / "group.jpg", group)
@@ -221,7 +222,7 @@ def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, r
 
 def test_a_postgresql_gallery_from_the_command_line(folders, pg_url, tmp_path, images,
                                                     reference):
-    from face_trigger.synthetic import Visit, door_video, write_video
+    from face_trigger.testing import Visit, door_video, write_video
     done = cli("enroll", folders / "people", "--db", pg_url)
     assert done.returncode == EXIT_OK, done.stderr
     assert "2 people" in done.stderr

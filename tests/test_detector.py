@@ -7,6 +7,7 @@ import pytest
 import face_trigger as ft
 from face_trigger import InvalidImageError
 from face_trigger.detector import detection_size
+from face_trigger.testing import paste_faces
 
 ONE_FACE = ["obama", "obama2", "obama3", "32bit", "obama_partial_face",
             "obama_partial_face2", "biden", "astronaut"]
@@ -49,7 +50,7 @@ def crowd(pipeline, images, reference):
         centres.append((x + scale * (box_in_crop[0] + box_in_crop[2]) / 2,
                         y + scale * (box_in_crop[1] + box_in_crop[3]) / 2, face_px))
         items.append((crop, x, y, scale))
-    return ft.paste_faces((1920, 1080), items), centres
+    return paste_faces((1920, 1080), items), centres
 
 
 def test_several_faces_sorted_and_placed(pipeline, crowd):
@@ -77,7 +78,7 @@ def test_faces_of_60px_in_1080p_are_found_at_defaults(pipeline, images, referenc
         crop = ft.crop_around(images[name], reference[name].box, margin=0.5)
         scale = 60 / reference[name].width
         for x, y in [(100, 100), (900, 500), (1700, 900)]:
-            frame = ft.paste_faces((1920, 1080), [(crop, x, y, scale)])
+            frame = paste_faces((1920, 1080), [(crop, x, y, scale)])
             det = pipeline.detect(frame)
             assert len(det) == 1, f"{name} at {(x, y)}"
             assert 45 <= det[0].width <= 80
@@ -104,7 +105,7 @@ def test_detection_size_downscales_only():
 
 def test_small_face_setting_finds_smaller_faces(images, reference):
     crop = ft.crop_around(images["obama"], reference["obama"].box, margin=0.5)
-    frame = ft.paste_faces((1920, 1080), [(crop, 900, 500, 32 / reference["obama"].width)])
+    frame = paste_faces((1920, 1080), [(crop, 900, 500, 32 / reference["obama"].width)])
     assert len(ft.YuNetDetector(max_side=1920).detect(frame)) == 1
 
 

@@ -22,7 +22,7 @@ from face_trigger.actions import CommandAction, LogAction, WebhookAction
 from face_trigger.audit import AuditLog, verify_chain
 from face_trigger.decision import DecisionSettings, GrantPolicy, PersonArming, TrackDecider
 from face_trigger.sources import FrameSource
-from face_trigger.synthetic import Visit, door_video, write_video
+from face_trigger.testing import Visit, door_video, write_video
 from face_trigger.tracking import IoUTracker
 from face_trigger.trigger import DoorTrigger
 
@@ -239,7 +239,7 @@ def test_decider_votes_k_of_n():
     assert decider.needs_embedding(3, 100, 0) and not decider.needs_embedding(3, 30, 0)
     for i in range(5, 500):  # a stranger who stays in view: the state stays bounded
         decider.observe(2, "x", False, 0.1, 100, i)
-    assert len(decider.state(2).scores) == len(decider.state(2).votes) == 5
+    assert len(decider.state(2).observations) == len(decider.state(2).votes) == 5
 
 
 def test_arming_one_fire_per_visit():
@@ -370,10 +370,19 @@ def test_quality_gates_blur_and_turned_faces(images, reference):
     turned = face.landmarks.copy()
     turned[2, 0] = turned[1, 0]  # nose over the left eye: a strongly turned head
     assert face_quality(images["obama"], face.box, turned).yaw > 0.35
+    # Shipped defaults: no yaw or sharpness gate (README, "Door trigger": real faces that
+    # are turned or soft still match); the size gate stays.
     decider = TrackDecider(DecisionSettings())
+    assert decider.needs_embedding(1, blurred, 0)
+    assert decider.needs_embedding(2, FaceQuality(width=200, sharpness=900, yaw=1.1), 0)
+    assert not decider.needs_embedding(3, FaceQuality(width=30, sharpness=900, yaw=0.0), 0)
+    assert decider.state(3).gated == {"too_small": 1}
+    # Gates set by hand drop the sighting and count why.
+    decider = TrackDecider(DecisionSettings(max_yaw=0.35, min_sharpness=60))
     assert decider.needs_embedding(1, sharp, 0)
     assert not decider.needs_embedding(1, blurred, 0)
     assert not decider.needs_embedding(1, FaceQuality(width=200, sharpness=900, yaw=0.6), 0)
+    assert decider.state(1).gated == {"blurred": 1, "turned": 1}
     decider.observe(1, "x", False, 0.1, FaceQuality(200, 300, 0.2), 0)
     assert not decider.needs_embedding(1, FaceQuality(205, 320, 0.2), 1)   # nothing better
     assert decider.needs_embedding(1, FaceQuality(205, 500, 0.2), 1)       # much sharper

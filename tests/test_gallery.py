@@ -21,6 +21,7 @@ import pytest
 
 import face_trigger as ft
 from face_trigger import GalleryError
+from face_trigger.testing import paste_faces
 from synthetic_vectors import planted
 
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
@@ -221,11 +222,11 @@ def test_quality_report_of_a_folder(tmp_path, gallery_location, images, referenc
     (root / "biden").mkdir()
     ft.write_image(root / "obama" / "a_obama.jpg", images["obama"])
     ft.write_image(root / "obama" / "b_obama3.jpg", images["obama3"])
-    group = ft.paste_faces((1200, 600), [
+    group = paste_faces((1200, 600), [
         (ft.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
         (ft.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
     ft.write_image(root / "obama" / "c_group.jpg", group)
-    tiny = ft.paste_faces((800, 800), [(ft.crop_around(images["obama"], reference["obama"].box),
+    tiny = paste_faces((800, 800), [(ft.crop_around(images["obama"], reference["obama"].box),
                                         300, 300, 60 / reference["obama"].width)])
     ft.write_image(root / "obama" / "d_tiny.jpg", tiny)
     ft.write_image(root / "obama" / "e_blurred.jpg",

@@ -16,6 +16,7 @@ import pytest
 import face_trigger as ft
 from face_trigger import GalleryError, GalleryUnavailableError
 from face_trigger import gallery_postgres as ft_pg
+from face_trigger.testing import paste_faces
 from synthetic_vectors import planted, unit_rows
 
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
@@ -169,7 +170,7 @@ def test_door_keeps_running_through_a_database_restart(own_server, pipeline, ref
                              settings=DecisionSettings(cooldown_s=3.0, rearm_s=1.0),
                              audit=audit, retry_s=0.05, max_retry_s=0.2)
     face = ft.crop_around(images["obama2"], reference["obama2"].box, 0.6)
-    frame = ft.paste_faces((1280, 720), [(face, 500, 150, 1.0)])
+    frame = paste_faces((1280, 720), [(face, 500, 150, 1.0)])
     events, index = [], 0
 
     def feed(count, pause=0.0):

@@ -11,13 +11,14 @@ PACKAGE = Path(face_trigger.__file__).parent
 
 LAYERS = {
     0: {"errors", "types", "thresholds", "_validate", "_fileio", "_version", "runtime"},
-    1: {"model_files", "image_io", "align", "draw", "synthetic", "label_map", "signed_file",
+    1: {"model_files", "image_io", "align", "draw", "label_map", "signed_file",
         "faceprint", "tracking", "decision", "audit", "actions", "sources", "vector_index",
         "gallery_backend"},
     2: {"detector", "embedder", "gallery_sqlite", "gallery_postgres"},
     3: {"pipeline", "enrollment", "recognizer", "calibration", "verification", "gallery"},
     4: {"trigger", "door_config", "gallery_enrollment"},
     5: {"cli", "__main__", "__init__", "door_app"},
+    6: {"testing"},  # built frames for tests, benchmarks and examples only
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}
 

@@ -17,7 +17,7 @@ import face_trigger as ft
 from face_trigger.actions import MqttAction
 from face_trigger.door_config import load_config
 from face_trigger.sources import FrameSource
-from face_trigger.synthetic import Visit
+from face_trigger.testing import Visit
 from face_trigger.trigger import DoorTrigger
 
 REQUIRED = os.environ.get("FACE_TRIGGER_REQUIRE_MQTT") == "1"  # set by .ci/run

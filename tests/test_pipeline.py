@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import face_trigger as ft
+from face_trigger.testing import full_hd_frame, paste_faces
 
 
 def test_same_person_above_threshold_others_below(reference):
@@ -48,7 +49,7 @@ def test_faces_carry_the_model_identity(pipeline, reference):
 
 @pytest.mark.parametrize("height", [240, 360, 480, 720, 1080])
 def test_same_identity_across_frame_sizes(pipeline, images, reference, height):
-    frame = ft.full_hd_frame(images["obama2"], size=(height * 16 // 9, height))
+    frame = full_hd_frame(images["obama2"], size=(height * 16 // 9, height))
     faces = pipeline.analyze(frame)
     assert len(faces) == 1
     embedding = faces[0].embedding
@@ -60,7 +61,7 @@ def test_same_identity_across_frame_sizes(pipeline, images, reference, height):
 def test_multi_face_frame_identities(pipeline, images, reference):
     items = [(ft.crop_around(images[n], reference[n].box), x, 200, 220 / reference[n].width)
              for n, x in [("obama", 50), ("biden", 700), ("astronaut", 1350)]]
-    frame = ft.paste_faces((1920, 1080), items)
+    frame = paste_faces((1920, 1080), items)
     faces = pipeline.analyze(frame)
     assert len(faces) == 3
     gallery = np.stack([reference[n].embedding for n in ["obama", "biden", "astronaut"]])

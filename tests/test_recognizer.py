@@ -18,6 +18,7 @@ import pytest
 import face_trigger as ft
 from face_trigger import EmbeddingError, LabelMapError, ModelFileError, NotFittedError
 from face_trigger.signed_file import read_signed, write_signed
+from face_trigger.testing import paste_faces
 
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
 
@@ -327,7 +328,7 @@ def test_fit_folder_enrols_and_reports_skipped_photos(tmp_path, images, referenc
             ft.write_image(tmp_path / person / f"{name}.jpg", images[name])
     ft.write_image(tmp_path / "biden" / "flipped.png", cv2.flip(images["biden"], 1))
     ft.write_image(tmp_path / "obama" / "wall.jpg", np.full((200, 300, 3), 90, np.uint8))
-    two = ft.paste_faces((1200, 600), [
+    two = paste_faces((1200, 600), [
         (ft.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
         (ft.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
     ft.write_image(tmp_path / "obama" / "group.jpg", two)

@@ -6,6 +6,7 @@ import pytest
 
 import face_trigger as ft
 from face_trigger import NoFaceError
+from face_trigger.testing import paste_faces
 
 
 @pytest.mark.parametrize("other, same", [("obama2", True), ("obama3", True),
@@ -74,7 +75,7 @@ def test_largest_face_of_a_multi_face_frame(pipeline, images, reference):
               300 / reference["obama"].width),
              (ft.crop_around(images["astronaut"], reference["astronaut"].box), 1500, 100,
               150 / reference["astronaut"].width)]
-    frame = ft.paste_faces((1920, 1080), items)
+    frame = paste_faces((1920, 1080), items)
     all_prints = pipeline.faceprints(frame)
     assert len(all_prints) == 3
     largest = pipeline.largest_faceprint(frame)

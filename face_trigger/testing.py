@@ -1,7 +1,9 @@
-"""Build test frames from photos: the inputs of the tests, benchmarks and demos.
+"""Built frames and videos for tests, benchmarks and the demo (never imported by the
+library itself).
 
-Real faces, synthetic layouts: a photo scaled onto a full-HD canvas, or several
-face crops pasted at chosen sizes and places.
+Real faces, synthetic layouts: a photo scaled onto a full-HD canvas, several face crops
+pasted at chosen sizes and places, a door camera's video of people walking up, and the
+hard door scenes of :func:`door_scene` (a cut, a swap in one place, two people crossing).
 """
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import check_frame
+from .image_io import crop_around
+
+__all__ = ["FULL_HD", "full_hd_frame", "crop_around", "paste_faces", "Visit", "door_video",
+           "write_video", "face_crop", "textured_background", "Actor", "scene_video"]
 
 FULL_HD = (1920, 1080)
 
@@ -38,17 +44,6 @@ def full_hd_frame(image: NDArray[np.uint8], size: Tuple[int, int] = FULL_HD) -> 
     src0 = (scaled.shape[1] - used) // 2
     canvas[:, x0:x0 + used] = scaled[:height, src0:src0 + used]
     return canvas
-
-
-def crop_around(image: NDArray[np.uint8], box: NDArray, margin: float = 0.6) -> NDArray[np.uint8]:
-    """Copy of the region of ``box`` (x1, y1, x2, y2) grown by ``margin`` x its size per side."""
-    image = check_frame(image, "image")
-    x1, y1, x2, y2 = (float(v) for v in box)
-    w, h = x2 - x1, y2 - y1
-    left, top = int(max(0, x1 - margin * w)), int(max(0, y1 - margin * h))
-    right = int(min(image.shape[1], x2 + margin * w))
-    bottom = int(min(image.shape[0], y2 + margin * h))
-    return np.ascontiguousarray(image[top:bottom, left:right])
 
 
 def paste_faces(size: Tuple[int, int],
@@ -156,6 +151,108 @@ def door_video(visits: Sequence[Visit], seconds: float, size: Tuple[int, int] = 
         if blur_every and index % blur_every == 0:
             frame = cv2.blur(frame, (9, 1))
         yield frame, infos
+
+
+def face_crop(image: NDArray[np.uint8], box: NDArray, margin: float = 0.6
+              ) -> Tuple[NDArray[np.uint8], Tuple[float, float, float, float]]:
+    """The region of a face ``box`` grown by ``margin`` x its size per side, and the face
+    box (x1, y1, x2, y2) inside that crop."""
+    crop = crop_around(image, box, margin)
+    x1, y1, x2, y2 = (float(v) for v in box)
+    left = int(max(0, x1 - margin * (x2 - x1)))
+    top = int(max(0, y1 - margin * (y2 - y1)))
+    return crop, (x1 - left, y1 - top, x2 - left, y2 - top)
+
+
+def textured_background(size: Tuple[int, int], seed: int) -> NDArray[np.uint8]:
+    """A (width, height) frame of smooth colour patches: each seed is another "scene"."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(30, 226, (5, 8, 3)).astype(np.uint8)
+    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A face in a built scene, from ``start_s`` to ``end_s`` (video seconds).
+
+    Its centre moves linearly from ``start`` to ``end`` ((x, y) as fractions of the
+    frame) while its width goes from ``start_px`` to ``end_px``; ``face_box`` is the
+    face inside ``crop`` (as returned by :func:`face_crop`). Later actors are drawn
+    over earlier ones.
+    """
+
+    label: str
+    crop: NDArray[np.uint8]
+    face_box: Tuple[float, float, float, float]
+    start_s: float
+    end_s: float
+    start: Tuple[float, float] = (0.5, 0.45)
+    end: Optional[Tuple[float, float]] = None
+    start_px: float = 90.0
+    end_px: Optional[float] = None
+
+    def at(self, t: float) -> Optional[Tuple[float, float, float]]:
+        """(centre x, centre y, face width) in fractions and pixels, or None out of view."""
+        if not self.start_s <= t < self.end_s:
+            return None
+        f = (t - self.start_s) / max(self.end_s - self.start_s, 1e-9)
+        end = self.end if self.end is not None else self.start
+        end_px = self.end_px if self.end_px is not None else self.start_px
+        return (self.start[0] + f * (end[0] - self.start[0]),
+                self.start[1] + f * (end[1] - self.start[1]),
+                self.start_px + f * (end_px - self.start_px))
+
+
+def scene_video(actors: Sequence[Actor], seconds: float, size: Tuple[int, int] = (640, 360),
+                fps: float = 25.0, scenes: Sequence[Tuple[float, int]] = ((0.0, 0),),
+                noise: float = 3.0, seed: int = 0
+                ) -> Iterator[Tuple[NDArray[np.uint8], List[Tuple[str, NDArray[np.float32]]]]]:
+    """Frames of a built scene, with the true face boxes in each.
+
+    Parameters
+    ----------
+    actors : sequence of Actor
+    seconds, fps : float
+    size : (width, height)
+    scenes : sequence of (start second, background seed)
+        The background switches at each start: a hard cut.
+    noise : float
+        Standard deviation of the Gaussian pixel noise.
+
+    Yields
+    ------
+    (frame uint8 (height, width, 3), [(label, face box float32 (4,) x1 y1 x2 y2), ...])
+    """
+    width, height = size
+    rng = np.random.default_rng(seed)
+    backgrounds = [(start, textured_background(size, bg_seed)) for start, bg_seed in scenes]
+    fields = [rng.normal(0, noise, (height, width, 3)).astype(np.int16) for _ in range(5)]
+    for index in range(int(round(seconds * fps))):
+        t = index / fps
+        frame = next(bg for start, bg in reversed(backgrounds) if t >= start).copy()
+        truth = []
+        for actor in actors:
+            where = actor.at(t)
+            if where is None:
+                continue
+            cx, cy, face_px = where
+            fx1, fy1, fx2, fy2 = actor.face_box
+            scale = face_px / (fx2 - fx1)
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            small = cv2.resize(actor.crop, None, fx=scale, fy=scale, interpolation=interpolation)
+            x = int(round(cx * width - (fx1 + fx2) / 2 * scale))
+            y = int(round(cy * height - (fy1 + fy2) / 2 * scale))
+            x0, y0 = max(0, x), max(0, y)
+            x1, y1 = min(width, x + small.shape[1]), min(height, y + small.shape[0])
+            if x1 > x0 and y1 > y0:
+                frame[y0:y1, x0:x1] = small[y0 - y:y1 - y, x0 - x:x1 - x]
+            box = np.array([x + fx1 * scale, y + fy1 * scale, x + fx2 * scale, y + fy2 * scale],
+                           np.float32)
+            truth.append((actor.label, box))
+        if noise:
+            frame = np.clip(frame + fields[index % len(fields)], 0, 255).astype(np.uint8)
+        yield frame, truth
 
 
 def write_video(path: Union[str, "os.PathLike[str]"], frames: Iterable[NDArray[np.uint8]],
