@@ -11,8 +11,9 @@ from typing import Optional, Sequence, TextIO
 import face_trigger as ft
 
 #: Fields of a decision printed with --json.
-JSON_FIELDS = ("event_id", "frame", "video_time", "time", "track_id", "decision", "person",
-               "similarity", "margin", "votes", "fired", "refused", "snapshot")
+JSON_FIELDS = ("event_id", "frame", "video_time", "time", "track_id", "box", "decision",
+               "person", "similarity", "margin", "votes", "observations", "gated", "fired",
+               "refused", "snapshot")
 
 
 def run_door(config: "ft.DoorConfig", *, as_json: bool = False, dry_run: bool = False,

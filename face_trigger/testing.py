@@ -8,9 +8,10 @@ hard door scenes of :func:`door_scene` (a cut, a swap in one place, two people c
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -18,9 +19,15 @@ from numpy.typing import NDArray
 
 from ._validate import check_frame
 from .image_io import crop_around
+from .sources import Frame
+from .tracking import iou_matrix
+
+if TYPE_CHECKING:
+    from .trigger import DoorTrigger
 
 __all__ = ["FULL_HD", "full_hd_frame", "crop_around", "paste_faces", "Visit", "door_video",
-           "write_video", "face_crop", "textured_background", "Actor", "scene_video"]
+           "write_video", "face_crop", "textured_background", "Actor", "scene_video", "Scene",
+           "hard_scenes", "true_label", "SceneRun", "run_door_on_scene"]
 
 FULL_HD = (1920, 1080)
 
@@ -253,6 +260,96 @@ def scene_video(actors: Sequence[Actor], seconds: float, size: Tuple[int, int] =
         if noise:
             frame = np.clip(frame + fields[index % len(fields)], 0, 255).astype(np.uint8)
         yield frame, truth
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A built video: actors over backgrounds (``(start second, seed)``; each switch is a
+    hard cut), ``size`` (width, height) at ``fps``."""
+
+    name: str
+    actors: Tuple[Actor, ...]
+    seconds: float
+    backgrounds: Tuple[Tuple[float, int], ...] = ((0.0, 0),)
+    size: Tuple[int, int] = (640, 360)
+    fps: float = 25.0
+
+    def frames(self) -> Iterator[Tuple[NDArray[np.uint8], List[Tuple[str, NDArray[np.float32]]]]]:
+        """As :func:`scene_video`."""
+        return scene_video(self.actors, self.seconds, self.size, self.fps, self.backgrounds)
+
+
+FaceCrop = Tuple[str, NDArray[np.uint8], Tuple[float, float, float, float]]
+
+
+def hard_scenes(a: FaceCrop, b: FaceCrop) -> List[Scene]:
+    """The three scenes in which a tracker may hand one person's identity to another, for
+    two people ``(label, crop, face box in crop)``: "cut" (a hard cut between two scenes
+    whose faces sit in about the same place), "swap" (``a`` leaves and ``b`` stands in the
+    very same place from frame 75 on: between two detections while the door is idle) and
+    "crossing" (the two walk past each other, ``b`` in front)."""
+    (la, ca, ba), (lb, cb, bb) = a, b
+    return [
+        Scene("cut", (Actor(la, ca, ba, 0.0, 3.0, start=(0.5, 0.45), start_px=90),
+                      Actor(lb, cb, bb, 3.0, 6.0, start=(0.52, 0.47), start_px=86)),
+              6.0, backgrounds=((0.0, 1), (3.0, 2))),
+        Scene("swap", (Actor(la, ca, ba, 0.0, 3.0, start=(0.5, 0.45), start_px=90),
+                       Actor(lb, cb, bb, 3.0, 6.0, start=(0.5, 0.45), start_px=90)), 6.0),
+        Scene("crossing", (Actor(la, ca, ba, 0.0, 5.0, start=(0.15, 0.45), end=(0.85, 0.45),
+                                 start_px=80),
+                           Actor(lb, cb, bb, 0.0, 5.0, start=(0.85, 0.47), end=(0.15, 0.47),
+                                 start_px=80)), 5.0)]
+
+
+def true_label(box: NDArray, truth: Sequence[Tuple[str, NDArray]]) -> str:
+    """The label of the true face box that overlaps ``box`` most (IoU >= 0.3), else
+    "nobody"."""
+    if not truth:
+        return "nobody"
+    overlap = iou_matrix(np.asarray(box, np.float32)[None], np.stack([b for _, b in truth]))[0]
+    best = int(np.argmax(overlap))
+    return truth[best][0] if overlap[best] >= 0.3 else "nobody"
+
+
+@dataclass
+class SceneRun:
+    """What a door did on a :class:`Scene`.
+
+    ``events`` pairs each event with the true label at its box; ``wrong_claims`` lists
+    ``(frame, track_id, claimed person, true label)`` for every frame in which the
+    detector ran and an identified track sat on someone else's face; ``decidable``
+    maps each label to the first video time its face was at least ``min_face_px`` wide;
+    ``seconds`` is the processing time.
+    """
+
+    events: List[Tuple[object, str]]
+    wrong_claims: List[Tuple[int, int, str, str]]
+    decidable: Dict[str, float]
+    frames: int
+    seconds: float
+
+
+def run_door_on_scene(trigger: "DoorTrigger", scene: Scene, min_face_px: float) -> SceneRun:
+    """Feed ``scene`` to ``trigger`` frame by frame and compare it with the truth."""
+    frames = list(scene.frames())
+    events: List[Tuple[object, str]] = []
+    wrong: List[Tuple[int, int, str, str]] = []
+    decidable: Dict[str, float] = {}
+    start = time.perf_counter()
+    for index, (image, truth) in enumerate(frames):
+        for event in trigger.process(Frame(index, index / scene.fps, image)):
+            events.append((event, true_label(np.asarray(event.box), truth)))
+        if trigger.last_detected_frame == index:
+            for track_id, person, box in trigger.identified_tracks():
+                label = true_label(box, truth)
+                if label != person:
+                    wrong.append((index, track_id, person, label))
+    elapsed = time.perf_counter() - start
+    for index, (_, truth) in enumerate(frames):
+        for label, box in truth:
+            if box[2] - box[0] >= min_face_px:
+                decidable.setdefault(label, index / scene.fps)
+    return SceneRun(events, wrong, decidable, len(frames), elapsed)
 
 
 def write_video(path: Union[str, "os.PathLike[str]"], frames: Iterable[NDArray[np.uint8]],

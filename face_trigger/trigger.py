@@ -49,6 +49,7 @@ class DoorEvent:
     video_time: float
     frame: int
     track_id: int
+    box: List[float]
     decision: str
     person: str
     similarity: float
@@ -123,6 +124,7 @@ class DoorTrigger:
         self.outage: Optional[Dict[str, Any]] = None  # since, next retry, wait, failures
         self.skipped_detections = 0
         self._skipping = False
+        self.last_detected_frame = -1
         # Integrity counters: verifications of identified tracks, identity switches they
         # caught (the track ended), undecided tracks restarted after a cut or jump, cuts.
         self.verifications = 0
@@ -153,6 +155,7 @@ class DoorTrigger:
             self.arming.tick(frame.time, self._visible_people(self.tracker.tracks))
             return []
         after_skip, self._skipping = self._skipping, False
+        self.last_detected_frame = frame.index
         detections = self.pipeline.detect(frame.image)
         tracks, ended = self.tracker.update(detections.boxes, frame.index)
         self.decider.forget(t.track_id for t in ended)
@@ -240,7 +243,7 @@ class DoorTrigger:
             seen = "unverifiable" if observed is None else (
                 f"{observed.name if observed.known else UNKNOWN} "
                 f"(similarity {observed.similarity:.2f})")
-            logger.warning("frame %d: track %d was %s, its face now reads %s after a %s check;"
+            logger.warning("frame %d: track %d was %s, its face now reads %s (%s check);"
                            " it continues as track %d with no votes", frame.index,
                            track.track_id, state.person, seen, reason, new.track_id)
             if self.audit is not None:
@@ -356,7 +359,8 @@ class DoorTrigger:
         event = DoorEvent(
             event_id=event_id, time=now.isoformat(timespec="milliseconds"),
             video_time=round(frame.time, 3), frame=frame.index, track_id=track.track_id,
-            decision=decision, person=person, similarity=round(float(similarity), 4),
+            box=[round(float(v), 1) for v in track.box], decision=decision, person=person,
+            similarity=round(float(similarity), 4),
             margin=round(float(who.margin), 4) if np.isfinite(who.margin) else None,
             votes=state.votes, observations=[o.to_dict() for o in state.observations],
             gated=dict(state.gated),

@@ -53,6 +53,26 @@ def reference(pipeline, images) -> Dict[str, ft.Face]:
     return {name: pipeline.analyze(image)[0] for name, image in images.items()}
 
 
+# ---------------------------------------------------------------------- lfw_dev (real faces)
+#: .ci/run sets this: there ../shared/lfw_dev is beside the checkout and its tests must run.
+REQUIRE_LFW = os.environ.get("FACE_TRIGGER_REQUIRE_LFW") == "1"
+
+
+@pytest.fixture(scope="session")
+def lfw_dev() -> Path:
+    """The shared lfw_dev folder (``$FACE_TRIGGER_LFW_DEV`` or ``../shared/lfw_dev`` beside
+    the checkout). Tests read the photos named in tests/data/lfw_door_faces.json from it;
+    nothing of it is copied into the repository (its README forbids that)."""
+    root = Path(os.environ.get("FACE_TRIGGER_LFW_DEV",
+                               Path(__file__).resolve().parent.parent.parent / "shared" / "lfw_dev"))
+    if not (root / "people.tsv").is_file():
+        reason = f"lfw_dev not found at {root} (set FACE_TRIGGER_LFW_DEV)"
+        if REQUIRE_LFW:
+            pytest.fail(f"{reason} (FACE_TRIGGER_REQUIRE_LFW=1)")
+        pytest.skip(reason)
+    return root
+
+
 # ---------------------------------------------------------------------- PostgreSQL + pgvector
 #: .ci/run sets this: there the PostgreSQL tests must run, not skip.
 REQUIRE_POSTGRES = os.environ.get("FACE_TRIGGER_REQUIRE_POSTGRES") == "1"
