@@ -1,6 +1,9 @@
-"""Door trigger speed and behaviour on the built 720p demo video (730 frames).
+"""Door trigger speed and behaviour: the built 720p demo video (730 frames), then the hard
+scenes (cut, idle swap, crossing) and, with --lfw, the real-face scenes (a turned 64 px face,
+a lookalike stranger).
 
 Run by hand:  python benchmarks/bench_door.py [--rounds 3] [--out door_bench]
+              [--lfw ../shared/lfw_dev]
 
 Builds the demo of examples/make_demo_video.py (Obama walks up at 1 s, a stranger at 8 s,
 Obama again at 20 s; noise, blur, dropped frames), enrols Obama and Biden from their other
@@ -13,19 +16,31 @@ photos, and runs in the same process, alternating:
 Prints frames per second of both (video decoding included in both), the share of frames that
 needed an embedding, the decision latency from the first frame in which the face reached the
 minimum size, resident memory after 100 frames and at the end, and false accepts of the stranger.
+
+Then per scene (640x360, frames built in memory, door and baseline alternating): decisions
+right / wrong / missed against the true face at each decision's box, identity switches (tracks
+that claimed someone else's face in a frame where the detector ran; the door's own count of
+switches it caught beside it), time from the face being decidable (>= min_face_px wide) to its
+decision, embeddings per frame, and frames per second against the same baseline.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 import face_trigger as ft
 from _timing import machine_line
 from face_trigger.decision import DecisionSettings
-from face_trigger.sources import FrameSource
+from face_trigger.sources import Frame, FrameSource
+from face_trigger.testing import (Scene, SceneRun, face_crop, hard_scenes, lfw_scenes,
+                                  run_door_on_scene)
 from face_trigger.trigger import DoorTrigger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
@@ -71,8 +86,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("door_bench"))
+    parser.add_argument("--lfw", type=Path, help="lfw_dev folder: add the real-face scenes")
     args = parser.parse_args()
     ft.configure_opencv(quiet=True)
+    logging.getLogger("face_trigger").setLevel(logging.ERROR)  # switches are counted below
     print(machine_line())
     video = build_demo(args.out)
     pipeline = ft.FacePipeline()
@@ -115,8 +132,84 @@ def main() -> None:
     print(f"\nstranger: {len(fired_for_stranger)} identified decisions (must be 0); per-frame "
           f"baseline identifications during the visit: {stranger_accepts} of {stranger_frames} "
           f"frames accepted as someone (gate {recognizer.unknown_threshold})")
+    print(f"integrity: {trigger.cuts_seen} cuts seen, {trigger.verifications} verifications, "
+          f"{trigger.identity_switches} identity switches caught")
     print(f"memory (RSS): {memory['after 100 frames']:.0f} MB after 100 frames, "
           f"{memory['at the end']:.0f} MB at the end")
+    bench_scenes(args, pipeline)
+
+
+def scene_baseline(recognizer, pipeline, frames) -> float:
+    """Seconds to detect, embed and identify every face of every frame."""
+    start = time.perf_counter()
+    for image in frames:
+        boxes, embeddings = pipeline.detect_embedding(image)
+        if len(boxes):
+            recognizer.identify(embeddings)
+    return time.perf_counter() - start
+
+
+def score(result: SceneRun, enrolled) -> dict:
+    """Decisions right / wrong / missed, identity switches and latency of one run."""
+    right = wrong = 0
+    decided_at = {}
+    for event, truth in result.events:
+        if event.decision == "identified":
+            if event.person == truth:
+                right += 1
+                decided_at.setdefault(truth, event.video_time)
+            else:
+                wrong += 1
+        elif truth not in enrolled:  # "unknown" for a stranger is right
+            right += 1
+    labels = set(result.decidable)
+    missed = len([label for label in labels if label in enrolled and label not in decided_at])
+    latency = [decided_at[label] - result.decidable[label] for label in decided_at]
+    return {"right": right, "wrong": wrong, "missed": missed,
+            "switches": len({(t, p) for _, t, p, _ in result.wrong_claims}),
+            "wrong_frames": len(result.wrong_claims),
+            "latency_ms": [round(1000 * x) for x in latency]}
+
+
+def bench_scenes(args, pipeline) -> None:
+    data = Path(__file__).resolve().parent.parent / "tests" / "data"
+    photos = {n: ft.read_image(data / f"{n}.jpg") for n in ("obama", "obama2", "obama3", "biden")}
+    faces = {n: pipeline.analyze(p)[0] for n, p in photos.items()}
+    scenes = hard_scenes(("obama",) + face_crop(photos["obama2"], faces["obama2"].box),
+                         ("biden",) + face_crop(photos["biden"], faces["biden"].box))
+    enrol = [(n, faces[k].embedding) for n, k in (("obama", "obama"), ("obama", "obama3"),
+                                                  ("biden", "biden"))]
+    if args.lfw:
+        cases = json.loads((data / "lfw_door_faces.json").read_text())
+        more, extra = lfw_scenes(pipeline, args.lfw, cases)
+        scenes += more
+        enrol += extra
+    recognizer = ft.FaceRecognizer(classifier="knn").fit(
+        np.stack([v for _, v in enrol]), [n for n, _ in enrol])
+    enrolled = {n for n, _ in enrol}
+    settings = DecisionSettings()
+    print(f"\nscenes (640x360, 25 fps; {len(enrolled)} people enrolled; median of "
+          f"{args.rounds} alternating rounds):")
+    print("| scene | frames | right / wrong / missed | identity switches (frames) | caught by "
+          "the door | decidable -> decided | embeddings / frame | door fps | baseline fps "
+          "| ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for scene in scenes:
+        frames = [image for image, _ in scene.frames()]
+        door_s, base_s = [], []
+        for _ in range(args.rounds):
+            trigger = DoorTrigger(recognizer, pipeline, settings=settings)
+            result = run_door_on_scene(trigger, scene, settings.min_face_px)
+            door_s.append(result.seconds)
+            base_s.append(scene_baseline(recognizer, pipeline, frames))
+        s = score(result, enrolled)
+        door_fps = len(frames) / statistics.median(door_s)
+        base_fps = len(frames) / statistics.median(base_s)
+        latency = ", ".join(f"{x} ms" for x in s["latency_ms"]) or "-"
+        print(f"| {scene.name} | {len(frames)} | {s['right']} / {s['wrong']} / {s['missed']} | "
+              f"{s['switches']} ({s['wrong_frames']}) | {trigger.identity_switches} | {latency} | "
+              f"{trigger.embedded_faces / trigger.frames:.2f} | {door_fps:.0f} | "
+              f"{base_fps:.0f} | {door_fps / base_fps:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -46,8 +46,8 @@ class DecisionSettings:
         Per person: seconds between firings, and seconds out of view before the
         next visit may fire.
     idle_detect_every : int
-        While no undecided face is in view (an empty doorway, or only people already
-        recognised), run the detector on every this-many-th frame only. A newcomer
+        While no undecided face is in view (an empty doorway, or only faces already
+        decided), run the detector on every this-many-th frame only. A newcomer
         then waits at most this many frames minus one to be seen (120 ms at 25 fps
         for 4); 1 detects on every frame. An identified face is verified again on
         the first detection after skipped frames.

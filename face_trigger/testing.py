@@ -18,16 +18,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import check_frame
-from .image_io import crop_around
+from .image_io import crop_around, read_image
 from .sources import Frame
 from .tracking import iou_matrix
 
 if TYPE_CHECKING:
+    from .pipeline import FacePipeline
     from .trigger import DoorTrigger
 
 __all__ = ["FULL_HD", "full_hd_frame", "crop_around", "paste_faces", "Visit", "door_video",
            "write_video", "face_crop", "textured_background", "Actor", "scene_video", "Scene",
-           "hard_scenes", "true_label", "SceneRun", "run_door_on_scene"]
+           "hard_scenes", "lfw_scenes", "true_label", "SceneRun", "run_door_on_scene"]
 
 FULL_HD = (1920, 1080)
 
@@ -299,6 +300,34 @@ def hard_scenes(a: FaceCrop, b: FaceCrop) -> List[Scene]:
                                  start_px=80),
                            Actor(lb, cb, bb, 0.0, 5.0, start=(0.85, 0.47), end=(0.15, 0.47),
                                  start_px=80)), 5.0)]
+
+
+def lfw_scenes(pipeline: "FacePipeline", root: Union[str, "os.PathLike[str]"],
+               cases: Dict[str, Dict]) -> Tuple[List[Scene], List[Tuple[str, NDArray[np.float32]]]]:
+    """The real-face scenes of the door, from lfw_dev photos named in ``cases`` (the JSON
+    of ``benchmarks/pick_door_faces.py``): "turned" (an enrolled person's turned face,
+    64-66 px, for 2 s) and "lookalike" (a stranger similar to an enrolled person, walking
+    up from 50 to 140 px over 4 s, labelled "stranger"). Also returns the enrolment the
+    scenes assume: ``[(name, embedding (128,)), ...]``."""
+    root = Path(root)
+
+    def face(name: str) -> Tuple[NDArray[np.uint8], Tuple[float, float, float, float],
+                                 NDArray[np.float32]]:
+        image = read_image(root / name)
+        found = max(pipeline.analyze(image), key=lambda f: f.width)
+        assert found.embedding is not None
+        return face_crop(image, found.box) + (found.embedding,)
+
+    turned, lookalike = cases["turned"], cases["lookalike"]
+    enrol = [(turned["person"], face(name)[2]) for name in turned["enrol"]]
+    enrol.append((lookalike["enrolled"].split("/")[0], face(lookalike["enrolled"])[2]))
+    crop, box, _ = face(turned["photo"])
+    scenes = [Scene("turned", (Actor(turned["person"], crop, box, 0.0, 2.0, start=(0.4, 0.45),
+                                     end=(0.42, 0.46), start_px=64, end_px=66),), 2.0)]
+    crop, box, _ = face(lookalike["stranger"])
+    scenes.append(Scene("lookalike", (Actor("stranger", crop, box, 0.0, 4.0, start=(0.5, 0.5),
+                                            end=(0.45, 0.5), start_px=50, end_px=140),), 4.0))
+    return scenes, enrol
 
 
 def true_label(box: NDArray, truth: Sequence[Tuple[str, NDArray]]) -> str:

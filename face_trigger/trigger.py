@@ -308,8 +308,9 @@ class DoorTrigger:
         return self.outage is None
 
     def _idle(self) -> bool:
-        """No face in view that still needs a decision."""
-        return all(self.decider.state(t.track_id).decision == IDENTIFIED
+        """No face in view that still needs a first decision (faces decided "unknown" are
+        still observed, on the frames the detector runs, and may be identified later)."""
+        return all(self.decider.state(t.track_id).decision is not None
                    for t in self.tracker.tracks)
 
     def _visible_people(self, tracks: Sequence[Any]) -> List[str]:

@@ -17,7 +17,7 @@ import pytest
 import face_trigger as ft
 from face_trigger.audit import AuditLog
 from face_trigger.decision import DecisionSettings
-from face_trigger.testing import Actor, Scene, face_crop, hard_scenes, run_door_on_scene
+from face_trigger.testing import face_crop, hard_scenes, lfw_scenes, run_door_on_scene
 from face_trigger.trigger import DoorTrigger
 
 SETTINGS = DecisionSettings()
@@ -98,37 +98,26 @@ def test_two_people_crossing_keep_their_own_decisions(recognizer, pipeline, scen
 
 # ------------------------------------------------------------ real faces from lfw_dev
 # tests/data/lfw_door_faces.json names the photos; benchmarks/pick_door_faces.py chose them.
+# The enrolment adds the turned person's other photos and the person the stranger resembles.
 
 @pytest.fixture(scope="module")
-def lfw_cases(data_dir):
-    return json.loads((data_dir / "lfw_door_faces.json").read_text())
-
-
-def lfw_face(pipeline, lfw_dev, name):
-    """(face crop, face box in the crop, embedding) of the largest face of an lfw photo."""
-    image = ft.read_image(lfw_dev / name)
-    face = max(pipeline.analyze(image), key=lambda f: f.width)
-    return face_crop(image, face.box) + (face.embedding,)
-
-
-def enrolled_with(reference, extra):
-    """A recognizer of obama and biden plus ``extra``: [(name, embedding), ...]."""
-    names = ["obama", "obama", "biden"] + [n for n, _ in extra]
+def lfw(pipeline, reference, lfw_dev, data_dir):
+    """The lfw scenes by name, and a recognizer of obama, biden and the lfw people."""
+    cases = json.loads((data_dir / "lfw_door_faces.json").read_text())
+    scenes, enrol = lfw_scenes(pipeline, lfw_dev, cases)
+    names = ["obama", "obama", "biden"] + [n for n, _ in enrol]
     vectors = [reference[n].embedding for n in ("obama", "obama3", "biden")] + \
-        [v for _, v in extra]
-    return ft.FaceRecognizer(classifier="knn").fit(np.stack(vectors), names)
+        [v for _, v in enrol]
+    recognizer = ft.FaceRecognizer(classifier="knn").fit(np.stack(vectors), names)
+    return {scene.name: scene for scene in scenes}, recognizer, cases
 
 
-def test_turned_small_face_of_an_enrolled_person_is_identified_within_a_second(
-        pipeline, reference, lfw_dev, lfw_cases):
-    case = lfw_cases["turned"]
-    enrol = [(case["person"], lfw_face(pipeline, lfw_dev, n)[2]) for n in case["enrol"]]
-    crop, box, _ = lfw_face(pipeline, lfw_dev, case["photo"])
-    scene = Scene("turned", (Actor(case["person"], crop, box, 0.0, 2.0, start=(0.4, 0.45),
-                                   end=(0.42, 0.46), start_px=64, end_px=66),), 2.0)
-    _, result = run(enrolled_with(reference, enrol), pipeline, scene)
+def test_turned_small_face_of_an_enrolled_person_is_identified_within_a_second(pipeline, lfw):
+    scenes, recognizer, cases = lfw
+    person = cases["turned"]["person"]
+    _, result = run(recognizer, pipeline, scenes["turned"])
     decided = identified(result)
-    assert decided and decided[0][0] == case["person"] == decided[0][2]
+    assert decided and decided[0][0] == person == decided[0][2]
     first = next(e for e, _ in result.events if e.decision == "identified")
     assert first.video_time <= 1.0
     # what it claims to test: turned (yaw proxy 0.5-1.0), small faces that still match
@@ -136,15 +125,9 @@ def test_turned_small_face_of_an_enrolled_person_is_identified_within_a_second(
     assert result.wrong_claims == []
 
 
-def test_a_lookalike_stranger_is_never_identified(pipeline, reference, lfw_dev, lfw_cases):
-    case = lfw_cases["lookalike"]
-    enrolled_name = case["enrolled"].split("/")[0]
-    recognizer = enrolled_with(reference, [(enrolled_name,
-                                            lfw_face(pipeline, lfw_dev, case["enrolled"])[2])])
-    crop, box, _ = lfw_face(pipeline, lfw_dev, case["stranger"])
-    scene = Scene("lookalike", (Actor("stranger", crop, box, 0.0, 4.0, start=(0.5, 0.5),
-                                      end=(0.45, 0.5), start_px=50, end_px=140),), 4.0)
-    trigger, result = run(recognizer, pipeline, scene)
+def test_a_lookalike_stranger_is_never_identified(pipeline, lfw):
+    scenes, recognizer, _ = lfw
+    trigger, result = run(recognizer, pipeline, scenes["lookalike"])
     assert identified(result) == [] and result.wrong_claims == []
     unknown = [e for e, _ in result.events if e.decision == "unknown"]
     assert unknown and all(o["name"] == "unknown" or o["similarity"] >= 0.46
