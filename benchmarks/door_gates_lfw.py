@@ -1,11 +1,11 @@
 """Choose the door's observation gates on real faces: how genuine and impostor similarity
 behave by yaw proxy, sharpness, face width and SFace feature norm.
 
-Run by hand:  python benchmarks/door_gates_lfw.py ../shared/lfw_dev [--widths 50 64 80]
-              [--gate 0.46] [--json gates.json]
+Run by hand:  python benchmarks/door_gates_lfw.py ../shared/lfw_dev [--widths 36 42 50 64 80]
+              [--gate 0.46] [--cache probes.npz] [--json gates.json]
 
 Each photo of ROOT/<person>/<photo> is enrolled at its own size (largest face). Each photo is
-then also a probe: as it is and downscaled so that its face is 50, 64 and 80 px wide (pasted
+then also a probe: as it is and downscaled so that its face is 36, 42, 50, 64 and 80 px wide (pasted
 on a grey 320x240 canvas, detected again, as a door camera would see a small face). For every
 probe we record the door's quality measures (``face_quality``: yaw proxy, Laplacian sharpness
 at 64 px, width) and the raw SFace norm, and compare its embedding with the enrolled photos:
@@ -16,7 +16,7 @@ or above it). A gate may drop observations only where FMR rises above the fronta
 the TAR collapses. It also compares the measures as quality scores: the genuine pairs' rank
 correlation with each measure and the FNMR left after dropping the worst 10 % / 20 % of
 probes by that measure (an error-versus-reject check).
-Nothing of ROOT is copied; expect about 3 minutes on 2 cores.
+Nothing of ROOT is copied; about 2.5 minutes on 2 cores.
 """
 from __future__ import annotations
 
@@ -166,7 +166,7 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="folder of <person>/<photo> (../shared/lfw_dev)")
-    parser.add_argument("--widths", type=int, nargs="+", default=[50, 64, 80])
+    parser.add_argument("--widths", type=int, nargs="+", default=[36, 42, 50, 64, 80])
     parser.add_argument("--gate", type=float, default=ft.IDENTIFY_COSINE)
     parser.add_argument("--cache", type=Path, help="reuse/write the measured probes (.npz)")
     parser.add_argument("--json", type=Path, help="write the tables as JSON")

@@ -177,7 +177,8 @@ def textured_background(size: Tuple[int, int], seed: int) -> NDArray[np.uint8]:
     width, height = size
     rng = np.random.default_rng(seed)
     coarse = rng.integers(30, 226, (5, 8, 3)).astype(np.uint8)
-    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.asarray(cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC),
+                      np.uint8)
 
 
 @dataclass(frozen=True)

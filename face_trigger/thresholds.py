@@ -74,7 +74,7 @@ VOTE_N: int = 5
 
 #: Smallest face (box width in frame pixels) that counts as an observation: smaller faces
 #: are tracked but not embedded. Chosen on real faces by
-#: ``python benchmarks/door_gates_lfw.py ../shared/lfw_dev --widths 36 42 50 64 80``
+#: ``python benchmarks/door_gates_lfw.py ../shared/lfw_dev``
 #: (lfw_dev photos downscaled so the face is 36-80 px wide, 1,664 genuine and 14.3 million
 #: impostor pairs at the identify gate): widths 36-45 px kept TAR 0.964 and FMR 1.3e-5,
 #: the same as 90-120 px (0.984, 8.9e-6); nothing below 36 px was measured, and YuNet at

@@ -192,8 +192,8 @@ class CutDetector:
 
         gray = cv2.cvtColor(cv2.resize(frame, self.SIZE, interpolation=cv2.INTER_AREA),
                             cv2.COLOR_BGR2GRAY).astype(np.float32)
-        hist = np.bincount((gray // 16).astype(np.intp).ravel(), minlength=16
-                           ).astype(np.float32) / gray.size
+        hist = (np.bincount((gray // 16).astype(np.intp).ravel(), minlength=16)
+                / np.float32(gray.size)).astype(np.float32)
         previous, self._previous = self._previous, (gray, hist)
         if previous is None:
             return 0.0

@@ -12,8 +12,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 
@@ -335,7 +335,7 @@ class DoorTrigger:
     def _decide(self, frame: Frame, track: Any, decision: str, who: Any,
                 healthy: bool) -> DoorEvent:
         state = self.decider.state(track.track_id)
-        person = state.person if decision == IDENTIFIED else UNKNOWN
+        person = (state.person if decision == IDENTIFIED else None) or UNKNOWN
         similarity = max((o.similarity for o in state.observations if o.name == person),
                          default=float(who.similarity))
         event_id = uuid.uuid4().hex
@@ -389,7 +389,7 @@ class DoorTrigger:
             return None
         return str(path)
 
-    def _action_result(self, event: Dict[str, Any], action: Action, ok: bool,
+    def _action_result(self, event: Mapping[str, Any], action: Action, ok: bool,
                        detail: str) -> None:
         if self.audit is not None:
             self.audit.append({"type": "action", "event_id": event.get("event_id"),
@@ -403,4 +403,4 @@ def _overlapping(boxes: np.ndarray) -> np.ndarray:
         return np.zeros(len(boxes), bool)
     overlap = iou_matrix(boxes, boxes) > 0
     np.fill_diagonal(overlap, False)
-    return overlap.any(axis=1)
+    return np.asarray(overlap.any(axis=1), bool)
