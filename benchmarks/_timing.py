@@ -16,11 +16,14 @@ def machine_line() -> str:
 
 
 def measure(cases: Dict[str, Callable[[], object]], repeats: int = 50,
-            warmup: int = 5) -> Dict[str, List[float]]:
+            warmup: int = 5, settle_s: float = 0.0) -> Dict[str, List[float]]:
     """Run every case ``warmup`` times, then ``repeats`` rounds in which each case runs once.
 
     Interleaving the cases round by round spreads the machine's noise over all of
-    them, so ratios between cases measured in one call are fair. Returns seconds.
+    them, so ratios between cases measured in one call are fair. ``settle_s`` of idle
+    before every timed call keeps one case's aftermath off the next (a numpy product of
+    64 queries with a million faceprints allocates a 256 MB result; whatever ran in the
+    next 0.1 s ran up to 1.8x slower on this machine). Returns seconds.
     """
     for fn in cases.values():
         for _ in range(warmup):
@@ -28,6 +31,8 @@ def measure(cases: Dict[str, Callable[[], object]], repeats: int = 50,
     times: Dict[str, List[float]] = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
+            if settle_s:
+                time.sleep(settle_s)
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)

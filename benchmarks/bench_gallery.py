@@ -1,21 +1,34 @@
-"""Gallery search at 1k, 10k, 100k and 1M faceprints against numpy float32 brute force.
+"""Gallery search against numpy float32 brute force, on real-like faces (default) or on
+random vectors with near-copy queries (--data nearcopy).
 
-Run by hand:  python benchmarks/bench_gallery.py [--sizes 1000 10000 100000 1000000]
-              [--out gallery_bench]   (needs faiss for 1M: pip install 'face_trigger[faiss]')
+Run by hand:  python benchmarks/bench_gallery.py --lfw ../shared/lfw_dev
+              [--sizes 100000 1000000] [--out gallery_bench] [--cache lfw_embeddings.npz]
+              python benchmarks/bench_gallery.py --data nearcopy [--sizes 1000 ... 1000000]
               [--db postgresql://.../scratch --reset-db [--db-sizes 100000 1000000]]
+              (faiss is needed from 200,000 faceprints: pip install 'face_trigger[faiss]')
 
-With --db, the same data also goes into a PostgreSQL + pgvector gallery at the --db-sizes:
-load time (COPY + IVFFlat build), single adds per second, query p50/p95 (one query; 64 per
-call) and recall@1 against exact float32, in the same interleaved run as the local gallery.
+Real-like data (issue #14): lfw_dev is embedded (largest face of each photo); 500 people with
+one photo are held out as real strangers, every other person is enrolled with their first
+photo, and the other photos of the 52 people with several are real queries. The gallery is
+padded to N with synthetic people from ``testing.FittedFaces`` fitted to lfw_dev (one
+faceprint each), and gets 2,000 synthetic held-out queries (another draw of an enrolled
+synthetic identity) and 1,000 synthetic strangers. A realism line compares real and
+synthetic genuine and impostor similarity percentiles. Against exact search over the same
+vectors: recall@1 (same top faceprint), rank-1 identification of the genuine queries (top
+faceprint's person is the right one) for the gallery and for exact search, and the share of
+default ``identify`` decisions (person or unknown) equal to ``identify(exact=True)``'s.
+
+Near-copy data (the old benchmark): random unit vectors, 10 faceprints per person, 1,000
+queries that are gallery vectors plus noise of 0.05 per dimension (cosine about 0.99).
+
+Both: numpy brute force over the same float32 matrix (``argmax(X @ q)``), one query and
+batches of 64, interleaved with the gallery's ``search(k=1)``, with --settle seconds of idle
+before each timed call (the numpy batch allocates a 256 MB result at 1M and slowed whatever
+ran right after it); then a fresh process opens the saved gallery: time until ready to
+serve, peak resident memory (VmHWM).
+With --db the same data also goes into a PostgreSQL + pgvector gallery at the --db-sizes.
 --reset-db drops the schema face_trigger of that database first: point it at a scratch
 database, never at one you keep.
-
-Synthetic gallery: random unit vectors (10 faceprints per person) plus, for 1,000 queries,
-planted near-duplicates (the query is a gallery vector plus noise of 0.05 per dimension).
-The gallery picks its method by size (exact float32 below COMPACT_FROM, else faiss IVF with
-4-bit PQ codes, fast scan, exact re-ranking from the database). Same run, interleaved: numpy
-brute force over the same float32 matrix (``argmax(X @ q)``), one query and batches of 64.
-A fresh process then opens the saved gallery: time until ready to serve, resident memory.
 """
 from __future__ import annotations
 
@@ -25,11 +38,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Dict, List, Tuple
 
 import numpy as np
 
 import face_trigger as ft
 from _timing import machine_line, measure, report
+from face_trigger.testing import FittedFaces, similarity_percentiles
 
 SERVE = """
 import json, resource, sys, time
@@ -39,8 +54,8 @@ g = ft.Gallery(sys.argv[1], "synthetic@0")
 q = np.load(sys.argv[2])
 g.search(q[:1], k=1)
 ready = time.perf_counter() - t
-rss = int(open("/proc/self/statm").read().split()[1]) * 4096 / 1e6
-print(json.dumps({"ready_s": ready, "rss_mb": rss, "compact": g.compact}))
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(json.dumps({"ready_s": ready, "rss_mb": int(hwm.split()[1]) / 1e3, "compact": g.compact}))
 """
 
 
@@ -67,17 +82,113 @@ def postgres_gallery(url: str, names, vectors) -> tuple:
     return gallery, ids, load, adds
 
 
-def recall_at_1(gallery, queries, exact_ids) -> float:
-    found = np.concatenate([gallery.search(queries[i:i + 100], k=1)[1][:, 0]
-                            for i in range(0, len(queries), 100)])
-    return float(np.mean(found == exact_ids))
+def nearcopy_data(n: int, rng: np.random.Generator):
+    """Random unit vectors (10 per person) and 1,000 near-copy queries."""
+    vectors = rng.standard_normal((n, 128), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    targets = rng.choice(n, min(1000, n), replace=False)
+    queries = vectors[targets] + 0.05 * rng.standard_normal((len(targets), 128),
+                                                               dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    names = [f"p{i // 10}" for i in range(n)]
+    return vectors, names, queries, [names[t] for t in targets], ["near-copy"] * len(targets)
+
+
+def lfw_embeddings(root: Path, cache: Path = None) -> Tuple[np.ndarray, List[str]]:
+    if cache is not None and cache.is_file():
+        data = np.load(cache)
+        return data["embeddings"], data["labels"].tolist()
+    result = ft.enroll_folder(root, ft.FacePipeline(), progress=False, several_faces="largest")
+    if cache is not None:
+        np.savez(cache, embeddings=result.embeddings, labels=np.array(result.labels))
+    return result.embeddings, list(result.labels)
+
+
+def realistic_data(n: int, real: np.ndarray, labels: List[str], fitted: FittedFaces,
+                   rng: np.random.Generator, synthetic_queries: int = 2000):
+    """Gallery of N (real enrolled + synthetic), queries, their true names ("" for
+    strangers) and kinds."""
+    labels_arr = np.array(labels)
+    people, counts = np.unique(labels_arr, return_counts=True)
+    singles = people[counts == 1]
+    strangers = set(rng.choice(singles, min(500, len(singles)), replace=False).tolist())
+    vectors, names, queries, truth, kinds = [], [], [], [], []
+    for person in people:
+        rows = real[labels_arr == person]
+        if person in strangers:
+            queries.append(rows[0]), truth.append(""), kinds.append("real stranger")
+            continue
+        vectors.append(rows[0]), names.append(person)
+        for row in rows[1:]:
+            queries.append(row), truth.append(person), kinds.append("real genuine")
+    synthetic = n - len(vectors)
+    centres, scales = fitted.identities(synthetic, rng)
+    padded = np.concatenate([np.stack(vectors), fitted.photos(centres, scales, rng)])
+    names += [f"s{i}" for i in range(synthetic)]
+    held = min(synthetic_queries, synthetic)
+    others, other_scales = fitted.identities(synthetic_queries // 2, rng)
+    queries = np.concatenate([np.stack(queries),
+                              fitted.photos(centres[:held], scales[:held], rng),
+                              fitted.photos(others, other_scales, rng)])
+    truth += [f"s{i}" for i in range(held)] + [""] * len(others)
+    kinds += ["synthetic genuine"] * held + ["synthetic stranger"] * len(others)
+    return padded, names, queries.astype(np.float32), truth, kinds
+
+
+def realism_line(real: np.ndarray, labels: List[str], fitted: FittedFaces) -> str:
+    rng = np.random.default_rng(7)
+    centres, scales = fitted.identities(1000, rng)
+    pairs = np.concatenate([fitted.photos(centres, scales, rng),
+                            fitted.photos(centres, scales, rng)])
+    synthetic = similarity_percentiles(pairs, [f"s{i}" for i in range(1000)] * 2)
+    measured = similarity_percentiles(real, labels)
+    fmt = lambda values: " ".join(f"{v:.3f}" for v in values)  # noqa: E731
+    return (f"realism: genuine similarity p1 p5 p50 p95 p99 real {fmt(measured[0])} | synthetic "
+            f"{fmt(synthetic[0])}; impostor p50 p99 p99.9 p99.99 real {fmt(measured[1])} | "
+            f"synthetic {fmt(synthetic[1])}")
+
+
+def in_batches(fn, queries, size=500):
+    out: list = []
+    for start in range(0, len(queries), size):
+        out += fn(queries[start:start + size])
+    return out
+
+
+def accuracy(gallery, vectors, ids, names, queries, truth, kinds) -> Dict[str, float]:
+    """recall@1 vs exact, rank-1 of gallery and exact, decisions equal to exact."""
+    exact_rows = np.concatenate([np.argmax(queries[i:i + 500] @ vectors.T, axis=1)
+                                 for i in range(0, len(queries), 500)])
+    found = np.concatenate([gallery.search(queries[i:i + 500], k=1)[1][:, 0]
+                            for i in range(0, len(queries), 500)])
+    position = np.searchsorted(ids, found)
+    genuine = np.array([t != "" for t in truth])
+    truth_arr = np.array(truth)
+    names_arr = np.array(names)
+    decided = in_batches(lambda q: [m.name for m in gallery.identify(q)], queries)
+    exact_decided = in_batches(lambda q: [m.name for m in gallery.identify(q, exact=True)],
+                               queries)
+    out = {"recall": float(np.mean(found == ids[exact_rows])),
+           "rank1": float(np.mean(names_arr[position][genuine] == truth_arr[genuine])),
+           "exact_rank1": float(np.mean(names_arr[exact_rows][genuine] == truth_arr[genuine])),
+           "decisions": float(np.mean(np.array(decided) == np.array(exact_decided)))}
+    kinds_arr = np.array(kinds)
+    for kind in dict.fromkeys(kinds):
+        mask = kinds_arr == kind
+        out[f"recall {kind}"] = float(np.mean(found[mask] == ids[exact_rows][mask]))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--data", choices=("realistic", "nearcopy"), default="realistic")
+    parser.add_argument("--lfw", type=Path, help="lfw_dev folder (realistic data)")
+    parser.add_argument("--cache", type=Path, help="reuse/write lfw_dev's embeddings (.npz)")
+    parser.add_argument("--sizes", type=int, nargs="+")
     parser.add_argument("--out", type=Path, default=Path("gallery_bench"))
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--settle", type=float, default=0.2,
+                        help="seconds of idle before each timed call (0: back to back)")
     parser.add_argument("--db", help="also a PostgreSQL gallery at this URL (scratch database)")
     parser.add_argument("--db-sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--reset-db", action="store_true",
@@ -85,24 +196,32 @@ def main() -> None:
     args = parser.parse_args()
     if args.db and not args.reset_db:
         parser.error("--db drops the gallery schema of that database: add --reset-db")
+    if args.data == "realistic" and args.lfw is None:
+        parser.error("realistic data needs --lfw ../shared/lfw_dev (or --data nearcopy)")
+    sizes = args.sizes or ([100_000, 1_000_000] if args.data == "realistic"
+                           else [1000, 10_000, 100_000, 1_000_000])
     pg_rows = []
     print(machine_line())
     args.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
+    if args.data == "realistic":
+        real, labels = lfw_embeddings(args.lfw, args.cache)
+        fitted = FittedFaces.fit(real, labels)
+        print(f"lfw_dev: {len(labels)} photos of {len(set(labels))} people")
+        print(realism_line(real, labels, fitted))
     rows = []
-    for n in args.sizes:
-        vectors = rng.standard_normal((n, 128), dtype=np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        targets = rng.choice(n, min(1000, n), replace=False)
-        queries = vectors[targets] + 0.05 * rng.standard_normal((len(targets), 128),
-                                                                   dtype=np.float32)
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    for n in sizes:
+        if args.data == "realistic":
+            vectors, names, queries, truth, kinds = realistic_data(n, real, labels, fitted, rng)
+        else:
+            vectors, names, queries, truth, kinds = nearcopy_data(n, rng)
         path = args.out / f"g{n}.db"
-        for stale in (path, Path(str(path) + ".ivf"), Path(str(path) + "-wal")):
+        for stale in (path, Path(f"{path}.faiss"), Path(f"{path}.faiss.ids.npy"),
+                      Path(f"{path}-wal")):
             stale.unlink(missing_ok=True)
         start = time.perf_counter()
         gallery = ft.Gallery(path, "synthetic@0")
-        ids = gallery.bulk_add([f"p{i // 10}" for i in range(n)], vectors)
+        ids = gallery.bulk_add(names, vectors)
         gallery.close()
         build = time.perf_counter() - start
         q1, q64 = queries[:1], queries[:64]
@@ -114,48 +233,52 @@ def main() -> None:
         }
         pg = None
         if args.db and n in args.db_sizes:
-            pg, pg_ids, load, adds = postgres_gallery(args.db, [f"p{i // 10}" for i in range(n)],
-                                                      vectors)
+            pg, pg_ids, load, adds = postgres_gallery(args.db, names, vectors)
             cases["postgres 1 query"] = lambda: pg.search(q1, k=1)
             cases["postgres 64 queries"] = lambda: pg.search(q64, k=1)
-        times = measure(cases, args.repeats, warmup=3)
-        medians = report(times, title=f"{n:,} faceprints ({'compact IVF-PQ4fs' if gallery.compact else 'exact float32'}); built in {build:.1f} s")
-        exact_rows = np.argmax(queries @ vectors.T, axis=1)
-        exact = ids[exact_rows]
-        recall = recall_at_1(gallery, queries, exact)
+        times = measure(cases, args.repeats, warmup=3, settle_s=args.settle)
+        method = "compact PQ64x4fs+SQ6" if gallery.compact else "exact float32"
+        medians = report(times, title=f"{n:,} faceprints ({method}); built in {build:.1f} s")
+        acc = accuracy(gallery, vectors, ids, names, queries, truth, kinds)
         if pg is not None:
-            pg_recall = recall_at_1(pg, queries, pg_ids[exact_rows])
+            pg_acc = accuracy(pg, vectors, pg_ids, names, queries, truth, kinds)
             p1, p64 = (np.array(times[c]) * 1e3 for c in ("postgres 1 query",
                                                           "postgres 64 queries"))
             pg_rows.append((n, load, n / load, adds, np.median(p1), np.percentile(p1, 95),
-                            np.median(p64) / 64, np.percentile(p64, 95) / 64, pg_recall,
+                            np.median(p64) / 64, np.percentile(p64, 95) / 64, pg_acc,
                             medians["gallery 1 query"] * 1e3))
             print(f"  postgres: loaded in {load:.1f} s (COPY + IVFFlat build), {adds:.0f} single "
-                  f"adds/s, recall@1 {pg_recall:.4f}")
+                  f"adds/s, {json.dumps({k: round(v, 4) for k, v in pg_acc.items()})}")
             pg.close()
         np.save(args.out / "q.npy", queries)
         served = json.loads(subprocess.run([sys.executable, "-c", SERVE, str(path),
                                             str(args.out / "q.npy")], capture_output=True,
                                            text=True, check=True).stdout.strip().splitlines()[-1])
-        rows.append((n, gallery.compact, medians["gallery 1 query"] / medians["baseline 1 query"],
+        rows.append((n, method, medians["gallery 1 query"] / medians["baseline 1 query"],
                      medians["gallery 64 queries"] / medians["baseline 64 queries"],
                      medians["gallery 1 query"] * 1e3, medians["gallery 64 queries"] / 64 * 1e3,
-                     recall, served["ready_s"], served["rss_mb"]))
-        print(f"  recall@1 vs exact float32 over {len(queries)} queries: {recall:.4f}; a fresh "
-              f"process was ready in {served['ready_s']:.1f} s with {served['rss_mb']:.0f} MB "
-              f"resident")
+                     acc, served["ready_s"], served["rss_mb"]))
+        print(f"  {len(queries)} queries: " + ", ".join(f"{k} {v:.4f}" for k, v in acc.items()))
+        print(f"  a fresh process was ready in {served['ready_s']:.1f} s, peak RSS "
+              f"{served['rss_mb']:.0f} MB")
         del gallery, vectors
-    print("\n  faceprints  method   1 query     ratio  64 batch/query  ratio  recall@1  ready   RSS")
-    for n, compact, r1, r64, t1, t64, recall, ready, rss in rows:
-        print(f"  {n:>10,}  {'IVF-PQfs' if compact else 'exact':8s}  {t1:7.2f} ms  {r1:5.2f}x "
-              f"{t64:9.3f} ms  {r64:5.2f}x  {recall:.4f}  {ready:4.1f} s {rss:5.0f} MB")
+    print(f"\n{args.data} data:")
+    print("| faceprints | method | 1 query | vs numpy | batch of 64, per query | vs numpy | "
+          "recall@1 | rank-1 (exact) | decisions = exact | ready | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for n, method, r1, r64, t1, t64, acc, ready, rss in rows:
+        print(f"| {n:,} | {method} | {t1:.2f} ms | {r1:.2f}x | {t64:.3f} ms | {r64:.2f}x | "
+              f"{acc['recall']:.4f} | {acc['rank1']:.3f} ({acc['exact_rank1']:.3f}) | "
+              f"{acc['decisions']:.4f} | {ready:.1f} s | {rss:.0f} MB |")
     if pg_rows:
-        print("\n  PostgreSQL + pgvector (IVFFlat, lists 2 sqrt(n), probes lists/16, >= 128)")
-        print("  faceprints  load      rows/s   adds/s  1 query p50/p95    64 batch p50/p95 per "
-              "query  recall@1  local 1 query")
-        for n, load, rate, adds, p50, p95, b50, b95, recall, local in pg_rows:
-            print(f"  {n:>10,}  {load:6.1f} s {rate:8.0f} {adds:8.0f}  {p50:6.2f} / {p95:6.2f} ms"
-                  f"  {b50:7.3f} / {b95:7.3f} ms      {recall:.4f}  {local:7.2f} ms")
+        print("\nPostgreSQL + pgvector")
+        print("| faceprints | load | rows/s | adds/s | 1 query p50 / p95 | batch of 64 p50 / p95 "
+              "per query | recall@1 | rank-1 (exact) | decisions = exact | local 1 query |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for n, load, rate, adds, p50, p95, b50, b95, acc, local in pg_rows:
+            print(f"| {n:,} | {load:.1f} s | {rate:.0f} | {adds:.0f} | {p50:.2f} / {p95:.2f} ms | "
+                  f"{b50:.3f} / {b95:.3f} ms | {acc['recall']:.4f} | {acc['rank1']:.3f} "
+                  f"({acc['exact_rank1']:.3f}) | {acc['decisions']:.4f} | {local:.2f} ms |")
 
 
 if __name__ == "__main__":

@@ -119,7 +119,8 @@ def bin_table(name: str, values: np.ndarray, edges: Sequence[float], pairs: Dict
                      "genuine_pairs": int(genuine.size),
                      "tar": float((genuine >= gate).mean()) if genuine.size else float("nan"),
                      "genuine_median": float(np.median(genuine)) if genuine.size else float("nan"),
-                     "false_matches": fm, "impostor_pairs": ip, "fmr": fm / ip if ip else float("nan")})
+                     "false_matches": fm, "impostor_pairs": ip,
+                     "fmr": fm / ip if ip else float("nan")})
     return rows
 
 
@@ -185,10 +186,12 @@ def main() -> None:
           f"{int(pairs['genuine'].sum())} genuine and {int(pairs['impostor_pairs'].sum()):,} "
           f"impostor pairs, gate {args.gate} ({time.perf_counter() - start:.0f} s)\n")
     inf = float("inf")
-    tables = [bin_table("yaw proxy", data["yaw"], [0, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0, inf], pairs, args.gate),
-              bin_table("sharpness", data["sharpness"], [0, 30, 45, 60, 100, 200, 400, inf], pairs, args.gate),
-              bin_table("width px", data["width"], [0, 45, 55, 60, 70, 90, 120, inf], pairs, args.gate),
-              bin_table("SFace norm", data["norm"], [0, 6, 7, 8, 9, 10, 11, 12, inf], pairs, args.gate)]
+    bins = {"yaw proxy": ("yaw", [0, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0, inf]),
+            "sharpness": ("sharpness", [0, 30, 45, 60, 100, 200, 400, inf]),
+            "width px": ("width", [0, 45, 55, 60, 70, 90, 120, inf]),
+            "SFace norm": ("norm", [0, 6, 7, 8, 9, 10, 11, 12, inf])}
+    tables = [bin_table(title, data[key], edges, pairs, args.gate)
+              for title, (key, edges) in bins.items()]
     for rows in tables:
         print_rows(rows)
     print("\n".join(quality_comparison(data, pairs, args.gate)))

@@ -59,7 +59,7 @@ def open_backend(location: Union[str, os.PathLike], model: str, **options: Any
                  ) -> GalleryBackend:
     """The backend for ``location``: ``postgresql://`` / ``postgres://`` URLs go to
     PostgreSQL, ``sqlite:///<path>`` and plain paths to SQLite. ``options`` are the
-    backend's keyword arguments (SQLite: ``compact_from``, ``nprobe``; PostgreSQL:
+    backend's keyword arguments (SQLite: ``compact_from``; PostgreSQL:
     ``probes``, ``exact_below``, ``connect_timeout``)."""
     text = os.fspath(location)
     if text.startswith(POSTGRES_SCHEMES):
@@ -115,7 +115,7 @@ class Gallery:
         for another model is refused.
     **options
         Backend settings. SQLite: ``compact_from`` (faceprint count from which search
-        uses the faiss IVF index, default 200,000), ``nprobe``. PostgreSQL:
+        uses the faiss compact index, default 200,000). PostgreSQL:
         ``probes`` (IVFFlat lists scanned per query, default lists / 16 but at least
         128), ``exact_below`` (exact scans
         below this many faceprints, default 20,000), ``connect_timeout`` (s).
@@ -243,7 +243,8 @@ class Gallery:
                 return name, float(score)
         return None, float("-inf")
 
-    def _top_until(self, q: NDArray[np.float32], settled: Callable[[List[str]], bool]
+    def _top_until(self, q: NDArray[np.float32], settled: Callable[[List[str]], bool],
+                   exact: bool = False
                    ) -> List[Tuple[NDArray[np.float32], NDArray[np.int64], List[str]]]:
         """(scores, ids, names) of each query row's most similar faceprints: the top
         ``identify_pool()`` first, four times as many (up to IDENTIFY_POOL_MAX) for rows
@@ -254,7 +255,7 @@ class Gallery:
         found: Dict[int, Tuple[NDArray[np.float32], NDArray[np.int64], List[str]]] = {}
         todo = list(range(q.shape[0]))
         while todo:
-            scores, ids, names = self.search(q[todo], k=pool)
+            scores, ids, names = self.search(q[todo], k=pool, exact=exact)
             # a pool smaller than IDENTIFY_POOL already holds the whole gallery
             may_grow = IDENTIFY_POOL <= pool < IDENTIFY_POOL_MAX
             retry = []
@@ -299,8 +300,8 @@ class Gallery:
         return self.backend.search(q, int(k), exact=bool(exact))
 
     def identify(self, queries: Any, threshold: float = thresholds.IDENTIFY_COSINE,
-                 per_person: str = "best", margin: float = thresholds.IDENTIFY_MARGIN
-                 ) -> List[Match]:
+                 per_person: str = "best", margin: float = thresholds.IDENTIFY_MARGIN,
+                 exact: bool = False) -> List[Match]:
         """Best person for each query, or unknown, deciding per person, not per photo.
 
         ``per_person="best"`` scores a person by their most similar faceprint;
@@ -309,13 +310,14 @@ class Gallery:
         runner-up by less than ``margin``. People are ranked among the query's
         ``IDENTIFY_POOL`` (64) most similar faceprints, or more (up to 1,024) when those
         all belong to one person, so the runner-up is found; ``"mean2"`` of a person with
-        one faceprint in that pool uses that one.
+        one faceprint in that pool uses that one. ``exact=True`` compares every
+        faceprint (as :meth:`search`): to check an index's decisions.
         """
         if per_person not in ("best", "mean2"):
             raise ValueError(f"per_person must be 'best' or 'mean2', got {per_person!r}")
         q = _unit_queries(queries)
         # a full pool of one person's faceprints hides the runner-up: look further
-        top = self._top_until(q, lambda names: len(set(names)) >= 2)
+        top = self._top_until(q, lambda names: len(set(names)) >= 2, exact=exact)
         if not top:
             return [Match("unknown", False, float("-inf"), float("-inf"), None)
                     for _ in range(q.shape[0])]

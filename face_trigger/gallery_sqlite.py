@@ -2,9 +2,10 @@
 
 The store (stdlib ``sqlite3``, WAL mode, one transaction per change) holds people,
 faceprints (unit float32 vectors as BLOBs) and the model it was made for. Search runs in
-this process: exact float32 rows below ``compact_from`` faceprints, otherwise a faiss IVF
-index of 4-bit product-quantised codes (persisted as ``<path>.ivf``) whose candidates are
-re-ranked with the exact vectors read back from the database. Searches read an immutable
+this process: exact float32 rows below ``compact_from`` faceprints, otherwise a faiss index
+of quantised codes over every faceprint (``vector_index.CompactIndex``, persisted as
+``<path>.faiss`` and ``<path>.faiss.ids.npy``) whose candidates are re-ranked with the exact
+vectors read back from the database. Searches read an immutable
 snapshot, so they are safe from many threads while another thread enrols.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ._validate import EMBEDDING_DIM
 from .errors import GalleryError
 from .gallery_backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                               check_schema, empty_result)
-from .vector_index import IVFIndex, faiss_available
+from .vector_index import CompactIndex, faiss_available
 
 logger = logging.getLogger("face_trigger.gallery")
 
@@ -36,8 +37,9 @@ SCHEMA_VERSION = 1
 #: ``python benchmarks/bench_gallery.py`` (README, "Gallery").
 COMPACT_FROM = 200_000
 #: Candidates the compact index returns per query before exact re-ranking (at least 4 k):
-#: its 4-bit codes rank coarsely, the exact vectors decide (vector_index.py).
-CANDIDATES = 64
+#: its SQ6 scores rank almost exactly (on the 1M real-like benchmark the exact best was
+#: always among the top 8 of them), the exact vectors decide (vector_index.py).
+CANDIDATES = 16
 #: Rows per chunk when an exact search reads a compact gallery's vectors from the database.
 _EXACT_CHUNK = 100_000
 
@@ -62,7 +64,7 @@ class _Snapshot:
     vectors: Optional[NDArray[np.float32]]
     ids: NDArray[np.int64]
     names: Tuple[str, ...]
-    index: Optional[IVFIndex] = None
+    index: Optional[CompactIndex] = None
 
 
 class SQLiteBackend:
@@ -78,7 +80,7 @@ class SQLiteBackend:
     kind = "sqlite"
 
     def __init__(self, path: Union[str, os.PathLike], model: str, *,
-                 compact_from: int = COMPACT_FROM, nprobe: Optional[int] = None) -> None:
+                 compact_from: int = COMPACT_FROM) -> None:
         self.path = str(path)
         self.location = self.path
         self.model = model
@@ -87,8 +89,7 @@ class SQLiteBackend:
         self._memory = self.path == ":memory:"
         self._shared: Optional[sqlite3.Connection] = None
         self.compact_from = int(compact_from)
-        self.nprobe = nprobe
-        self._index_path = None if self._memory else Path(self.path + ".ivf")
+        self._index_path = None if self._memory else Path(self.path + ".faiss")
         self._index_lock = threading.RLock()  # faiss: no search while the index changes
         with self._write_lock:
             try:
@@ -152,13 +153,29 @@ class SQLiteBackend:
 
     def _load_snapshot(self) -> _Snapshot:
         db = self._db()
-        people = dict(db.execute("SELECT id, name FROM people").fetchall())
+        # Read in chunks into arrays: with a million people, Python tuples and a dict of
+        # them at once cost about 250 MB of peak memory.
+        person_ids, person_names = [np.zeros(0, np.int64)], []
+        cursor = db.execute("SELECT id, name FROM people ORDER BY id")
+        while True:
+            rows = cursor.fetchmany(1 << 16)
+            if not rows:
+                break
+            person_ids.append(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
+            person_names.extend(r[1] for r in rows)
         # From the (person_id, id) index: a few MB read at start instead of every vector.
-        pairs = np.array(db.execute("SELECT id, person_id FROM faceprints INDEXED BY "
-                                    "faceprints_person").fetchall(), np.int64).reshape(-1, 2)
+        cursor = db.execute("SELECT id, person_id FROM faceprints INDEXED BY faceprints_person")
+        chunks = [np.zeros((0, 2), np.int64)]
+        while True:
+            rows = cursor.fetchmany(1 << 16)
+            if not rows:
+                break
+            chunks.append(np.array(rows, np.int64).reshape(-1, 2))
+        pairs = np.concatenate(chunks)
         pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
         ids = np.ascontiguousarray(pairs[:, 0])
-        names = tuple(people[p] for p in pairs[:, 1].tolist())
+        of_row = np.searchsorted(np.concatenate(person_ids), pairs[:, 1])
+        names = tuple(person_names[i] for i in of_row)
         if ids.size >= self.compact_from:
             if faiss_available():
                 return _Snapshot(None, ids, names, self._open_index(ids))
@@ -172,23 +189,29 @@ class SQLiteBackend:
                                     np.float32).reshape(-1, EMBEDDING_DIM).copy()
         return _Snapshot(vectors, ids, names)
 
-    def _open_index(self, ids: NDArray[np.int64]) -> IVFIndex:
-        stored = self._db().execute("SELECT value FROM meta WHERE key = 'ivf_state'").fetchone()
+    def _open_index(self, ids: NDArray[np.int64]) -> CompactIndex:
+        stored = self._db().execute(
+            "SELECT value FROM meta WHERE key = 'compact_state'").fetchone()
         if self._index_path is not None and self._index_path.is_file() and stored \
                 and stored[0] == self._state_key(ids):
-            return IVFIndex.load(self._index_path, self.nprobe)
+            try:
+                index = CompactIndex.load(self._index_path)
+                if np.array_equal(index.ids[index.ids >= 0], ids):
+                    return index
+            except (GalleryError, OSError, ValueError, RuntimeError) as exc:
+                logger.warning("rebuilding the compact index of %s: %s", self.path, exc)
         vectors = self._fetch_vectors(ids)
-        index = IVFIndex.build(vectors, ids, nprobe=self.nprobe)
+        index = CompactIndex.build(vectors, ids)
         del vectors
         self._persist(index, ids)
         return index
 
-    def _persist(self, index: IVFIndex, ids: NDArray[np.int64]) -> None:
+    def _persist(self, index: CompactIndex, ids: NDArray[np.int64]) -> None:
         if self._index_path is None:
             return
         index.save(self._index_path)
         with self._db() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('ivf_state', ?)",
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('compact_state', ?)",
                        (self._state_key(ids),))
 
     def save_index(self) -> None:
@@ -255,12 +278,16 @@ class SQLiteBackend:
     def _drop(self, keep: NDArray[np.bool_]) -> None:
         """Replace the snapshot by its rows where ``keep`` (caller holds the write lock)."""
         old = self._snapshot
-        if old.index is not None:
+        index = old.index
+        if index is not None:
             with self._index_lock:
-                old.index.remove(old.ids[~keep])
+                index.remove(old.ids[~keep])
+            if index.stale:  # many removed codes are still scanned: start afresh
+                index = CompactIndex.build(self._fetch_vectors(old.ids[keep]), old.ids[keep])
+                self._persist(index, old.ids[keep])
         self._snapshot = _Snapshot(None if old.vectors is None else old.vectors[keep],
                                    old.ids[keep], tuple(n for n, k in zip(old.names, keep) if k),
-                                   old.index)
+                                   index)
 
     # ------------------------------------------------------------------ faceprints
     def add_faceprints(self, name: str, rows: NDArray[np.float32],
@@ -299,7 +326,7 @@ class SQLiteBackend:
             return
         vectors = np.concatenate([old.vectors, rows])
         if all_ids.size >= self.compact_from and faiss_available():
-            index = IVFIndex.build(vectors, all_ids, nprobe=self.nprobe)
+            index = CompactIndex.build(vectors, all_ids)
             self._persist(index, all_ids)
             self._snapshot = _Snapshot(None, all_ids, old.names + names, index)
         else:
@@ -369,11 +396,15 @@ class SQLiteBackend:
                 with self._index_lock:
                     _, candidates = snap.index.search(queries, max(CANDIDATES, 4 * k))
                 unique = np.unique(candidates[candidates >= 0])
-                exact_sims = (queries @ self._fetch_vectors(unique).T if unique.size
-                              else np.zeros((m, 0), np.float32))
-                position = np.searchsorted(unique, np.maximum(candidates, 0))
-                sims = np.where(candidates >= 0, np.take_along_axis(
-                    exact_sims, np.minimum(position, max(unique.size - 1, 0)), axis=1), -np.inf)
+                rows = (self._fetch_vectors(unique) if unique.size
+                        else np.zeros((1, EMBEDDING_DIM), np.float32))
+                position = np.minimum(np.searchsorted(unique, np.maximum(candidates, 0)),
+                                      rows.shape[0] - 1)
+                # Each query against its own candidates only; einsum, not a BLAS product:
+                # BLAS threads left spinning after a small product slowed the next faiss
+                # search by half on 2 cores.
+                exact_sims = np.einsum("mcd,md->mc", rows[position], queries)
+                sims = np.where(candidates >= 0, exact_sims, -np.inf)
                 top_scores, top_ids = _top_k(sims, candidates, k)
             take = top_scores.shape[1]
             scores[:, :take], ids[:, :take] = top_scores, top_ids

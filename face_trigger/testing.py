@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FULL_HD", "full_hd_frame", "crop_around", "paste_faces", "Visit", "door_video",
            "write_video", "face_crop", "textured_background", "Actor", "scene_video", "Scene",
-           "hard_scenes", "lfw_scenes", "true_label", "SceneRun", "run_door_on_scene"]
+           "hard_scenes", "lfw_scenes", "true_label", "FittedFaces", "similarity_percentiles",
+           "SceneRun", "run_door_on_scene"]
 
 FULL_HD = (1920, 1080)
 
@@ -380,6 +381,87 @@ def run_door_on_scene(trigger: "DoorTrigger", scene: Scene, min_face_px: float) 
             if box[2] - box[0] >= min_face_px:
                 decidable.setdefault(label, index / scene.fps)
     return SceneRun(events, wrong, decidable, len(frames), elapsed)
+
+
+@dataclass(frozen=True)
+class FittedFaces:
+    """A Gaussian model of face embeddings fitted to real ones, to pad a gallery with
+    synthetic people whose similarities look like real faces'.
+
+    An identity is a centre drawn from N(mean, between-person covariance); one of its
+    photos is the unit vector of centre + s x (within-person noise), where s is drawn once
+    per identity (lognormal around ``within_scale``, spread ``within_spread``: some people
+    vary more between photos than others). Within-person covariance is estimated from the
+    people with several photos and shrunk by ``shrink`` towards isotropic (lfw_dev has
+    fewer such deviations than dimensions). ``within_scale`` 1.05 and ``within_spread``
+    0.12 match lfw_dev's genuine similarity percentiles; print both with
+    :func:`similarity_percentiles` (``benchmarks/bench_gallery.py`` prints the realism line).
+
+    Attributes
+    ----------
+    mean : ndarray float32 (128,)
+    between_root, within_root : ndarray float32 (128, 128)
+        Square roots (``R @ R.T`` = covariance) of the two covariances.
+    """
+
+    mean: NDArray[np.float32]
+    between_root: NDArray[np.float32]
+    within_root: NDArray[np.float32]
+    within_scale: float = 1.05
+    within_spread: float = 0.12
+
+    @classmethod
+    def fit(cls, embeddings: NDArray[np.float32], labels: Sequence[str],
+            shrink: float = 0.3) -> "FittedFaces":
+        """Fit to unit embeddings (n, 128) with a person label each."""
+        x = np.asarray(embeddings, np.float64)
+        labels_arr = np.asarray(labels)
+        deviations = []
+        for person in np.unique(labels_arr):
+            rows = x[labels_arr == person]
+            if len(rows) >= 2:
+                deviations.append(rows - rows.mean(axis=0))
+        if not deviations:
+            raise ValueError("fitting needs people with two or more photos")
+        dev = np.concatenate(deviations)
+        within = dev.T @ dev / max(len(dev) - len(deviations), 1)
+        within = (1 - shrink) * within + shrink * np.trace(within) / x.shape[1] * np.eye(x.shape[1])
+        between = np.cov(x.T) - within
+
+        def root(cov: NDArray) -> NDArray[np.float32]:
+            values, vecs = np.linalg.eigh(cov)
+            return (vecs * np.sqrt(np.clip(values, 0, None))).astype(np.float32)
+
+        return cls(x.mean(axis=0).astype(np.float32), root(between), root(within))
+
+    def identities(self, n: int, rng: np.random.Generator
+                   ) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """``n`` identities: centres (n, 128) and within-person scales (n,)."""
+        centres = self.mean + rng.standard_normal((n, self.mean.size), dtype=np.float32) \
+            @ self.between_root.T
+        scales = self.within_scale * np.exp(self.within_spread * rng.standard_normal(n))
+        return centres.astype(np.float32), scales.astype(np.float32)
+
+    def photos(self, centres: NDArray[np.float32], scales: NDArray[np.float32],
+               rng: np.random.Generator) -> NDArray[np.float32]:
+        """One photo (unit row, float32) of each identity."""
+        noise = rng.standard_normal(centres.shape, dtype=np.float32) @ self.within_root.T
+        rows = centres + scales[:, None] * noise
+        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def similarity_percentiles(embeddings: NDArray[np.float32], labels: Sequence[str],
+                           percentiles: Sequence[float] = (1, 5, 50, 95, 99),
+                           impostor_percentiles: Sequence[float] = (50, 99, 99.9, 99.99)
+                           ) -> Tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Percentiles of genuine (same label) and impostor pair similarities of unit rows."""
+    labels_arr = np.asarray(labels)
+    sims = embeddings @ embeddings.T
+    upper = np.triu_indices(len(labels_arr), 1)
+    same = (labels_arr[:, None] == labels_arr[None, :])[upper]
+    pairs = sims[upper]
+    return (np.percentile(pairs[same], percentiles),
+            np.percentile(pairs[~same], impostor_percentiles))
 
 
 def write_video(path: Union[str, "os.PathLike[str]"], frames: Iterable[NDArray[np.uint8]],

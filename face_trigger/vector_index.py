@@ -1,18 +1,19 @@
-"""Compact approximate search for large galleries: faiss IVF with 4-bit product quantisation
-scanned by SIMD ("fast scan", IVF-PQ32x4fs).
+"""Compact approximate search for large galleries: faiss product-quantised codes scanned
+by SIMD over every vector ("fast scan", PQ64x4fs), the best candidates re-scored with 6-bit
+scalar-quantised codes (SQ6).
 
-16 bytes per vector instead of 512, and each query scans only ``nprobe`` of ``nlist``
-clusters. The approximate scores are coarse; candidates are re-ranked exactly by the
-caller (see ``gallery_sqlite``), so the index only has to put the true best match among its
-candidates. faiss-cpu is the field's
-standard library for this; it is an optional extra (``pip install face_trigger[faiss]``).
+128 bytes per vector instead of 512 (32 of 4-bit PQ codes, 96 of SQ6 codes); no clusters,
+so no part of the gallery is skipped. The caller re-ranks the returned candidates exactly
+(see ``gallery_sqlite``), so the index only has to put the true best match among them.
+faiss-cpu is the field's standard library for this; it is an optional extra
+(``pip install face_trigger[faiss]``).
 """
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Callable, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,8 +21,16 @@ from numpy.typing import NDArray
 from .errors import GalleryError
 
 
-#: Product quantiser: 32 sub-vectors of 4 dimensions, 4 bits each (16 bytes a vector).
-PQ_SUBVECTORS = 32
+#: Product quantiser of the first stage: 64 sub-vectors of 2 dimensions, 4 bits each.
+PQ_SUBVECTORS = 64
+#: The first stage passes this many times the requested candidates to the SQ6 re-scoring,
+#: and at least FIRST_STAGE (PQ64x4 alone found the exact best among its top 1,024 for
+#: 0.9997 of the 1M benchmark's queries, among its top 256 for 0.9969).
+K_FACTOR = 16
+FIRST_STAGE = 1024
+#: Removed vectors stay in the codes, hidden, until this many (or 1 % of the index) have
+#: accumulated; then the gallery rebuilds the index.
+MAX_HIDDEN = 1024
 
 
 def _faiss():
@@ -42,82 +51,131 @@ def faiss_available() -> bool:
     return True
 
 
-class IVFIndex:
-    """Inner-product IVF-PQ fast-scan index of unit vectors with int64 ids.
+class CompactIndex:
+    """Inner-product index of unit vectors with int64 ids: PQ64x4 fast scan over every
+    vector, then SQ6 re-scoring of the best ``K_FACTOR * k``.
+
+    Chosen on real-like data (``python benchmarks/bench_gallery.py --lfw ../shared/lfw_dev``:
+    lfw_dev embeddings padded to 1M with identities drawn from a Gaussian fitted to them;
+    queries are other photos of enrolled people, and strangers). Share of 3,581 queries whose
+    exact best was among the candidates, at 1M, and time per query against numpy float32
+    brute force in the same run (single / batch of 64): IVF-PQ32x4 fast scan, 2,000 lists,
+    a quarter scanned, 64 candidates (the index before): about 0.93; PQ32x4 over every
+    vector, top 4,096: 0.989 (0.09x / 0.23x); PQ64x4 over every vector, top 256: 0.9969
+    (0.08x / 0.21x), top 1,024: 0.9997 (0.09x / 0.24x); PQ64x4, top 1,024 re-scored by
+    scalar-quantised codes: the exact best was the re-scored top 1 / within the top 4 / 8 /
+    16 for 0.986 / 1.0 / 1.0 / 1.0 of the queries with SQ8 (160 MB at 1M), 0.950 / 0.9994 /
+    1.0 / 1.0 with SQ6 (128 MB) and 0.818 / 0.955 / 0.984 / 0.997 with SQ4 (96 MB), all at
+    0.09x / 0.26x. SQ6 keeps a fresh process at 1M under 400 MB; the gallery re-ranks the
+    top 16 exactly. IVF with SQ8 reached 0.944 at 256 of 2,000 lists (ARCHITECTURE.md).
 
     Parameters
     ----------
-    index : faiss index
-        Built by :meth:`build` or read by :meth:`load`. ``nlist`` = 2 sqrt(n) clusters.
-    nprobe : int
-        Clusters scanned per query. Raising it raises recall and cost linearly. The
-        default, nlist / 4 but at least 128 clusters, is set for random unit vectors (no
-        cluster structure: the worst case) and was chosen at 1M by a probe on the data of
-        ``benchmarks/bench_gallery.py`` (1,000 near-duplicate queries; is the exact best
-        match among the 64 candidates? ratio: index scan time per query in batches of 64
-        against numpy's float32 product): this index, 2,000 lists, scanning 1/8 and 1/4:
-        1,000 of 1,000 found at 0.11x and 0.16x. 8-bit scalar quantisation (the index
-        used before, 128 bytes a vector) among 16 candidates: 4,000 lists scanning 1/16,
-        1/12: 998 and 999 found at 0.43x and 0.46x; 8,000 lists, 1/16: 1,000 at 0.49x.
-        At 20,000 vectors 128 of 282 lists keep recall@1 >= 0.999 (tests/test_gallery.py).
+    index : faiss.IndexRefine
+        PQ fast-scan base, SQ6 refinement; faiss numbers its vectors 0..n-1 in order.
+    ids : ndarray int64 (n,)
+        Our id of each of those positions; -1 for a removed vector.
     """
 
-    def __init__(self, index, nprobe: Optional[int] = None) -> None:
+    def __init__(self, index, ids: NDArray[np.int64]) -> None:
+        if index.ntotal != ids.shape[0]:
+            raise GalleryError(f"compact index holds {index.ntotal} vectors but "
+                               f"{ids.shape[0]} ids")
         self.index = index
-        self.index.nprobe = int(nprobe or max(index.nlist // 4, min(index.nlist, 128)))
+        self.ids = np.ascontiguousarray(ids, np.int64)
+        self._hidden = int(np.count_nonzero(self.ids < 0))
 
     @classmethod
     def build(cls, vectors: NDArray[np.float32], ids: NDArray[np.int64],
-              nlist: Optional[int] = None, nprobe: Optional[int] = None,
-              seed: int = 0) -> "IVFIndex":
+              seed: int = 0) -> "CompactIndex":
         """Train on a sample of ``vectors`` (n, 128) and add them with ``ids`` (n,)."""
         faiss = _faiss()
         n, dim = vectors.shape
-        nlist = int(nlist or min(8192, max(16, int(2 * np.sqrt(n)))))
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, PQ_SUBVECTORS, 4,
-                                         faiss.METRIC_INNER_PRODUCT)
+        base = faiss.IndexPQFastScan(dim, PQ_SUBVECTORS, 4, faiss.METRIC_INNER_PRODUCT)
+        refine = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_6bit,
+                                            faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexRefine(base, refine)
         index.own_fields = True
-        quantizer.this.disown()
+        base.this.disown()
+        refine.this.disown()
         sample = vectors
-        if n > 60 * nlist:
-            sample = vectors[np.random.default_rng(seed).choice(n, 60 * nlist, replace=False)]
+        if n > 100_000:
+            sample = vectors[np.random.default_rng(seed).choice(n, 100_000, replace=False)]
         index.train(np.ascontiguousarray(sample, np.float32))
-        built = cls(index, nprobe)
+        built = cls(index, np.zeros(0, np.int64))
         built.add(vectors, ids)
         return built
 
     def __len__(self) -> int:
-        return int(self.index.ntotal)
+        """Vectors searched (removed ones excluded)."""
+        return int(self.ids.shape[0] - self.hidden)
+
+    @property
+    def hidden(self) -> int:
+        """Removed vectors whose codes are still in the index."""
+        return self._hidden
+
+    @property
+    def stale(self) -> bool:
+        """Whether enough vectors were removed that the index should be rebuilt."""
+        return self.hidden > max(MAX_HIDDEN, self.ids.shape[0] // 100)
 
     def add(self, vectors: NDArray[np.float32], ids: NDArray[np.int64]) -> None:
-        self.index.add_with_ids(np.ascontiguousarray(vectors, np.float32),
-                                np.ascontiguousarray(ids, np.int64))
+        self.index.add(np.ascontiguousarray(vectors, np.float32))
+        self.ids = np.concatenate([self.ids, np.asarray(ids, np.int64)])
 
     def remove(self, ids: NDArray[np.int64]) -> int:
-        faiss = _faiss()
-        return int(self.index.remove_ids(faiss.IDSelectorBatch(
-            np.ascontiguousarray(ids, np.int64))))
+        """Hide ``ids``; returns how many were found."""
+        gone = np.isin(self.ids, np.asarray(ids, np.int64)) & (self.ids >= 0)
+        self.ids[gone] = -1
+        self._hidden += int(gone.sum())
+        return int(gone.sum())
 
     def search(self, queries: NDArray[np.float32], k: int
                ) -> Tuple[NDArray[np.float32], NDArray[np.int64]]:
-        """Approximate scores and ids (M, k); id -1 where fewer than k were found."""
-        return self.index.search(np.ascontiguousarray(queries, np.float32), int(k))
+        """SQ6 scores and ids (M, k) of the best candidates; id -1 where fewer than k."""
+        faiss = _faiss()
+        hidden = self.hidden
+        fetch = min(int(k) + hidden, max(self.ids.shape[0], 1))
+        # The first stage always passes at least FIRST_STAGE candidates on.
+        k_factor = max(K_FACTOR, -(-FIRST_STAGE // fetch))
+        params = faiss.IndexRefineSearchParameters(k_factor=float(k_factor))
+        scores, positions = self.index.search(np.ascontiguousarray(queries, np.float32), fetch,
+                                              params=params)
+        ids = np.where(positions >= 0, self.ids[np.maximum(positions, 0)], -1)
+        if hidden:  # drop the hidden ones, keep the order
+            order = np.argsort(ids < 0, axis=1, kind="stable")
+            ids = np.take_along_axis(ids, order, axis=1)
+            scores = np.take_along_axis(scores, order, axis=1)
+        scores = np.where(ids >= 0, scores, -np.inf).astype(np.float32)
+        return scores[:, :k], ids[:, :k]
 
     def save(self, path: Union[str, os.PathLike]) -> None:
-        """Write the index atomically (temp file in the same folder, then rename)."""
+        """Write the index and its ids to ``path`` and ``path.ids.npy``, each atomically
+        (temp file in the same folder, then rename). The caller records which state was
+        saved, so that a pair of files from two different states is never used."""
         faiss = _faiss()
         target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        try:
-            faiss.write_index(self.index, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        _atomic(target, lambda tmp: faiss.write_index(self.index, tmp))
+        _atomic(Path(str(target) + ".ids.npy"), lambda tmp: np.save(tmp, self.ids))
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike], nprobe: Optional[int] = None) -> "IVFIndex":
-        return cls(_faiss().read_index(str(path)), nprobe)
+    def load(cls, path: Union[str, os.PathLike]) -> "CompactIndex":
+        """Read what :meth:`save` wrote; GalleryError when the two files disagree."""
+        faiss = _faiss()
+        index = faiss.read_index(str(path))
+        if not isinstance(index, faiss.IndexRefine):
+            raise GalleryError(f"{path} is not a compact index of this version")
+        return cls(index, np.load(str(path) + ".ids.npy"))
+
+
+def _atomic(target: Path, write: Callable[[str], None]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npy", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -63,14 +63,22 @@ def lfw_dev() -> Path:
     """The shared lfw_dev folder (``$FACE_TRIGGER_LFW_DEV`` or ``../shared/lfw_dev`` beside
     the checkout). Tests read the photos named in tests/data/lfw_door_faces.json from it;
     nothing of it is copied into the repository (its README forbids that)."""
-    root = Path(os.environ.get("FACE_TRIGGER_LFW_DEV",
-                               Path(__file__).resolve().parent.parent.parent / "shared" / "lfw_dev"))
+    beside = Path(__file__).resolve().parent.parent.parent / "shared" / "lfw_dev"
+    root = Path(os.environ.get("FACE_TRIGGER_LFW_DEV", beside))
     if not (root / "people.tsv").is_file():
         reason = f"lfw_dev not found at {root} (set FACE_TRIGGER_LFW_DEV)"
         if REQUIRE_LFW:
             pytest.fail(f"{reason} (FACE_TRIGGER_REQUIRE_LFW=1)")
         pytest.skip(reason)
     return root
+
+
+@pytest.fixture(scope="session")
+def lfw_embeddings(lfw_dev, pipeline):
+    """Embeddings (n, 128) and person labels of every lfw_dev photo (largest face), computed
+    once per session (about 35 s)."""
+    result = ft.enroll_folder(lfw_dev, pipeline, progress=False, several_faces="largest")
+    return result.embeddings, list(result.labels)
 
 
 # ---------------------------------------------------------------------- PostgreSQL + pgvector

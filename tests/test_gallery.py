@@ -276,7 +276,71 @@ def test_compact_search_recall_against_exact(tmp_path):
     new_id = gallery.add_faceprints("newcomer", [queries[1]])[0]
     assert gallery.search(queries[1:2], k=1)[1][0, 0] == new_id
     gallery.close()
-    assert (tmp_path / "big.db.ivf").is_file()
+    assert (tmp_path / "big.db.faiss").is_file()
+
+
+def test_compact_search_keeps_recall_on_real_faces(tmp_path, lfw_embeddings):
+    """Real queries are other photos of a person (cosine 0.45-0.85 to the enrolled one),
+    not near-copies: lfw_dev's real faces, padded with people drawn from a Gaussian fitted
+    to them (benchmarks/bench_gallery.py does this at 1M)."""
+    pytest.importorskip("faiss")
+    from face_trigger.testing import FittedFaces
+
+    real, labels = lfw_embeddings
+    labels_arr = np.array(labels)
+    rng = np.random.default_rng(3)
+    first = {}
+    held_out, truth = [], []
+    for i, name in enumerate(labels):
+        if name in first:
+            held_out.append(real[i]), truth.append(name)
+        else:
+            first[name] = real[i]
+    fitted = FittedFaces.fit(real, labels_arr)
+    centres, scales = fitted.identities(40_000 - len(first), rng)
+    vectors = np.concatenate([np.stack(list(first.values())), fitted.photos(centres, scales, rng)])
+    names = list(first) + [f"s{i}" for i in range(len(centres))]
+    queries = np.concatenate([np.stack(held_out), fitted.photos(centres[:1000], scales[:1000],
+                                                                rng)])
+    truth += [f"s{i}" for i in range(1000)]
+    gallery = ft.Gallery(tmp_path / "real.db", "synthetic@0", compact_from=5_000)
+    ids = gallery.bulk_add(names, vectors)
+    assert gallery.compact
+    exact_sims = queries @ vectors.T
+    exact = ids[np.argmax(exact_sims, axis=1)]
+    scores, found, found_names = gallery.search(queries, k=1)
+    assert len(held_out) >= 80 and np.median(exact_sims.max(axis=1)) < 0.8  # not near-copies
+    assert np.mean(found[:, 0] == exact) >= 0.999
+    above_gate = exact_sims.max(axis=1) >= ft.IDENTIFY_COSINE
+    assert np.all(found[above_gate, 0] == exact[above_gate])  # no match above the gate lost
+    decided = [m.name for m in gallery.identify(queries)]
+    assert decided == [m.name for m in gallery.identify(queries, exact=True)]
+    real_rank1 = np.mean([n[0] == t for n, t in zip(found_names[:len(held_out)], truth)])
+    assert real_rank1 >= 0.95
+
+
+def test_compact_index_hides_removed_faceprints_then_rebuilds(tmp_path):
+    pytest.importorskip("faiss")
+    from face_trigger.vector_index import MAX_HIDDEN
+
+    vectors, queries = planted(6_000, 50, seed=4)
+    gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
+    ids = gallery.bulk_add([f"p{i}" for i in range(6_000)], vectors)
+    best = np.argmax(queries @ vectors.T, axis=1)
+    for i in best[:10]:
+        gallery.remove_person(f"p{i}")
+    index = gallery.backend._snapshot.index
+    assert index.hidden == 10 and len(index) == 5_990
+    found = gallery.search(queries[:10], k=3)[1]
+    assert not np.isin(found, ids[best[:10]]).any() and (found >= 0).all()
+    for i in range(MAX_HIDDEN + 1):  # past the limit the index is rebuilt without them
+        if i not in best[:10]:
+            gallery.backend.remove_faceprint(int(ids[i]))
+    rebuilt = gallery.backend._snapshot.index
+    assert rebuilt is not index and rebuilt.hidden < 20 and len(rebuilt) == len(gallery)
+    rest = np.setdiff1d(np.arange(6_000), np.concatenate([best[:10], np.arange(MAX_HIDDEN + 1)]))
+    exact = ids[rest][np.argmax(queries[10:] @ vectors[rest].T, axis=1)]
+    assert np.array_equal(gallery.search(queries[10:], k=1)[1][:, 0], exact)
 
 
 def test_compact_index_is_persisted_and_reused(tmp_path):
@@ -285,9 +349,9 @@ def test_compact_index_is_persisted_and_reused(tmp_path):
     gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
     gallery.bulk_add([f"p{i}" for i in range(6_000)], vectors)
     gallery.close()
-    stamp = (tmp_path / "g.db.ivf").stat().st_mtime_ns
+    stamp = (tmp_path / "g.db.faiss").stat().st_mtime_ns
     reopened = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
-    assert reopened.compact and (tmp_path / "g.db.ivf").stat().st_mtime_ns == stamp  # loaded
+    assert reopened.compact and (tmp_path / "g.db.faiss").stat().st_mtime_ns == stamp  # loaded
     before = reopened.search(queries, k=1)[1]
     reopened.add_faceprints("late", [queries[0]])  # not saved: the next start rebuilds
     reopened.backend._local.db.close()  # closed without close(): the index is not saved
