@@ -155,8 +155,11 @@ def in_batches(fn, queries, size=500):
     return out
 
 
-def accuracy(gallery, vectors, ids, names, queries, truth, kinds) -> Dict[str, float]:
-    """recall@1 vs exact, rank-1 of gallery and exact, decisions equal to exact."""
+def accuracy(gallery, vectors, ids, names, queries, truth, kinds, exact_decided=None
+             ) -> Tuple[Dict[str, float], List[str]]:
+    """recall@1 vs exact, rank-1 of gallery and exact, decisions equal to exact (from
+    ``identify(exact=True)``, or ``exact_decided`` when given: the decisions depend on the
+    data, not the store); also returns the exact decisions."""
     exact_rows = np.concatenate([np.argmax(queries[i:i + 500] @ vectors.T, axis=1)
                                  for i in range(0, len(queries), 500)])
     found = np.concatenate([gallery.search(queries[i:i + 500], k=1)[1][:, 0]
@@ -166,8 +169,9 @@ def accuracy(gallery, vectors, ids, names, queries, truth, kinds) -> Dict[str, f
     truth_arr = np.array(truth)
     names_arr = np.array(names)
     decided = in_batches(lambda q: [m.name for m in gallery.identify(q)], queries)
-    exact_decided = in_batches(lambda q: [m.name for m in gallery.identify(q, exact=True)],
-                               queries)
+    if exact_decided is None:
+        exact_decided = in_batches(
+            lambda q: [m.name for m in gallery.identify(q, exact=True)], queries)
     out = {"recall": float(np.mean(found == ids[exact_rows])),
            "rank1": float(np.mean(names_arr[position][genuine] == truth_arr[genuine])),
            "exact_rank1": float(np.mean(names_arr[exact_rows][genuine] == truth_arr[genuine])),
@@ -176,7 +180,7 @@ def accuracy(gallery, vectors, ids, names, queries, truth, kinds) -> Dict[str, f
     for kind in dict.fromkeys(kinds):
         mask = kinds_arr == kind
         out[f"recall {kind}"] = float(np.mean(found[mask] == ids[exact_rows][mask]))
-    return out
+    return out, exact_decided
 
 
 def main() -> None:
@@ -239,9 +243,10 @@ def main() -> None:
         times = measure(cases, args.repeats, warmup=3, settle_s=args.settle)
         method = "compact PQ64x4fs+SQ6" if gallery.compact else "exact float32"
         medians = report(times, title=f"{n:,} faceprints ({method}); built in {build:.1f} s")
-        acc = accuracy(gallery, vectors, ids, names, queries, truth, kinds)
+        acc, exact_decided = accuracy(gallery, vectors, ids, names, queries, truth, kinds)
         if pg is not None:
-            pg_acc = accuracy(pg, vectors, pg_ids, names, queries, truth, kinds)
+            pg_acc, _ = accuracy(pg, vectors, pg_ids, names, queries, truth, kinds,
+                                 exact_decided)
             p1, p64 = (np.array(times[c]) * 1e3 for c in ("postgres 1 query",
                                                           "postgres 64 queries"))
             pg_rows.append((n, load, n / load, adds, np.median(p1), np.percentile(p1, 95),

@@ -156,22 +156,13 @@ class SQLiteBackend:
         # Read in chunks into arrays: with a million people, Python tuples and a dict of
         # them at once cost about 250 MB of peak memory.
         person_ids, person_names = [np.zeros(0, np.int64)], []
-        cursor = db.execute("SELECT id, name FROM people ORDER BY id")
-        while True:
-            rows = cursor.fetchmany(1 << 16)
-            if not rows:
-                break
+        for rows in _in_chunks(db.execute("SELECT id, name FROM people ORDER BY id")):
             person_ids.append(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
             person_names.extend(r[1] for r in rows)
         # From the (person_id, id) index: a few MB read at start instead of every vector.
-        cursor = db.execute("SELECT id, person_id FROM faceprints INDEXED BY faceprints_person")
-        chunks = [np.zeros((0, 2), np.int64)]
-        while True:
-            rows = cursor.fetchmany(1 << 16)
-            if not rows:
-                break
-            chunks.append(np.array(rows, np.int64).reshape(-1, 2))
-        pairs = np.concatenate(chunks)
+        pairs = np.concatenate([np.zeros((0, 2), np.int64)] + [
+            np.array(rows, np.int64).reshape(-1, 2) for rows in _in_chunks(db.execute(
+                "SELECT id, person_id FROM faceprints INDEXED BY faceprints_person"))])
         pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
         ids = np.ascontiguousarray(pairs[:, 0])
         of_row = np.searchsorted(np.concatenate(person_ids), pairs[:, 1])
@@ -426,6 +417,15 @@ class SQLiteBackend:
             best_scores, best_ids = _top_k(np.hstack([best_scores, sims]),
                                            np.hstack([best_ids, pool]), k)
         return best_scores, best_ids
+
+
+def _in_chunks(cursor: sqlite3.Cursor, size: int = 1 << 16) -> Iterator[List[Any]]:
+    """The rows of ``cursor``, ``size`` at a time."""
+    while True:
+        rows = cursor.fetchmany(size)
+        if not rows:
+            return
+        yield rows
 
 
 def _top_k(sims: NDArray, pool: NDArray[np.int64], k: int

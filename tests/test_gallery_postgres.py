@@ -218,7 +218,7 @@ def test_old_schema_is_refused_until_upgraded(pg_url):
     with psycopg.connect(pg_url) as conn:
         indexes = [r[0] for r in conn.execute(
             "SELECT indexdef FROM pg_indexes WHERE schemaname = 'face_trigger'")]
-    assert not any("ivfflat" in i for i in indexes)  # small: no index until 20,000
+    assert not any("ivfflat" in i for i in indexes)  # small: no index until 200,000
     assert gallery.backend._index_state() is None
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM face_trigger.search_index").fetchone()[0] == 0
