@@ -155,7 +155,8 @@ class SQLiteBackend:
         db = self._db()
         # Read in chunks into arrays: with a million people, Python tuples and a dict of
         # them at once cost about 250 MB of peak memory.
-        person_ids, person_names = [np.zeros(0, np.int64)], []
+        person_ids: List[NDArray[np.int64]] = [np.zeros(0, np.int64)]
+        person_names: List[str] = []
         for rows in _in_chunks(db.execute("SELECT id, name FROM people ORDER BY id")):
             person_ids.append(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
             person_names.extend(r[1] for r in rows)
@@ -387,14 +388,14 @@ class SQLiteBackend:
                 with self._index_lock:
                     _, candidates = snap.index.search(queries, max(CANDIDATES, 4 * k))
                 unique = np.unique(candidates[candidates >= 0])
-                rows = (self._fetch_vectors(unique) if unique.size
-                        else np.zeros((1, EMBEDDING_DIM), np.float32))
+                fetched = (self._fetch_vectors(unique) if unique.size
+                           else np.zeros((1, EMBEDDING_DIM), np.float32))
                 position = np.minimum(np.searchsorted(unique, np.maximum(candidates, 0)),
-                                      rows.shape[0] - 1)
+                                      fetched.shape[0] - 1)
                 # Each query against its own candidates only; einsum, not a BLAS product:
                 # BLAS threads left spinning after a small product slowed the next faiss
                 # search by half on 2 cores.
-                exact_sims = np.einsum("mcd,md->mc", rows[position], queries)
+                exact_sims = np.einsum("mcd,md->mc", fetched[position], queries)
                 sims = np.where(candidates >= 0, exact_sims, -np.inf)
                 top_scores, top_ids = _top_k(sims, candidates, k)
             take = top_scores.shape[1]
