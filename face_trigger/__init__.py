@@ -17,7 +17,7 @@ from .embedder import SFaceEmbedder
 from .errors import (EmbeddingError, FaceTriggerError, ImageReadError, InvalidImageError,
                      InvalidLandmarksError, LabelMapError, ModelFileError, ModelIntegrityError,
                      ModelNotFoundError, NotFittedError, NoFaceError, CalibrationError,
-                     GalleryError, GalleryUnavailableError)
+                     GalleryError, GalleryUnavailableError, InvalidParameterError)
 from .enrollment import IMAGE_SUFFIXES
 from .faceprint import Faceprint
 from .label_map import LabelMap
@@ -51,7 +51,7 @@ __all__ = [
     "pair_similarities",
     "FaceTriggerError", "InvalidImageError", "ImageReadError", "InvalidLandmarksError",
     "EmbeddingError", "ModelNotFoundError", "ModelIntegrityError", "LabelMapError",
-    "ModelFileError", "NotFittedError", "NoFaceError", "CalibrationError",
+    "ModelFileError", "NotFittedError", "NoFaceError", "CalibrationError", "InvalidParameterError",
     "DoorTrigger", "DoorEvent", "FrameSource", "Frame", "AuditLog", "verify_chain",
     "load_config", "DoorConfig", "ConfigError", "DecisionSettings", "GrantPolicy", "IoUTracker",
     "CommandAction", "WebhookAction", "MqttAction", "LogAction", "run_door", "door_overrides",

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import EmbeddingError, InvalidImageError, InvalidLandmarksError
+from .errors import EmbeddingError, InvalidImageError, InvalidLandmarksError, InvalidParameterError
 
 EMBEDDING_DIM = 128
 
@@ -112,3 +112,25 @@ def unit_rows(embeddings: Any, dim: int = EMBEDDING_DIM) -> np.ndarray:
     if np.any(norms < 1e-6):
         raise EmbeddingError("an embedding is (almost) all zeros; it cannot be compared")
     return (array / norms).astype(np.float32)
+
+
+def check_range(value: Any, name: str, low: float, high: float, *, low_open: bool = False,
+                high_open: bool = False) -> float:
+    """``value`` as a float if it lies in the interval (NaN never does), else
+    InvalidParameterError naming ``name``, the interval and the value."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    above = number > low if low_open else number >= low
+    below = number < high if high_open else number <= high
+    if not (above and below):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise InvalidParameterError(f"{name} must be in {interval}, got {value!r}")
+    return number
+
+
+def check_gate(threshold: Any, margin: Any, name: str = "unknown_threshold") -> None:
+    """The identify gate: a cosine ``threshold`` in [0, 1] and a ``margin`` in [0, 1]. A
+    threshold of -1, NaN or 5 would let every stranger through or nobody."""
+    check_range(threshold, name, 0.0, 1.0)
+    check_range(margin, "margin", 0.0, 1.0)

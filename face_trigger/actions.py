@@ -16,7 +16,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from ._validate import check_range
 from .decision import GrantPolicy
+from .errors import InvalidParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,15 @@ class Action:
     def describe(self, event: Mapping[str, Any]) -> str:
         """What :meth:`run` would do, for ``--dry-run``."""
         return f"{self.name} for {event.get('person')}"
+
+    def _check_delivery(self) -> None:
+        """Timeout in (0, 3600] s and retries in [0, 100]: a negative count never runs the
+        action, a zero or NaN timeout never lets it finish."""
+        check_range(self.timeout_s, f"{self.name}: timeout_s", 0.0, 3600.0, low_open=True)
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int):
+            raise InvalidParameterError(f"{self.name}: retries must be an integer, got "
+                                        f"{self.retries!r}")
+        check_range(self.retries, f"{self.name}: retries", 0, 100)
 
 
 def _fill(template: str, event: Mapping[str, Any]) -> str:
@@ -68,6 +79,7 @@ class CommandAction(Action):
     policy: GrantPolicy = field(default_factory=GrantPolicy)
 
     def __post_init__(self) -> None:
+        self._check_delivery()
         if not self.argv or not all(isinstance(a, str) for a in self.argv):
             raise ValueError("a command action needs argv: a non-empty list of strings")
         for item in self.argv:
@@ -100,6 +112,7 @@ class WebhookAction(Action):
     policy: GrantPolicy = field(default_factory=GrantPolicy)
 
     def __post_init__(self) -> None:
+        self._check_delivery()
         if not self.url.startswith(("http://", "https://")):
             raise ValueError(f"webhook url must start with http:// or https://, got {self.url!r}")
 
@@ -139,6 +152,7 @@ class MqttAction(Action):
     policy: GrantPolicy = field(default_factory=GrantPolicy)
 
     def __post_init__(self) -> None:
+        self._check_delivery()
         if not self.host or not 0 < int(self.port) < 65536:
             raise ValueError(f"mqtt needs a host and a port in 1..65535, got {self.host!r}:"
                              f"{self.port!r}")
@@ -182,6 +196,9 @@ class LogAction(Action):
     name: str = "log"
     retries: int = 0
     policy: GrantPolicy = field(default_factory=GrantPolicy)
+
+    def __post_init__(self) -> None:
+        self._check_delivery()
 
     def run(self, event: Mapping[str, Any]) -> str:
         logger.info("door event %s: %s %s", event.get("event_id"), event.get("decision"),

@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from ._validate import check_range
+
 GENESIS = "0" * 64
 
 
@@ -35,8 +37,8 @@ class AuditLog:
 
     def __init__(self, path: Union[str, os.PathLike], max_bytes: int = 10_000_000,
                  backups: int = 5, fsync: bool = True) -> None:
-        if max_bytes < 1024 or backups < 0:
-            raise ValueError("max_bytes must be >= 1024 and backups >= 0")
+        check_range(max_bytes, "max_bytes", 1024, 1 << 40)
+        check_range(backups, "backups", 0, 1000)
         self.path = Path(path)
         self.max_bytes = int(max_bytes)
         self.backups = int(backups)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Deque, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from . import thresholds
+from .errors import InvalidParameterError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -85,19 +86,19 @@ class DecisionSettings:
 
     def __post_init__(self) -> None:
         if not self.max_yaw > 0 or not self.min_sharpness >= 0 or math.isnan(self.max_yaw):
-            raise ValueError("max_yaw must be > 0 (inf: no yaw gate) and min_sharpness >= 0")
+            raise InvalidParameterError("max_yaw must be > 0 (inf: no yaw gate) and min_sharpness >= 0")
         if not 1 <= self.votes_needed <= self.window:
-            raise ValueError(f"need 1 <= votes_needed <= window, got {self.votes_needed} of "
+            raise InvalidParameterError(f"need 1 <= votes_needed <= window, got {self.votes_needed} of "
                              f"{self.window}")
         if min(self.min_face_px, self.embed_every, self.idle_detect_every) < 1 \
                 or not self.improve_ratio >= 1.0:
-            raise ValueError("min_face_px, embed_every and idle_detect_every must be >= 1, "
+            raise InvalidParameterError("min_face_px, embed_every and idle_detect_every must be >= 1, "
                              "improve_ratio >= 1")
         if not (self.cooldown_s >= 0 and self.rearm_s >= 0):
-            raise ValueError("cooldown_s and rearm_s must be >= 0")
+            raise InvalidParameterError("cooldown_s and rearm_s must be >= 0")
         if not (0 < self.verify_every_s < math.inf and 0 < self.max_shift < math.inf
                 and 1 < self.max_resize < math.inf and 0 < self.cut_threshold <= 1):
-            raise ValueError(f"need verify_every_s > 0, max_shift > 0, max_resize > 1 and "
+            raise InvalidParameterError(f"need verify_every_s > 0, max_shift > 0, max_resize > 1 and "
                              f"0 < cut_threshold <= 1, got {self.verify_every_s}, "
                              f"{self.max_shift}, {self.max_resize}, {self.cut_threshold}")
 

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from . import thresholds
-from ._validate import check_frame
-from .errors import ModelIntegrityError
+from ._validate import check_frame, check_range
+from .errors import InvalidParameterError, ModelIntegrityError
 from .model_files import read_verified
 from .types import Detections, ModelInfo
 
@@ -72,7 +72,7 @@ class YuNetDetector:
                  expected_sha256: Optional[str] = None) -> None:
         _check_params(conf_threshold, nms_threshold, max_count)
         if max_side is not None and (not isinstance(max_side, (int, np.integer)) or max_side < 32):
-            raise ValueError(f"max_side must be an int >= 32 or None, got {max_side!r}")
+            raise InvalidParameterError(f"max_side must be an int >= 32 or None, got {max_side!r}")
         self.conf_threshold = float(conf_threshold)
         self.nms_threshold = float(nms_threshold)
         self.max_count = int(max_count)
@@ -161,9 +161,7 @@ class YuNetDetector:
 
 
 def _check_params(conf: float, nms: float, count: int) -> None:
-    if not 0.0 <= float(conf) <= 1.0:
-        raise ValueError(f"conf_threshold must be in [0, 1], got {conf!r}")
-    if not 0.0 <= float(nms) <= 1.0:
-        raise ValueError(f"nms_threshold must be in [0, 1], got {nms!r}")
+    check_range(conf, "conf_threshold", 0.0, 1.0)
+    check_range(nms, "nms_threshold", 0.0, 1.0)
     if not isinstance(count, (int, np.integer)) or count < 1:
-        raise ValueError(f"max_count must be a positive int, got {count!r}")
+        raise InvalidParameterError(f"max_count must be a positive int, got {count!r}")

@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import thresholds
+from ._validate import check_range
 from .actions import Action, CommandAction, LogAction, MqttAction, WebhookAction
 from .decision import DecisionSettings, GrantPolicy
-from .errors import FaceTriggerError
+from .errors import FaceTriggerError, InvalidParameterError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -68,6 +69,17 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
                  "known_strangers": (list, [])},
     "audit": {"path": (str, "door_audit.jsonl"), "max_bytes": (int, 10_000_000),
               "backups": (int, 5), "snapshots": (str, "snapshots"), "fsync": (bool, True)},
+}
+#: Allowed intervals of the numeric keys that are not checked by the objects built at
+#: start (DecisionSettings and the actions check their own): (low, high, low open).
+RANGES: Dict[str, Tuple[float, float, bool]] = {
+    "source.max_backoff_s": (0.0, 3600.0, True),
+    "recognizer.unknown_threshold": (0.0, 1.0, False),
+    "recognizer.margin": (0.0, 1.0, False),
+    "detector.max_side": (64, 16384, False),
+    "detector.conf_threshold": (0.0, 1.0, True),
+    "audit.max_bytes": (4096, 1 << 40, False),
+    "audit.backups": (0, 1000, False),
 }
 ACTION_KEYS: Dict[str, Tuple[Any, Any]] = {
     "type": (str, None), "name": (str, None), "argv": (list, None), "url": (str, None),
@@ -203,6 +215,12 @@ def load_config(path: Union[str, os.PathLike, None] = None,
                               f"; known: {', '.join(sorted(keys))}")
         sections[section] = {k: _check(given.get(k, default), kind, f"{section}.{k}")
                              for k, (kind, default) in keys.items()}
+    for dotted, (low, high, low_open) in RANGES.items():
+        section, key = dotted.split(".")
+        try:
+            check_range(sections[section][key], dotted, low, high, low_open=low_open)
+        except InvalidParameterError as exc:
+            raise ConfigError(str(exc)) from None
     if sections["source"]["uri"] in (None, ""):
         raise ConfigError("source.uri is required (camera index, video file or URL)")
     recognizer = sections["recognizer"]

@@ -72,3 +72,7 @@ class GalleryError(FaceTriggerError):
 class GalleryUnavailableError(GalleryError, ConnectionError):
     """The gallery's database server cannot be reached (down, restarting, wrong address,
     refused login). Raised at once for the call; the next call tries to reconnect."""
+
+
+class InvalidParameterError(FaceTriggerError, ValueError):
+    """A threshold or setting outside its range (NaN included); the message names it."""

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from . import thresholds
 from ._fileio import atomic_write_text
-from ._validate import EMBEDDING_DIM, check_embeddings, unit_rows
+from ._validate import EMBEDDING_DIM, check_embeddings, check_gate, unit_rows
 from .errors import EmbeddingError, GalleryError
 from .faceprint import Faceprint, check_unit_vector
 from .gallery_backend import (IDENTIFY_POOL, IDENTIFY_POOL_MAX, GalleryBackend, SearchResult,
@@ -315,6 +315,7 @@ class Gallery:
         """
         if per_person not in ("best", "mean2"):
             raise ValueError(f"per_person must be 'best' or 'mean2', got {per_person!r}")
+        check_gate(threshold, margin, "threshold")
         q = _unit_queries(queries)
         # a full pool of one person's faceprints hides the runner-up: look further
         top = self._top_until(q, lambda names: len(set(names)) >= 2, exact=exact)
@@ -373,6 +374,7 @@ class GalleryRecognizer:
     def __init__(self, gallery: Gallery, unknown_threshold: float = thresholds.IDENTIFY_COSINE,
                  margin: float = thresholds.IDENTIFY_MARGIN) -> None:
         self.gallery = gallery
+        check_gate(unknown_threshold, margin)
         self.unknown_threshold = float(unknown_threshold)
         self.margin = float(margin)
 

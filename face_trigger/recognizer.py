@@ -23,7 +23,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import LinearSVC
 
 from . import thresholds
-from ._validate import EMBEDDING_DIM, unit_rows
+from ._validate import EMBEDDING_DIM, check_gate, check_range, unit_rows
 from ._version import __version__
 from .align import align_faces
 from .embedder import SFaceEmbedder
@@ -190,8 +190,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         """
         if self.classifier not in CLASSIFIERS:
             raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
-        if not 0.0 <= self.unknown_threshold <= 1.0 or self.margin < 0:
-            raise ValueError("unknown_threshold must be in [0, 1] and margin >= 0")
+        check_gate(self.unknown_threshold, self.margin)
         embeddings = unit_rows(X)
         if embeddings.shape[0] == 0:
             raise EmbeddingError("cannot train on zero embeddings: enrol at least one person")
@@ -295,6 +294,9 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         return picked, probabilities[rows, picked], best, margin
 
     def _decide(self, embeddings: Any, threshold: float, unknown_index: int):
+        # Checked at every use: a loaded model's gate may have been set since.
+        check_gate(self.unknown_threshold, self.margin)
+        check_range(threshold, "threshold (classifier probability)", 0.0, 1.0)
         picked, probability, similarity, margin = self._scores(embeddings)
         known = ((probability >= threshold) & (similarity >= self.unknown_threshold)
                  & (margin >= self.margin))

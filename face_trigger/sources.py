@@ -16,6 +16,8 @@ from typing import Callable, Iterator, Optional, Union
 import cv2
 import numpy as np
 
+from ._validate import check_range
+
 logger = logging.getLogger(__name__)
 
 SourceArg = Union[str, int, "os.PathLike[str]"]
@@ -66,8 +68,10 @@ class FrameSource:
         self.source = source
         is_file = not isinstance(source, int) and "://" not in str(source)
         self.live = (not is_file) if live is None else live
-        self.max_backoff_s = max_backoff_s
-        self.max_reopen_s = max_reopen_s
+        self.max_backoff_s = check_range(max_backoff_s, "max_backoff_s", 0.0, 3600.0,
+                                         low_open=True)
+        self.max_reopen_s = None if max_reopen_s is None else check_range(
+            max_reopen_s, "max_reopen_s", 0.0, 1e9)
         self.stop = stop or (lambda: False)
         self.stats = SourceStats()
         if is_file and not self.live and not Path(str(source)).is_file():

@@ -1,0 +1,93 @@
+"""Hostile and careless inputs (issue #15): each gets a typed error or a clean refusal.
+
+So far: thresholds and numeric settings out of range (#15 item 1), refused at start with the
+key named (door configuration, ``--set``) and in the Python objects that use them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import face_trigger as ft
+from face_trigger.actions import CommandAction, LogAction, WebhookAction
+from face_trigger.cli import EXIT_USAGE, main
+from face_trigger.decision import DecisionSettings
+from face_trigger.door_config import ConfigError, load_config
+from face_trigger.sources import FrameSource
+
+BASE = {"source": {"uri": "door.avi"}, "recognizer": {"model": "door.pkl"}}
+
+BAD_SETTINGS = [
+    ("recognizer.unknown_threshold", -1), ("recognizer.unknown_threshold", float("-inf")),
+    ("recognizer.unknown_threshold", float("nan")), ("recognizer.unknown_threshold", 5),
+    ("recognizer.margin", -1), ("recognizer.margin", float("nan")),
+    ("source.max_backoff_s", -1), ("detector.max_side", 10), ("detector.conf_threshold", 5),
+    ("audit.max_bytes", 10), ("audit.backups", -1), ("decision.cooldown_s", float("nan")),
+    ("decision.verify_every_s", 0), ("decision.cut_threshold", 2),
+]
+
+
+@pytest.mark.parametrize("dotted,value", BAD_SETTINGS)
+def test_a_bad_setting_stops_the_start_naming_its_key(dotted, value):
+    section, key = dotted.split(".")
+    data = {s: dict(v) for s, v in BASE.items()}
+    data.setdefault(section, {})[key] = value
+    with pytest.raises(ConfigError, match=key):
+        load_config(data=data)
+
+
+@pytest.mark.parametrize("override", ["recognizer.unknown_threshold=nan",
+                                      "recognizer.unknown_threshold=-inf",
+                                      "recognizer.margin=-1", "detector.max_side=10"])
+def test_a_bad_override_stops_the_start(override):
+    with pytest.raises(ConfigError, match=override.split("=")[0].split(".")[1]):
+        load_config(data=BASE, overrides=[override])
+
+
+def test_bad_action_delivery_settings_are_refused():
+    data = dict(BASE, actions=[{"type": "log", "retries": -1}])
+    with pytest.raises(ConfigError, match="retries"):
+        load_config(data=data)
+    for bad in ({"retries": -1}, {"timeout_s": 0}, {"timeout_s": float("nan")},
+                {"retries": 1.5}):
+        with pytest.raises(ft.InvalidParameterError):
+            CommandAction(argv=["true"], **bad)
+        with pytest.raises(ft.InvalidParameterError):
+            WebhookAction(url="http://127.0.0.1:9/hook", **bad)
+    with pytest.raises(ft.InvalidParameterError):
+        LogAction(retries=-1)
+
+
+def test_watch_exits_2_on_a_threshold_that_would_open_the_door(tmp_path):
+    assert main(["watch", str(tmp_path / "door.avi"), "--people", str(tmp_path),
+                 "--set", "recognizer.unknown_threshold=-1"]) == EXIT_USAGE
+
+
+def test_the_python_objects_check_their_gates_too(reference, tmp_path):
+    enrolled = np.stack([reference[n].embedding for n in ("obama", "biden")])
+    recognizer = ft.FaceRecognizer(classifier="knn").fit(enrolled, ["obama", "biden"])
+    stranger = reference["astronaut"].embedding[None]
+    assert recognizer.identify(stranger)[0].name == "unknown"
+    for threshold, margin in ((-1.0, 0.05), (float("nan"), 0.05), (5.0, 0.05), (0.46, -1.0)):
+        recognizer.unknown_threshold, recognizer.margin = threshold, margin  # as after load
+        with pytest.raises(ft.InvalidParameterError):
+            recognizer.identify(stranger)
+        with pytest.raises(ft.InvalidParameterError):
+            recognizer.infer(stranger)
+    recognizer.unknown_threshold, recognizer.margin = 0.46, 0.05
+    with pytest.raises(ft.InvalidParameterError, match="threshold"):
+        recognizer.infer(stranger, threshold=float("nan"))
+    gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0")
+    gallery.add_faceprints("obama", [reference["obama"].embedding])
+    with pytest.raises(ft.InvalidParameterError):
+        gallery.identify(stranger, threshold=-1)
+    with pytest.raises(ft.InvalidParameterError):
+        ft.GalleryRecognizer(gallery, unknown_threshold=float("nan"))
+    with pytest.raises(ft.InvalidParameterError):
+        ft.AuditLog(tmp_path / "audit.jsonl", max_bytes=10)
+    with pytest.raises(ft.InvalidParameterError):
+        FrameSource(tmp_path / "door.avi", max_backoff_s=-1)
+    with pytest.raises(ft.InvalidParameterError):
+        DecisionSettings(cooldown_s=float("nan"))
+    with pytest.raises(ft.InvalidParameterError):
+        ft.YuNetDetector(conf_threshold=5)
