@@ -294,7 +294,7 @@ class Gallery:
         """
         if int(k) < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        q = _unit_queries(queries)
+        q = _unit_queries(queries, self.model)
         if not q.shape[0]:
             return empty_result(0, int(k))
         return self.backend.search(q, int(k), exact=bool(exact))
@@ -316,7 +316,7 @@ class Gallery:
         if per_person not in ("best", "mean2"):
             raise ValueError(f"per_person must be 'best' or 'mean2', got {per_person!r}")
         check_gate(threshold, margin, "threshold")
-        q = _unit_queries(queries)
+        q = _unit_queries(queries, self.model)
         # a full pool of one person's faceprints hides the runner-up: look further
         top = self._top_until(q, lambda names: len(set(names)) >= 2, exact=exact)
         if not top:
@@ -426,9 +426,17 @@ def _json_object(value: Any, what: str) -> Dict[str, Any]:
     return value
 
 
-def _unit_queries(queries: Any) -> NDArray[np.float32]:
-    if isinstance(queries, Faceprint):
-        return queries.vector[None]
-    if isinstance(queries, (list, tuple)) and queries and isinstance(queries[0], Faceprint):
-        return np.stack([q.vector for q in queries])
+def _unit_queries(queries: Any, model: str) -> NDArray[np.float32]:
+    """Query rows (M, 128): unit vectors as given, or faceprints of this gallery's ``model``
+    (a faceprint of another model is refused, as :meth:`Gallery.add_faceprints` does)."""
+    prints = [queries] if isinstance(queries, Faceprint) else queries
+    if isinstance(prints, (list, tuple)) and prints and \
+            any(isinstance(q, Faceprint) for q in prints):
+        for q in prints:
+            if not isinstance(q, Faceprint):
+                raise EmbeddingError(f"queries mix faceprints and {type(q).__name__}")
+            if q.model != model:
+                raise GalleryError(f"a faceprint of {q.model!r} cannot be searched in a gallery "
+                                   f"of {model!r}")
+        return np.stack([q.vector for q in prints])
     return unit_rows(queries)

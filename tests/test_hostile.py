@@ -91,3 +91,15 @@ def test_the_python_objects_check_their_gates_too(reference, tmp_path):
         DecisionSettings(cooldown_s=float("nan"))
     with pytest.raises(ft.InvalidParameterError):
         ft.YuNetDetector(conf_threshold=5)
+
+
+def test_a_gallery_refuses_to_search_a_faceprint_of_another_model(tmp_path, reference, pipeline):
+    gallery = ft.Gallery(tmp_path / "g.db", pipeline.model.id)
+    vector = reference["obama"].embedding
+    gallery.add_faceprints("obama", [ft.Faceprint(vector, pipeline.model.id)])
+    other = ft.Faceprint(vector, "other_model@000000000000")
+    with pytest.raises(ft.GalleryError, match="other_model"):
+        gallery.identify(other)
+    with pytest.raises(ft.GalleryError, match="other_model"):
+        gallery.search([ft.Faceprint(vector, pipeline.model.id), other], k=1)
+    assert gallery.identify(ft.Faceprint(vector, pipeline.model.id))[0].name == "obama"
