@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
-from typing import List, Union
+from typing import List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
 
-from ._fileio import atomic_write_bytes
+from ._fileio import atomic_write_bytes, read_regular_file
 from ._validate import check_frame, describe
 from .errors import ImageReadError, InvalidImageError
 
@@ -18,9 +19,14 @@ _JPEG_SOI = b"\xff\xd8"
 _JPEG_SOS = b"\xff\xda"
 _JPEG_EOI = b"\xff\xd9"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Largest image file read (bytes): far above any camera photo.
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
+#: Largest image decoded (width x height), read from the header before decoding: a 125 KB
+#: PNG of 32000x32000 took 6.1 GB and 19 s to decode. 50 MP is above any camera's photo.
+MAX_IMAGE_PIXELS = 50_000_000
 
 
-def read_image(source: ImageSource) -> np.ndarray:
+def read_image(source: ImageSource, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Load an image as BGR ``uint8 (H, W, 3)``.
 
     Parameters
@@ -32,11 +38,15 @@ def read_image(source: ImageSource) -> np.ndarray:
 
     Files and bytes get their EXIF orientation applied; an alpha channel is
     dropped; gray and 16-bit images are converted. The input is never modified.
+    Files are read only when they are regular files of at most 256 MB (a FIFO or a
+    device is refused, not waited on), and decoded only when their header declares at
+    most ``max_pixels`` (50 MP by default).
 
     Raises
     ------
     ImageReadError
-        Missing or unreadable file, empty or truncated data, undecodable bytes.
+        Missing or unreadable file, not a regular file, too large, empty or truncated
+        data, undecodable bytes, more pixels than ``max_pixels``.
     InvalidImageError
         An array of an unsupported dtype or shape, or an empty array.
 
@@ -49,9 +59,9 @@ def read_image(source: ImageSource) -> np.ndarray:
     if isinstance(source, np.ndarray):
         return to_bgr(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return decode_image(bytes(source), name="image bytes")
+        return decode_image(bytes(source), name="image bytes", max_pixels=max_pixels)
     if isinstance(source, (str, os.PathLike)):
-        return decode_image(read_image_bytes(source), name=str(source))
+        return decode_image(read_image_bytes(source), name=str(source), max_pixels=max_pixels)
     raise InvalidImageError(f"image must be a path, bytes or numpy array, got {describe(source)}")
 
 
@@ -65,7 +75,7 @@ def read_image_bytes(path: Union[str, "os.PathLike[str]"]) -> bytes:
     """
     path = Path(path)
     try:
-        return path.read_bytes()
+        return read_regular_file(path, MAX_IMAGE_BYTES)
     except FileNotFoundError:
         raise ImageReadError(f"image file not found: {path}") from None
     except IsADirectoryError:
@@ -74,16 +84,69 @@ def read_image_bytes(path: Union[str, "os.PathLike[str]"]) -> bytes:
         raise ImageReadError(f"cannot read image file {path}: {exc}") from exc
 
 
-def decode_image(data: bytes, name: str = "image bytes") -> np.ndarray:
-    """Decode encoded image bytes to BGR ``uint8 (H, W, 3)`` (see :func:`read_image`)."""
+def decode_image(data: bytes, name: str = "image bytes",
+                 max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Decode encoded image bytes to BGR ``uint8 (H, W, 3)`` (see :func:`read_image`).
+
+    Images whose header declares more than ``max_pixels`` (width x height; PNG, JPEG, BMP,
+    GIF and WebP headers are read) are refused before decoding."""
     if len(data) == 0:
         raise ImageReadError(f"{name} is empty (0 bytes)")
     _check_complete(data, name)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    size = _declared_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ImageReadError(f"{name} declares {size[0]}x{size[1]} pixels, more than the "
+                             f"limit of {max_pixels:,} (a decompression bomb, or raise "
+                             "max_pixels)")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ImageReadError(f"{name} could not be decoded: "
+                             f"{str(exc).strip().splitlines()[-1]}") from None
     if image is None or image.size == 0:
         raise ImageReadError(f"{name} could not be decoded as an image ({len(data)} bytes); "
                              "the file is corrupted or not an image format OpenCV reads")
     return image
+
+
+def _declared_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """(width, height) from the header of a PNG, JPEG, BMP, GIF or WebP file, else None."""
+    if data.startswith(_PNG_SIGNATURE) and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data[:2] == b"BM" and len(data) >= 26:
+        width, height = struct.unpack("<ii", data[18:26])
+        return abs(width), abs(height)
+    if data[:4] == b"GIF8" and len(data) >= 10:
+        return struct.unpack("<HH", data[6:10])
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 30:
+        chunk = data[12:16]
+        if chunk == b"VP8X":
+            return (int.from_bytes(data[24:27], "little") + 1,
+                    int.from_bytes(data[27:30], "little") + 1)
+        if chunk == b"VP8L":
+            bits = int.from_bytes(data[21:25], "little")
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if chunk == b"VP8 ":
+            width, height = struct.unpack("<HH", data[26:30])
+            return width & 0x3FFF, height & 0x3FFF
+    if data.startswith(_JPEG_SOI):
+        offset = 2
+        while offset + 9 <= len(data):
+            if data[offset] != 0xFF:
+                return None
+            marker = data[offset + 1]
+            if marker == 0xFF:  # fill byte
+                offset += 1
+                continue
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                offset += 2
+                continue
+            (length,) = struct.unpack(">H", data[offset + 2:offset + 4])
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height, width = struct.unpack(">HH", data[offset + 5:offset + 9])
+                return width, height
+            offset += 2 + length
+    return None
 
 
 def _check_complete(data: bytes, name: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, List, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._fileio import atomic_write_text
+from ._fileio import atomic_write_text, read_regular_file
 from .errors import LabelMapError
 
 FORMAT = "face_trigger-label-map"
@@ -96,7 +96,7 @@ class LabelMap:
         """
         path = Path(path)
         try:
-            data = path.read_bytes()
+            data = read_regular_file(path, 64 * 1024 * 1024)
         except OSError as exc:
             raise LabelMapError(f"cannot read label map {path}: {exc}") from exc
         if data[:1] == b"\x80":  # pickle protocol 2+ header

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
+from ._fileio import MAX_MODEL_FILE_BYTES, read_regular_file
 from .errors import ModelIntegrityError, ModelNotFoundError
 from .types import ModelInfo
 
@@ -138,7 +139,7 @@ def read_verified(role: str, path: Union[str, os.PathLike, None] = None,
     """
     file_path = locate_model(role, path)
     try:
-        data = file_path.read_bytes()
+        data = read_regular_file(file_path, MAX_MODEL_FILE_BYTES)
     except OSError as exc:
         raise ModelNotFoundError(f"cannot read {role} model {file_path}: {exc}") from exc
     if not data:

@@ -20,7 +20,7 @@ import struct
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
-from ._fileio import atomic_write_bytes
+from ._fileio import MAX_MODEL_FILE_BYTES, atomic_write_bytes, read_regular_file
 from .errors import ModelFileError
 
 MAGIC = b"FTSIGNED\n"
@@ -81,7 +81,7 @@ def read_signed(path: Union[str, os.PathLike], key: KeyArg = None
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, MAX_MODEL_FILE_BYTES)
     except OSError as exc:
         raise ModelFileError(f"cannot read {path}: {exc}") from exc
     if not data.startswith(MAGIC):

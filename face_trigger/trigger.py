@@ -271,7 +271,7 @@ class DoorTrigger:
         for track in self.tracker.tracks:
             state = self.decider.state(track.track_id)
             if track.missed == 0 and state.decision == IDENTIFIED and state.person:
-                found.append((track.track_id, state.person, track.box))
+                found.append((track.track_id, state.person, track.box.copy()))
         return found
 
     def _identify(self, embeddings: np.ndarray) -> List[Any]:

@@ -103,3 +103,55 @@ def test_a_gallery_refuses_to_search_a_faceprint_of_another_model(tmp_path, refe
     with pytest.raises(ft.GalleryError, match="other_model"):
         gallery.search([ft.Faceprint(vector, pipeline.model.id), other], k=1)
     assert gallery.identify(ft.Faceprint(vector, pipeline.model.id))[0].name == "obama"
+
+
+# ---------------------------------------------------------------- items 6 and 7: files
+def _png_header_only(width, height):
+    """A small PNG whose header declares width x height (a decompression bomb's shape)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * (width + 1) * 4)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("size", [(32000, 32000), (100000, 100000)])
+def test_decompression_bombs_are_refused_from_the_header(size, tmp_path):
+    bomb = _png_header_only(*size)
+    assert len(bomb) < 200_000
+    with pytest.raises(ft.ImageReadError, match="declares"):
+        ft.read_image(bomb)
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bomb)
+    with pytest.raises(ft.ImageReadError, match="declares"):
+        ft.read_image(path)
+    assert main(["detect", str(path)]) == 3  # an unreadable input, no traceback
+
+
+def test_the_pixel_limit_is_configurable(data_dir):
+    data = (data_dir / "obama.jpg").read_bytes()  # 910 x 1137 = 1.03 MP
+    assert ft.read_image(data).shape == (1137, 910, 3)
+    with pytest.raises(ft.ImageReadError, match="declares 910x1137"):
+        ft.read_image(data, max_pixels=1_000_000)
+
+
+def test_a_fifo_or_a_device_is_refused_not_waited_on(tmp_path):
+    import os
+
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(ft.ImageReadError, match="not a regular file"):
+        ft.read_image(fifo)
+    with pytest.raises(ft.ImageReadError, match="not a regular file"):
+        ft.read_image("/dev/zero")
+    pkl = tmp_path / "door.pkl"
+    os.mkfifo(pkl)
+    with pytest.raises(ft.ModelFileError, match="not a regular file"):
+        ft.FaceRecognizer().load(pkl)
+    with pytest.raises(ft.ImageReadError):
+        ft.verify(fifo, fifo)
