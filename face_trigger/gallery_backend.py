@@ -6,6 +6,7 @@ already unit float32 rows of shape (n, 128); names are already checked.
 """
 from __future__ import annotations
 
+import re
 from typing import (Any, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple,
                     runtime_checkable)
 from urllib.parse import urlsplit, urlunsplit
@@ -115,11 +116,23 @@ def check_model(location: str, stored: Optional[str], model: str) -> None:
                            "its faceprints cannot be compared; re-enrol into a new gallery")
 
 
+#: Connection parameters that hold secrets (libpq names), masked wherever they appear.
+_SECRET_KEYS = ("password", "sslpassword", "sslkey_password")
+_SECRET_PARAM = re.compile(r"(?i)\b(" + "|".join(_SECRET_KEYS) + r")(\s*=\s*)('[^']*'|[^&\s]*)")
+
+
 def redact(url: str) -> str:
-    """A database URL without its password, fit for messages and logs."""
+    """A database URL without its secrets (``user:password@`` and ``?password=...``-style
+    parameters), fit for messages and logs."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        url = urlunsplit(parts._replace(netloc=netloc))
+    return redact_text(url)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every ``password=...``-style secret masked (in a URL query, a libpq
+    connection string or an error message quoting one)."""
+    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)

@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from ._validate import EMBEDDING_DIM
 from .errors import GalleryError, GalleryUnavailableError
 from .gallery_backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
-                              check_schema, empty_result, redact)
+                              check_schema, empty_result, redact, redact_text)
 
 try:
     import psycopg
@@ -127,7 +127,7 @@ def _connect(url: str, connect_timeout: float) -> "psycopg.Connection":
 
 def _unavailable(where: str, exc: BaseException) -> GalleryUnavailableError:
     """The typed error for a lost or refused connection (psycopg's OperationalError)."""
-    return GalleryUnavailableError(f"{where}: {_first_line(exc)}")
+    return GalleryUnavailableError(f"{where}: {redact_text(_first_line(exc))}")
 
 
 def _first_line(exc: BaseException) -> str:

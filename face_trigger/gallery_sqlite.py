@@ -176,9 +176,9 @@ class SQLiteBackend:
                            "index", self.path, ids.size, ids.size * EMBEDDING_DIM * 4 // 10**6)
         vectors = np.zeros((0, EMBEDDING_DIM), np.float32)
         if ids.size:
-            blobs = db.execute("SELECT vector FROM faceprints ORDER BY id").fetchall()
-            vectors = np.frombuffer(b"".join(b[0] for b in blobs),
-                                    np.float32).reshape(-1, EMBEDDING_DIM).copy()
+            rows = db.execute("SELECT id, vector FROM faceprints ORDER BY id").fetchall()
+            vectors = self._checked(np.array([r[0] for r in rows], np.int64),
+                                    [r[1] for r in rows])
         return _Snapshot(vectors, ids, names)
 
     def _open_index(self, ids: NDArray[np.int64]) -> CompactIndex:
@@ -213,8 +213,29 @@ class SQLiteBackend:
             with self._index_lock:
                 self._persist(snap.index, snap.ids)
 
+    def _checked(self, ids: NDArray[np.int64], blobs: Sequence[Any]) -> NDArray[np.float32]:
+        """The stored vectors as float32 rows (n, 128), refusing what a tampered or damaged
+        file can hold: a blob of the wrong length, NaN or infinity, a vector that is not
+        unit length (one scaled x100 made every stranger match). GalleryError names the
+        faceprint id."""
+        size = EMBEDDING_DIM * 4
+        for fid, blob in zip(ids, blobs):
+            if not isinstance(blob, bytes) or len(blob) != size:
+                length = len(blob) if isinstance(blob, bytes) else type(blob).__name__
+                raise GalleryError(f"{self.path}: faceprint {int(fid)} holds a vector of "
+                                   f"{length} bytes, expected {size}: the file is damaged "
+                                   "or was altered")
+        rows = np.frombuffer(b"".join(blobs), np.float32).reshape(-1, EMBEDDING_DIM).copy()
+        norms = np.linalg.norm(rows, axis=1) if rows.size else np.zeros(0)
+        bad = np.flatnonzero(~np.isfinite(norms) | (np.abs(norms - 1.0) > 1e-3))
+        if bad.size:
+            raise GalleryError(f"{self.path}: faceprint {int(ids[bad[0]])} holds a vector of "
+                               f"norm {norms[bad[0]]:.4g}, expected a finite unit vector: the "
+                               "file is damaged or was altered")
+        return rows
+
     def _fetch_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
-        """Unit rows of these faceprint ids, in the order given."""
+        """Unit rows of these faceprint ids, in the order given (checked, as at load)."""
         out = np.empty((len(ids), EMBEDDING_DIM), np.float32)
         position = {int(i): k for k, i in enumerate(ids)}
         db = self._db()
@@ -222,9 +243,11 @@ class SQLiteBackend:
         for start in range(0, len(unique), 900):  # SQLite's parameter limit
             chunk = unique[start:start + 900]
             marks = ",".join("?" * len(chunk))
-            for fid, blob in db.execute(f"SELECT id, vector FROM faceprints WHERE id IN ({marks})",
-                                        chunk):
-                out[position[fid]] = np.frombuffer(blob, np.float32)
+            rows = db.execute(f"SELECT id, vector FROM faceprints WHERE id IN ({marks})",
+                              chunk).fetchall()
+            found = np.array([r[0] for r in rows], np.int64)
+            vectors = self._checked(found, [r[1] for r in rows])
+            out[[position[int(fid)] for fid in found]] = vectors
         return out
 
     # ------------------------------------------------------------------ people

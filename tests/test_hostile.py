@@ -155,3 +155,49 @@ def test_a_fifo_or_a_device_is_refused_not_waited_on(tmp_path):
         ft.FaceRecognizer().load(pkl)
     with pytest.raises(ft.ImageReadError):
         ft.verify(fifo, fifo)
+
+
+# ---------------------------------------------------------------- item 10: tampered gallery
+@pytest.mark.parametrize("damage,message", [
+    (lambda v: v.tobytes()[:-4], "508 bytes"),
+    (lambda v: np.full(128, np.nan, np.float32).tobytes(), "norm nan"),
+    (lambda v: (v * 100).tobytes(), "norm 100"),
+])
+@pytest.mark.parametrize("compact", [False, True])
+def test_a_tampered_gallery_vector_is_refused_with_its_id(tmp_path, damage, message, compact):
+    import sqlite3
+
+    if compact:
+        pytest.importorskip("faiss")
+    from synthetic_vectors import unit_rows
+
+    vectors = unit_rows(np.random.default_rng(5), 300)
+    path = tmp_path / "g.db"
+    gallery = ft.Gallery(path, "synthetic@0", compact_from=200 if compact else 200_000)
+    ids = gallery.bulk_add([f"p{i}" for i in range(300)], vectors)
+    gallery.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE faceprints SET vector = ? WHERE id = ?",
+                   (damage(vectors[7]), int(ids[7])))
+    if compact:  # the index is loaded from its file; the vector is read back to re-rank
+        reopened = ft.Gallery(path, "synthetic@0", compact_from=200)
+        with pytest.raises(ft.GalleryError, match=f"faceprint {ids[7]} .*{message}"):
+            reopened.search(vectors[7:8], k=1)
+    else:
+        with pytest.raises(ft.GalleryError, match=f"faceprint {ids[7]} .*{message}"):
+            ft.Gallery(path, "synthetic@0").search(vectors[:1], k=1)
+
+
+# ---------------------------------------------------------------- item 5: secrets in URLs
+def test_database_secrets_never_reach_messages():
+    from face_trigger.gallery_backend import redact
+
+    assert redact("postgresql://door:s3cret@db.example:5432/faces?password=zzz&sslmode=require") \
+        == "postgresql://door:***@db.example:5432/faces?password=***&sslmode=require"
+    assert redact("postgresql:///faces?host=/tmp&password=abc&sslpassword=k") == \
+        "postgresql:///faces?host=/tmp&password=***&sslpassword=***"
+    pytest.importorskip("psycopg")
+    url = "postgresql://door@127.0.0.1:1/faces?password=hunter2&connect_timeout=2"
+    with pytest.raises(ft.GalleryUnavailableError) as caught:
+        ft.Gallery(url, "synthetic@0")
+    assert "hunter2" not in str(caught.value) and "password=***" in str(caught.value)
