@@ -271,10 +271,13 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         """(picked code, its probability, its best similarity, margin), each (N,)."""
         self._check_fitted()
         queries = unit_rows(embeddings)
+        if not queries.shape[0]:  # a frame without a face: nothing to ask the classifier
+            return (np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.float32),
+                    np.zeros(0, np.float32))
         # Chunks keep the (chunk, n_enrolled) similarity matrix near 16 MB.
         step = max(1, (1 << 22) // max(1, self.enrolled_.shape[0]))
         parts = [self._scores_chunk(queries[i:i + step])
-                 for i in range(0, queries.shape[0], step)] or [self._scores_chunk(queries)]
+                 for i in range(0, queries.shape[0], step)]
         return tuple(np.concatenate(columns) for columns in zip(*parts))
 
     def _scores_chunk(self, queries: NDArray[np.float32]):
@@ -344,6 +347,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         Closed-set: they never say "nobody"; use :meth:`infer` for decisions."""
         self._check_fitted()
         queries = unit_rows(X)
+        if not queries.shape[0]:
+            return np.zeros((0, len(self.label_map_)), np.float64)
         return self._probabilities(queries, queries @ self.enrolled_.T)
 
     # ---------------------------------------------------------- persistence

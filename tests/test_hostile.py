@@ -201,3 +201,15 @@ def test_database_secrets_never_reach_messages():
     with pytest.raises(ft.GalleryUnavailableError) as caught:
         ft.Gallery(url, "synthetic@0")
     assert "hunter2" not in str(caught.value) and "password=***" in str(caught.value)
+
+
+# ---------------------------------------------------------------- item 12: empty input
+@pytest.mark.parametrize("classifier", ["svm", "knn"])
+def test_a_frame_without_a_face_is_answered_with_empty_results(classifier, reference):
+    enrolled = np.stack([reference[n].embedding for n in ("obama", "obama3", "biden")])
+    recognizer = ft.FaceRecognizer(classifier=classifier).fit(enrolled,
+                                                              ["obama", "obama", "biden"])
+    none = np.zeros((0, 128), np.float32)  # detect_embedding's answer for an empty frame
+    assert recognizer.identify(none) == [] and recognizer.infer(none).shape == (0,)
+    assert recognizer.predict(none).shape == (0,)
+    assert recognizer.predict_proba(none).shape == (0, 2)
