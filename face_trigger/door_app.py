@@ -68,7 +68,8 @@ def _recognizer(settings: dict, pipeline: "ft.FacePipeline", key: Optional[str],
     recognizer = ft.FaceRecognizer(classifier=settings["classifier"],
                                    unknown_threshold=threshold, margin=margin)
     if settings["model"]:
-        recognizer.load(settings["model"], key=key)
+        recognizer.load(settings["model"], key=key,
+                        require_signature=settings["require_signature"])
         recognizer.unknown_threshold, recognizer.margin = threshold, margin
     else:
         print(recognizer.fit_folder(settings["people"]).summary(), file=err)

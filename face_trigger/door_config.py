@@ -52,7 +52,7 @@ _NUMBER = (int, float)
 SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
     "source": {"uri": ((str, int), None), "live": (bool, None), "max_backoff_s": (_NUMBER, 5.0)},
     "recognizer": {"model": (str, None), "people": (str, None), "gallery": (str, None),
-                   "classifier": (str, "svm"),
+                   "classifier": (str, "svm"), "require_signature": (bool, True),
                    "unknown_threshold": (_NUMBER, thresholds.IDENTIFY_COSINE),
                    "margin": (_NUMBER, thresholds.IDENTIFY_MARGIN)},
     "detector": {"max_side": (int, thresholds.DETECT_MAX_SIDE),

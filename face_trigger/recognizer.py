@@ -388,20 +388,28 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         }
         return write_signed(path, header, payload, key)
 
-    def load(self, path: Union[str, os.PathLike], key: KeyArg = None) -> "FaceRecognizer":
+    def load(self, path: Union[str, os.PathLike], key: KeyArg = None, *,
+             require_signature: bool = False) -> "FaceRecognizer":
         """Load a file written by :meth:`save` into this recognizer; returns self.
 
         Everything is checked before a byte is unpickled: the format, the
         signature (HMAC with ``key`` / ``$FACE_TRIGGER_MODEL_KEY``, or the digest),
-        and that the file was made for this recognizer's embedder.
+        and that the file was made for this recognizer's embedder. An unsigned file
+        (digest only: it catches corruption, not tampering) is loaded with a warning,
+        or refused with ``require_signature=True`` (the door's default).
 
         Raises
         ------
         ModelFileError
             Not our format (e.g. a plain pickle), truncated, altered, wrong key,
-            unsigned while a key is given, another embedder or format version.
+            unsigned while a key is given or a signature is required, another embedder
+            or format version.
         """
         header, payload, signed = read_signed(path, key)
+        if require_signature and not signed:
+            raise ModelFileError(f"{path} is not signed and a signature is required: save it "
+                                 "with a key (unpickling an unsigned file runs whatever code "
+                                 "it holds)")
         if header.get("format") != FILE_FORMAT or header.get("format_version") != \
                 FILE_FORMAT_VERSION:
             raise ModelFileError(f"{path} is a {header.get('format')!r} file version "
@@ -417,7 +425,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
                           f"this is {sklearn.__version__}: predictions may differ; retrain to "
                           "be sure", UserWarning, stacklevel=2)
         if not signed:
-            logger.info("loading unsigned recognizer %s (digest checked, origin not)", path)
+            logger.warning("loading unsigned recognizer %s: its digest is checked, its origin "
+                           "is not, and unpickling runs its code", path)
         with warnings.catch_warnings():
             # scikit-learn's own InconsistentVersionWarning repeats the warning above
             warnings.filterwarnings("ignore", message=".*Trying to unpickle estimator.*")

@@ -5,6 +5,8 @@ key named (door configuration, ``--set``) and in the Python objects that use the
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -213,3 +215,38 @@ def test_a_frame_without_a_face_is_answered_with_empty_results(classifier, refer
     assert recognizer.identify(none) == [] and recognizer.infer(none).shape == (0,)
     assert recognizer.predict(none).shape == (0,)
     assert recognizer.predict_proba(none).shape == (0, 2)
+
+
+# ---------------------------------------------------------------- item 14: unsigned models
+def test_an_unsigned_model_warns_and_the_door_refuses_it(reference, tmp_path, monkeypatch,
+                                                        caplog, folders_for_door):
+    monkeypatch.delenv("FACE_TRIGGER_MODEL_KEY", raising=False)
+    enrolled = np.stack([reference[n].embedding for n in ("obama", "obama3", "biden")])
+    model = tmp_path / "door.pkl"
+    ft.FaceRecognizer(classifier="knn").fit(enrolled, ["obama", "obama", "biden"]).save(model)
+    with caplog.at_level("WARNING", logger="face_trigger.recognizer"):
+        ft.FaceRecognizer().load(model)
+    assert "unsigned" in caplog.text
+    with pytest.raises(ft.ModelFileError, match="signature is required"):
+        ft.FaceRecognizer().load(model, require_signature=True)
+    assert load_config(data=BASE).sections["recognizer"]["require_signature"] is True
+    video = folders_for_door
+    quiet = ["--audit", str(tmp_path / "audit.jsonl"),
+             "--set", f"audit.snapshots={json.dumps(str(tmp_path / 'snapshots'))}"]
+    assert main(["watch", str(video), "--model", str(model)] + quiet) == 4
+    signed = tmp_path / "signed.pkl"
+    ft.FaceRecognizer(classifier="knn").fit(enrolled, ["obama", "obama", "biden"]).save(
+        signed, key="k")
+    assert main(["watch", str(video), "--model", str(signed), "--key", "k", "--dry-run"]
+                + quiet) == 0
+    assert (tmp_path / "audit.jsonl").is_file()
+
+
+@pytest.fixture()
+def folders_for_door(tmp_path, images, reference):
+    """A one-second video of obama's face (enough for the door to start and stop)."""
+    from face_trigger.testing import Visit, door_video, face_crop, write_video
+
+    crop, _ = face_crop(images["obama2"], reference["obama2"].box)
+    visit = Visit("obama", crop, reference["obama2"].width, start_s=0.0, walk_s=0.5, stay_s=0.5)
+    return write_video(tmp_path / "v.avi", (f for f, _ in door_video([visit], 1.0)), 25.0)
