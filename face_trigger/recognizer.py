@@ -202,6 +202,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         self.enrolled_codes_ = codes[order]
         self.classes_ = np.unique(np.asarray(y))
         self.label_map_ = label_map
+        self.signed_ = False  # trained here: no signature covers these names yet
         self.n_features_in_ = EMBEDDING_DIM
         self.embedder_model_ = self.embedder_model().id
         self.classifier_ = self._build_classifier(self.enrolled_codes_)
@@ -436,6 +437,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         state = loaded.__getstate__()
         state["dnn_model_path"] = self.dnn_model_path
         state["classifier_model_path"] = self.classifier_model_path
+        state["signed_"] = signed  # its names are covered by the signature
         self.__setstate__(state)
         return self
 
@@ -456,11 +458,21 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
 
     def load_label_mapping(self, path: Union[str, os.PathLike],
                            allow_pickle: bool = False) -> LabelMap:
-        """Replace the names with those of a JSON label map (see :class:`LabelMap`)."""
+        """Replace the names with those of a JSON label map (see :class:`LabelMap`).
+
+        The names inside a signed model win: an unsigned JSON file could otherwise swap
+        two people. After loading a signed model the label map must hold the same names
+        in the same order, else LabelMapError."""
         label_map = LabelMap.load(path, allow_pickle=allow_pickle)
         if hasattr(self, "label_map_") and len(label_map) != len(self.label_map_):
             raise LabelMapError(f"label map {path} has {len(label_map)} names, the recognizer "
                                 f"has {len(self.label_map_)} classes")
+        if getattr(self, "signed_", False) and label_map.names != self.label_map_.names:
+            changed = [f"{code}: {old!r} -> {new!r}" for code, (old, new) in
+                       enumerate(zip(self.label_map_.names, label_map.names)) if old != new]
+            raise LabelMapError(f"label map {path} renames classes of a signed model "
+                                f"({', '.join(changed[:5])}); the signed names stay. Delete "
+                                "or regenerate the label map with save_label_mapping")
         self.label_map_ = label_map
         return label_map
 

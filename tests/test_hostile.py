@@ -250,3 +250,24 @@ def folders_for_door(tmp_path, images, reference):
     crop, _ = face_crop(images["obama2"], reference["obama2"].box)
     visit = Visit("obama", crop, reference["obama2"].width, start_s=0.0, walk_s=0.5, stay_s=0.5)
     return write_video(tmp_path / "v.avi", (f for f, _ in door_video([visit], 1.0)), 25.0)
+
+
+# ---------------------------------------------------------------- item 2: label maps
+def test_an_unsigned_label_map_cannot_rename_a_signed_model(reference, tmp_path):
+    enrolled = np.stack([reference[n].embedding for n in ("obama", "obama3", "biden")])
+    model = tmp_path / "door.pkl"
+    trained = ft.FaceRecognizer(classifier="knn").fit(enrolled, ["alice", "alice", "bob"])
+    trained.save(model, key="k")
+    trained.save_label_mapping(tmp_path / "same.json")
+    swapped = tmp_path / "swapped.json"
+    ft.LabelMap(("bob", "alice")).save(swapped)
+    loaded = ft.FaceRecognizer().load(model, key="k")
+    with pytest.raises(ft.LabelMapError, match="signed"):
+        loaded.load_label_mapping(swapped)
+    assert loaded.identify(reference["obama"].embedding[None])[0].name == "alice"
+    loaded.load_label_mapping(tmp_path / "same.json")  # the same names: fine
+    unsigned = tmp_path / "unsigned.pkl"
+    trained.save(unsigned)
+    relabelled = ft.FaceRecognizer().load(unsigned)
+    relabelled.load_label_mapping(swapped)  # no signature to protect: the map decides
+    assert relabelled.identify(reference["obama"].embedding[None])[0].name == "bob"
