@@ -10,6 +10,7 @@ snapshot, so they are safe from many threads while another thread enrols.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -18,13 +19,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import EMBEDDING_DIM
-from .errors import GalleryError
+from .errors import GalleryError, GalleryUnavailableError
 from .gallery_backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                               check_schema, empty_result)
 from .vector_index import CompactIndex, faiss_available
@@ -94,6 +95,11 @@ class SQLiteBackend:
         with self._write_lock:
             try:
                 db = self._db()
+                tables = {r[0] for r in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+                if tables and "meta" not in tables:
+                    raise GalleryError(f"{self.path} is an SQLite file of another application "
+                                       f"(tables {', '.join(sorted(tables)[:5])}), not a gallery")
                 db.executescript(_SCHEMA)
                 stored = dict(db.execute("SELECT key, value FROM meta").fetchall())
             except sqlite3.DatabaseError as exc:
@@ -152,7 +158,16 @@ class SQLiteBackend:
         return f"{ids.size}:{int(ids.max()) if ids.size else 0}:{int(ids.sum())}"
 
     def _load_snapshot(self) -> _Snapshot:
+        """Search state from the database, read in one transaction: people, faceprints and
+        vectors from the same moment although other processes may be writing."""
         db = self._db()
+        if self._memory:
+            return self._read_snapshot(db)
+        with db:
+            db.execute("BEGIN")
+            return self._read_snapshot(db)
+
+    def _read_snapshot(self, db: sqlite3.Connection) -> _Snapshot:
         # Read in chunks into arrays: with a million people, Python tuples and a dict of
         # them at once cost about 250 MB of peak memory.
         person_ids: List[NDArray[np.int64]] = [np.zeros(0, np.int64)]
@@ -311,6 +326,8 @@ class SQLiteBackend:
         with self._write_lock:
             db = self._db()
             with db:  # one transaction: a crash leaves none of these rows
+                db.execute("BEGIN IMMEDIATE")  # the write lock first: another process may
+                # be creating the same person right now
                 row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
                 if row is None:
                     if not create:
@@ -352,6 +369,7 @@ class SQLiteBackend:
         with self._write_lock:
             db = self._db()
             with db:
+                db.execute("BEGIN IMMEDIATE")  # max(id) below must not change under us
                 known = dict(db.execute("SELECT name, id FROM people").fetchall())
                 for name in dict.fromkeys(names):
                     if name not in known:
@@ -441,6 +459,34 @@ class SQLiteBackend:
             best_scores, best_ids = _top_k(np.hstack([best_scores, sims]),
                                            np.hstack([best_ids, pool]), k)
         return best_scores, best_ids
+
+
+def _gallery_error(path: str, exc: sqlite3.Error) -> GalleryError:
+    """The typed error for an SQLite failure: a database locked by another process for
+    longer than the timeout is unavailable (try again), the rest names the problem."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return GalleryUnavailableError(f"{path} is locked by another process: {text}")
+    if "readonly" in text or "read-only" in text:
+        return GalleryError(f"{path} cannot be written (read-only file or folder): {text}")
+    if "full" in text:
+        return GalleryError(f"{path}: the disk is full, nothing was stored: {text}")
+    return GalleryError(f"{path}: {type(exc).__name__}: {text}")
+
+
+def _typed_sqlite_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: "SQLiteBackend", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _gallery_error(self.path, exc) from exc
+    return wrapper
+
+
+for _name, _method in list(vars(SQLiteBackend).items()):
+    if callable(_method) and (not _name.startswith("_") or _name == "__init__"):
+        setattr(SQLiteBackend, _name, _typed_sqlite_errors(_method))
 
 
 def _in_chunks(cursor: sqlite3.Cursor, size: int = 1 << 16) -> Iterator[List[Any]]:

@@ -271,3 +271,85 @@ def test_an_unsigned_label_map_cannot_rename_a_signed_model(reference, tmp_path)
     relabelled = ft.FaceRecognizer().load(unsigned)
     relabelled.load_label_mapping(swapped)  # no signature to protect: the map decides
     assert relabelled.identify(reference["obama"].embedding[None])[0].name == "bob"
+
+
+# ---------------------------------------------------------------- item 9: SQLite failures
+def test_another_applications_sqlite_file_is_not_taken_for_a_gallery(tmp_path):
+    import sqlite3
+
+    foreign = tmp_path / "app.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT)")
+    with pytest.raises(ft.GalleryError, match="another application"):
+        ft.Gallery(foreign, "synthetic@0")
+    with sqlite3.connect(foreign) as db:  # and it was left as it was
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["people"]
+
+
+def test_a_read_only_gallery_file_gives_a_typed_error(tmp_path):
+    import os
+
+    from synthetic_vectors import unit_rows
+
+    path = tmp_path / "g.db"
+    gallery = ft.Gallery(path, "synthetic@0")
+    gallery.add_faceprints("alice", unit_rows(np.random.default_rng(0), 1))
+    gallery.close()
+    os.chmod(path, 0o444)
+    if os.access(path, os.W_OK):
+        pytest.skip("running as root: a read-only file is still writable")
+    read_only = ft.Gallery(path, "synthetic@0")
+    with pytest.raises(ft.GalleryError, match="read-only"):
+        read_only.add_faceprints("bob", unit_rows(np.random.default_rng(1), 1))
+
+
+def test_a_gallery_locked_too_long_is_unavailable_not_a_crash(tmp_path):
+    import sqlite3
+
+    from synthetic_vectors import unit_rows
+
+    path = tmp_path / "g.db"
+    gallery = ft.Gallery(path, "synthetic@0")
+    gallery.backend._db().execute("PRAGMA busy_timeout = 100")
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with pytest.raises(ft.GalleryUnavailableError, match="locked"):
+            gallery.add_faceprints("alice", unit_rows(np.random.default_rng(0), 1))
+    finally:
+        holder.rollback()
+        holder.close()
+    gallery.add_faceprints("alice", unit_rows(np.random.default_rng(0), 1))  # free again
+    assert len(gallery) == 1
+
+
+def test_processes_creating_the_same_person_at_once_all_succeed(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "g.db"
+    ft.Gallery(path, "synthetic@0").close()
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        counts = pool.map(_enrol_many, [(str(path), seed) for seed in range(4)])
+    assert counts == [40] * 4
+    gallery = ft.Gallery(path, "synthetic@0")
+    assert len(gallery) == 160 and {p["name"] for p in gallery.people()} == \
+        {f"shared{i}" for i in range(10)} | {f"batch{i}" for i in range(4)}
+
+
+def _enrol_many(job):
+    """20 single adds into 10 people that all four processes create, and a bulk add."""
+    import numpy as np  # noqa: F811 - a spawned process
+
+    import face_trigger as ft  # noqa: F811
+
+    path, seed = job
+    rng = np.random.default_rng(seed)
+    rows = rng.standard_normal((40, 128)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    gallery = ft.Gallery(path, "synthetic@0")
+    for i in range(20):
+        gallery.add_faceprints(f"shared{i % 10}", rows[i:i + 1])
+    gallery.bulk_add([f"batch{seed}"] * 20, rows[20:])
+    gallery.close()
+    return 40
