@@ -137,8 +137,9 @@ class Faceprint:
         """
         try:
             data = json.loads(text)
-        except (ValueError, TypeError) as exc:
-            raise EmbeddingError(f"faceprint JSON is malformed: {exc}") from exc
+        except (ValueError, TypeError, RecursionError) as exc:  # deep nesting recurses
+            raise EmbeddingError(f"faceprint JSON is malformed: {type(exc).__name__}: "
+                                 f"{str(exc)[:200]}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise EmbeddingError(f"not a faceprint (expected format {FORMAT!r})")
         if data.get("version") != FORMAT_VERSION:
@@ -154,6 +155,10 @@ class Faceprint:
             raise EmbeddingError(f"faceprint says dim {data['dim']} but has {len(values)} values")
         if data["scale"] != INT16_SCALE:
             raise EmbeddingError(f"unsupported faceprint scale {data['scale']!r}")
+        if any(not -32768 <= v <= 32767 for v in values):  # a 20-digit int overflowed int64
+            raise EmbeddingError("faceprint values must be int16 (-32768..32767)")
+        if not isinstance(data["model"], str):
+            raise EmbeddingError(f"faceprint 'model' must be a string, got {data['model']!r}")
         return cls.from_int16(np.array(values, dtype=np.int64), data["model"],
                               str(data.get("library_version", "")) or __version__)
 

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from . import thresholds
 from ._fileio import atomic_write_text
 from ._validate import EMBEDDING_DIM, check_embeddings, check_gate, unit_rows
-from .errors import EmbeddingError, GalleryError
+from .errors import EmbeddingError, GalleryError, InvalidParameterError
 from .faceprint import Faceprint, check_unit_vector
 from .gallery_backend import (IDENTIFY_POOL, IDENTIFY_POOL_MAX, GalleryBackend, SearchResult,
                               check_name, empty_result)
@@ -54,6 +54,10 @@ class Match:
     runner_up: float
     faceprint_id: Optional[int]
 
+
+#: Largest k of a search: (M, k) results are allocated in full, and k = 10**12 ran out of
+#: memory instead of answering.
+MAX_K = 100_000
 
 def open_backend(location: Union[str, os.PathLike], model: str, **options: Any
                  ) -> GalleryBackend:
@@ -224,6 +228,8 @@ class Gallery:
         return self.backend.bulk_add(list(names), np.ascontiguousarray(rows, np.float32))
 
     def remove_faceprint(self, faceprint_id: int) -> None:
+        if not -(1 << 63) <= int(faceprint_id) < (1 << 63):  # not an id a store can hold
+            raise GalleryError(f"no faceprint with id {faceprint_id}")
         self.backend.remove_faceprint(int(faceprint_id))
 
     def faceprints(self, name: str) -> List[Dict[str, Any]]:
@@ -292,8 +298,8 @@ class Gallery:
         names : list of lists of str
             Person of each id ("" where missing).
         """
-        if int(k) < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        if not 1 <= int(k) <= MAX_K:
+            raise InvalidParameterError(f"k must be in [1, {MAX_K:,}], got {k}")
         q = _unit_queries(queries, self.model)
         if not q.shape[0]:
             return empty_result(0, int(k))
@@ -349,17 +355,30 @@ class Gallery:
         if data.get("model") != self.model:
             raise GalleryError(f"{path} holds faceprints of {data.get('model')!r}, this gallery "
                                f"is for {self.model!r}")
+        # Everything is checked before anything is added: a bad entry late in the file
+        # must not leave half an import behind.
+        people = []
+        for i, person in enumerate(data.get("people", [])):
+            try:
+                name, prints = person["name"], person.get("faceprints", [])
+                check_name(name)
+                vectors = [check_unit_vector((np.asarray(p["vector"], np.float64)
+                                              / np.linalg.norm(p["vector"])).astype(np.float32))
+                           for p in prints]
+                people.append((name, person.get("metadata") or {}, vectors,
+                               [p.get("source_sha256") for p in prints],
+                               [p.get("quality", {}) for p in prints]))
+            except (KeyError, TypeError, ValueError, AttributeError, GalleryError) as exc:
+                raise GalleryError(f"{path}: people[{i}] is malformed "
+                                   f"({type(exc).__name__}: {exc}); nothing was imported") \
+                    from None
         added = 0
         enrolled = {p["name"] for p in self.people()}
-        for person in data.get("people", []):
-            prints = person.get("faceprints", [])
-            vectors = [np.asarray(p["vector"], np.float32) for p in prints]
-            vectors = [v / np.linalg.norm(v) for v in vectors]
-            if person.get("metadata") and person["name"] not in enrolled:
-                self.add_person(person["name"], person["metadata"])
-            added += len(self.add_faceprints(
-                person["name"], vectors, sources=[p.get("source_sha256") for p in prints],
-                qualities=[p.get("quality", {}) for p in prints]))
+        for name, metadata, vectors, sources, qualities in people:
+            if metadata and name not in enrolled:
+                self.add_person(name, metadata)
+            added += len(self.add_faceprints(name, vectors, sources=sources,
+                                             qualities=qualities))
         return added
 
 

@@ -99,6 +99,8 @@ def read_signed(path: Union[str, os.PathLike], key: KeyArg = None
         signature = json.loads(data[offset:offset + signature_len].decode("utf-8"))
         offset += signature_len
         header = json.loads(header_bytes.decode("utf-8"))
+        if not isinstance(header, dict) or not isinstance(signature, dict):
+            raise TypeError("header and signature must be JSON objects")
         kind, value = signature["type"], signature["value"]
     except (struct.error, ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path} is truncated or corrupted: its header cannot be read "

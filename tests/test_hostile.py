@@ -353,3 +353,37 @@ def _enrol_many(job):
     gallery.bulk_add([f"batch{seed}"] * 20, rows[20:])
     gallery.close()
     return 40
+
+
+# ---------------------------------------------------------------- item 12: untyped leaks
+def test_malformed_faceprints_exports_and_ids_get_typed_errors(tmp_path, reference):
+    good = ft.Faceprint(reference["obama"].embedding, "m@1")
+    data = json.loads(good.to_json())
+    big = dict(data, values=[10 ** 20] + data["values"][1:])
+    for text in (json.dumps(big), "[" * 100_000 + "]" * 100_000, json.dumps(dict(data, model=5))):
+        with pytest.raises(ft.EmbeddingError):
+            ft.Faceprint.from_json(text)
+    gallery = ft.Gallery(tmp_path / "g.db", "m@1")
+    gallery.add_faceprints("obama", [good])
+    with pytest.raises(ft.GalleryError, match="no faceprint"):
+        gallery.remove_faceprint(10 ** 30)
+    with pytest.raises(ft.InvalidParameterError, match="k must be"):
+        gallery.search(good, k=10 ** 12)
+    export = tmp_path / "export.json"
+    gallery.export_json(export)
+    content = json.loads(export.read_text())
+    content["people"].append({"faceprints": [{"vector": [0.1] * 128}]})  # no name
+    export.write_text(json.dumps(content))
+    other = ft.Gallery(tmp_path / "other.db", "m@1")
+    with pytest.raises(ft.GalleryError, match=r"people\[1\] is malformed"):
+        other.import_json(export)
+    assert len(other) == 0  # nothing was imported
+
+
+def test_a_signed_file_whose_header_is_not_an_object_is_refused(tmp_path, reference):
+    from face_trigger.signed_file import write_signed
+
+    path = tmp_path / "odd.pkl"
+    write_signed(path, ["a", "list"], b"payload", None)
+    with pytest.raises(ft.ModelFileError, match="header"):
+        ft.FaceRecognizer().load(path)
