@@ -156,7 +156,7 @@ class Faceprint:
         if data["scale"] != INT16_SCALE:
             raise EmbeddingError(f"unsupported faceprint scale {data['scale']!r}")
         if any(not -32768 <= v <= 32767 for v in values):  # a 20-digit int overflowed int64
-            raise EmbeddingError("faceprint values must be int16 (-32768..32767)")
+            raise EmbeddingError("faceprint values must lie in the int16 range (-32768..32767)")
         if not isinstance(data["model"], str):
             raise EmbeddingError(f"faceprint 'model' must be a string, got {data['model']!r}")
         return cls.from_int16(np.array(values, dtype=np.int64), data["model"],
