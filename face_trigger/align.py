@@ -94,6 +94,9 @@ def align_faces(frames: Sequence[NDArray[np.uint8]] | NDArray[np.uint8],
     else:
         frame_list = [check_frame(f, f"frames[{i}]") for i, f in enumerate(frames)]
         points = check_landmarks(landmarks, count=len(frame_list))
+    for i, face in enumerate(points):
+        shape = (single if frame_list is None else frame_list[i]).shape
+        _check_inside(face, shape[1], shape[0], i)
     matrices = similarity_matrix(points)
     chips = np.empty((points.shape[0], CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
     for i, matrix in enumerate(matrices):
@@ -101,3 +104,15 @@ def align_faces(frames: Sequence[NDArray[np.uint8]] | NDArray[np.uint8],
         cv2.warpAffine(source, matrix, (CHIP_SIZE, CHIP_SIZE), dst=chips[i],
                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return chips
+
+
+def _check_inside(face: NDArray, width: int, height: int, index: int) -> None:
+    """Refuse landmarks whose centre lies further outside the frame than the face is wide:
+    the chip would be black, and its embedding garbage. A face cut by the frame's edge
+    (centre inside, or just outside) is kept."""
+    centre = face.mean(axis=0)
+    spread = max(float(np.ptp(face[:, 0])), float(np.ptp(face[:, 1])), 1.0)
+    if not (-spread <= centre[0] <= width + spread and -spread <= centre[1] <= height + spread):
+        raise InvalidLandmarksError(
+            f"landmark set {index} lies outside the {width}x{height} frame (centre "
+            f"{centre[0]:.0f}, {centre[1]:.0f}): nothing of the face would be aligned")

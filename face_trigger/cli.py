@@ -12,6 +12,7 @@ Data goes to stdout, messages to stderr, one line per problem (a traceback only 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import os
@@ -104,6 +105,12 @@ def analyze_files(paths: Sequence[str], max_side: Optional[int], cpus: int,
 
 # ---------------------------------------------------------------------------- commands
 
+def _csv_row(*fields: Any) -> None:
+    """One CSV line on stdout, quoted by the csv module where a field needs it (a file
+    name holding a comma, quote or newline cannot forge a row)."""
+    csv.writer(sys.stdout, lineterminator="\n").writerow(fields)
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
     status = EXIT_OK
     inputs = expand_inputs(args.images)
@@ -113,7 +120,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             print(f"face-trigger: {path}: {problem}", file=sys.stderr)
             status = EXIT_INPUT
     if args.format == "csv" and not args.json:
-        print("file,x1,y1,x2,y2,score")
+        _csv_row("file", "x1", "y1", "x2", "y2", "score")
     for path, faces, error in analyze_files(readable, args.max_side, args.cpus, "detecting"):
         if error:
             print(f"face-trigger: {path}: {error}", file=sys.stderr)
@@ -125,9 +132,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
                 print(json.dumps({"file": path, "box": [round(v, 1) for v in box],
                                   "score": round(float(score), 4)}))
             elif args.format == "face_recognition":  # top, right, bottom, left like the peer
-                print(f"{path},{round(y1)},{round(x2)},{round(y2)},{round(x1)}")
+                _csv_row(path, round(y1), round(x2), round(y2), round(x1))
             else:
-                print(f"{path},{x1:.1f},{y1:.1f},{x2:.1f},{y2:.1f},{score:.4f}")
+                _csv_row(path, f"{x1:.1f}", f"{y1:.1f}", f"{x2:.1f}", f"{y2:.1f}", f"{score:.4f}")
     return status
 
 
@@ -196,8 +203,10 @@ def _cmd_identify(args: argparse.Namespace) -> int:
             status = EXIT_INPUT
             continue
         if not faces:
-            print(json.dumps({"file": path, "faces": []}) if args.json
-                  else f"{path},no_persons_found")
+            if args.json:
+                print(json.dumps({"file": path, "faces": []}))
+            else:
+                _csv_row(path, "no_persons_found")
             continue
         who = recognizer.identify(np.stack([f[1] for f in faces]))
         if args.json:
@@ -208,7 +217,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
             continue
         for w in who:
             name = w.name if w.known else "unknown_person"
-            print(f"{path},{name}" + (f",{_distance(w):.4f}" if args.show_distance else ""))
+            _csv_row(path, name, *([f"{_distance(w):.4f}"] if args.show_distance else []))
     return status
 
 

@@ -77,6 +77,8 @@ class YuNetDetector:
         self.nms_threshold = float(nms_threshold)
         self.max_count = int(max_count)
         self.max_side = None if max_side is None else int(max_side)
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+            raise InvalidParameterError(f"top_k must be a positive int, got {top_k!r}")
         self.top_k = int(top_k)
         data, self.model_info = read_verified("detector", model_path, expected_sha256)
         self._model_path = model_path

@@ -155,6 +155,9 @@ def read_verified(role: str, path: Union[str, os.PathLike, None] = None,
             + (f", expected {known.size}" if known is not None else "")
             + "); the file is corrupted, truncated or altered")
     match = _BY_SHA256.get(found)
+    if match is not None and match.role != role:
+        raise ModelIntegrityError(f"{file_path} is the bundled {match.role} "
+                                  f"({match.filename}), not the {role} model")
     if match is not None:
         return data, ModelInfo(name=Path(match.filename).stem, sha256=found, bundled=True)
     if expected_sha256 is None:

@@ -387,3 +387,37 @@ def test_a_signed_file_whose_header_is_not_an_object_is_refused(tmp_path, refere
     write_signed(path, ["a", "list"], b"payload", None)
     with pytest.raises(ft.ModelFileError, match="header"):
         ft.FaceRecognizer().load(path)
+
+
+def test_landmarks_far_outside_the_frame_are_refused(images, reference):
+    frame = images["obama"]
+    face = reference["obama"].landmarks
+    with pytest.raises(ft.InvalidLandmarksError, match="outside"):
+        ft.align_faces(frame, face + 5000)
+    edge = face - np.array([face[:, 0].min() + 5, 0], np.float32)  # cut by the left edge
+    assert ft.align_faces(frame, edge).shape == (1, 112, 112, 3)
+
+
+def test_detector_and_embedder_settings_and_files_are_checked(tmp_path):
+    from face_trigger.model_files import locate_model
+
+    with pytest.raises(ft.InvalidParameterError, match="top_k"):
+        ft.YuNetDetector(top_k=0)
+    with pytest.raises(ft.InvalidParameterError, match="conf_threshold"):
+        ft.YuNetDetector(conf_threshold="0.5")
+    with pytest.raises(ft.ModelIntegrityError, match="bundled detector .*not the embedder"):
+        ft.SFaceEmbedder(locate_model("detector"))
+
+
+# ---------------------------------------------------------------- item 13: CLI output
+def test_csv_output_cannot_be_forged_by_a_file_name(tmp_path, data_dir, capsys):
+    import csv
+    import io
+    import shutil
+
+    name = tmp_path / 'x,"y"\nforged,1,2,3,4,0.99.jpg'
+    shutil.copyfile(data_dir / "obama.jpg", name)
+    assert main(["detect", str(name)]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["file", "x1", "y1", "x2", "y2", "score"]
+    assert len(rows) == 2 and rows[1][0] == str(name)
