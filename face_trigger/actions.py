@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import string
 import subprocess
 import threading
@@ -43,6 +44,9 @@ class Action:
         """What :meth:`run` would do, for ``--dry-run``."""
         return f"{self.name} for {event.get('person')}"
 
+    def cancel(self) -> None:
+        """Stop a run in progress, if the action can (called at shutdown)."""
+
     def _check_delivery(self) -> None:
         """Timeout in (0, 3600] s and retries in [0, 100]: a negative count never runs the
         action, a zero or NaN timeout never lets it finish."""
@@ -63,6 +67,21 @@ def _fill(template: str, event: Mapping[str, Any]) -> str:
     return template.format_map({k: "" if event.get(k) is None else event.get(k)
                                 for k in EVENT_FIELDS})
 
+
+
+def _kill_group(process: "subprocess.Popen", reap: bool = True) -> None:
+    """SIGKILL the process group of ``process`` (it leads its own session) and reap it
+    (``reap=False`` from another thread: the thread waiting on it reaps it)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if not reap:
+        return
+    try:
+        process.communicate(timeout=5)
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        pass
 
 @dataclass
 class CommandAction(Action):
@@ -89,12 +108,36 @@ class CommandAction(Action):
         return [_fill(item, event) for item in self.argv]
 
     def run(self, event: Mapping[str, Any]) -> str:
-        done = subprocess.run(self.arguments(event), shell=False, capture_output=True,
-                              timeout=self.timeout_s, check=False, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            raise RuntimeError(f"exit status {done.returncode}: "
-                               f"{done.stderr.decode(errors='replace').strip()[:200]}")
+        """Run the program in a process group of its own; at the timeout (or on
+        :meth:`cancel`) the whole group is killed, children included."""
+        process = subprocess.Popen(self.arguments(event), shell=False, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True)
+        self._running().add(process)
+        try:
+            _, stderr = process.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            raise RuntimeError(f"timed out after {self.timeout_s:g} s: its process group was "
+                               "killed") from None
+        finally:
+            self._running().discard(process)
+        if process.returncode < 0 and -process.returncode == signal.SIGKILL:
+            raise RuntimeError("killed: the door stopped while it ran")
+        if process.returncode != 0:
+            raise RuntimeError(f"exit status {process.returncode}: "
+                               f"{stderr.decode(errors='replace').strip()[:200]}")
         return "exit status 0"
+
+    def _running(self) -> "set[subprocess.Popen]":
+        running = self.__dict__.get("_processes")
+        if running is None:
+            running = self.__dict__["_processes"] = set()
+        return running
+
+    def cancel(self) -> None:
+        for process in list(self._running()):
+            _kill_group(process, reap=False)
 
     def describe(self, event: Mapping[str, Any]) -> str:
         return f"{self.name}: would run {self.arguments(event)}"
@@ -221,6 +264,8 @@ class ActionRunner:
                  backoff_s: float = 0.5) -> None:
         self.on_result = on_result
         self.backoff_s = backoff_s
+        self._current: Optional[Action] = None
+        self._stopping = threading.Event()
         self._queue: "queue.Queue[Optional[tuple]]" = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._work, name="face_trigger-actions",
                                         daemon=True)
@@ -250,8 +295,11 @@ class ActionRunner:
                 self._queue.task_done()
                 return
             event, action = job
-            detail, ok = "", False
+            detail, ok = "not run: the door stopped", False
+            self._current = action
             for attempt in range(action.retries + 1):
+                if self._stopping.is_set():
+                    break
                 try:
                     detail, ok = action.run(event), True
                     break
@@ -260,11 +308,30 @@ class ActionRunner:
                     logger.warning("action %s failed (attempt %d of %d): %s", action.name,
                                    attempt + 1, action.retries + 1, detail)
                     if attempt < action.retries:
-                        time.sleep(self.backoff_s * 2 ** attempt)
+                        self._stopping.wait(self.backoff_s * 2 ** attempt)
+            self._current = None
             self._report(event, action, ok, detail)
             self._queue.task_done()
 
     def close(self, timeout: float = 30.0) -> None:
-        """Finish queued jobs (up to ``timeout`` seconds) and stop the worker."""
-        self._queue.put(None)
-        self._thread.join(timeout)
+        """Finish queued jobs (up to ``timeout`` seconds), then stop what still runs (a
+        command's process group is killed), report the rest as not run, and stop the
+        worker: a hung action never outlives the door, and every outcome is reported."""
+        deadline = time.monotonic() + timeout
+        try:
+            self._queue.put(None, timeout=timeout)
+            sentinel = True
+        except queue.Full:
+            sentinel = False
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            self._stopping.set()
+            current = self._current
+            if current is not None:
+                current.cancel()
+            if not sentinel:  # the queue drains at once now: end it after the rest
+                try:
+                    self._queue.put(None, timeout=10.0)
+                except queue.Full:
+                    logger.error("action worker did not drain its queue at shutdown")
+            self._thread.join(10.0)

@@ -421,3 +421,50 @@ def test_csv_output_cannot_be_forged_by_a_file_name(tmp_path, data_dir, capsys):
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == ["file", "x1", "y1", "x2", "y2", "score"]
     assert len(rows) == 2 and rows[1][0] == str(name)
+
+
+# ---------------------------------------------------------------- item 8: hung actions
+def _alive(pid):
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie waiting to be reaped is gone too
+        return stat.read().split()[2] != "Z"
+
+
+def test_a_command_that_outlives_its_timeout_is_killed_with_its_children(tmp_path):
+    import time
+
+    pids = tmp_path / "pids"
+    action = CommandAction(argv=["sh", "-c", f"sleep 60 & echo $! > {pids}; sleep 60"],
+                           timeout_s=1.0, retries=0)
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="timed out"):
+        action.run({})
+    assert time.monotonic() - start < 10
+    child = int(pids.read_text())
+    time.sleep(0.2)
+    assert not _alive(child)
+
+
+def test_a_hung_action_does_not_outlive_the_door_and_is_reported(tmp_path):
+    import time
+
+    from face_trigger.actions import ActionRunner
+
+    results = []
+    runner = ActionRunner(on_result=lambda event, action, ok, detail:
+                          results.append((event["event_id"], ok, detail)))
+    slow = CommandAction(argv=["sleep", "987"], timeout_s=600, retries=0)
+    runner.submit({"event_id": "a"}, slow)
+    runner.submit({"event_id": "b"}, slow)
+    time.sleep(0.5)
+    start = time.monotonic()
+    runner.close(timeout=1.0)
+    assert time.monotonic() - start < 15
+    assert [(e, ok) for e, ok, _ in results] == [("a", False), ("b", False)]
+    assert "killed" in results[0][2] and "not run" in results[1][2]
+    assert not slow._running()
