@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._validate import check_range
+from .errors import AuditError
 
 GENESIS = "0" * 64
 
@@ -45,21 +46,38 @@ class AuditLog:
         self.fsync = fsync
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        torn = _repair_torn_tail(self.path)
         self._seq, self._prev = _tail_state(_chain_files(self.path, self.backups))
+        if torn:
+            self.append({"type": "repair", "torn_bytes": torn,
+                         "kept_in": str(self.path.with_name(self.path.name + ".torn")),
+                         "detail": "the last line was cut off (disk full or killed while "
+                                   "writing); it was moved out and the chain goes on"})
 
     def append(self, record: Dict[str, Any]) -> Dict[str, Any]:
         """Write ``record`` plus ``seq`` and ``prev`` as one line; returns what was written."""
         with self._lock:
             entry = dict(record, seq=self._seq + 1, prev=self._prev)
             line = (json.dumps(entry, sort_keys=True, default=_jsonable) + "\n").encode("utf-8")
-            size = self.path.stat().st_size if self.path.exists() else 0
-            if size and size + len(line) > self.max_bytes:
-                self._rotate()
-            with open(self.path, "ab") as handle:
-                handle.write(line)
-                handle.flush()
-                if self.fsync:
-                    os.fsync(handle.fileno())
+            try:
+                size = self.path.stat().st_size if self.path.exists() else 0
+                if size and size + len(line) > self.max_bytes:
+                    self._rotate()
+                    size = 0
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    view = memoryview(line)
+                    while view:  # unbuffered: a failed write leaves nothing pending
+                        view = view[os.write(fd, view):]
+                    if self.fsync:
+                        os.fsync(fd)
+                except OSError:
+                    os.ftruncate(fd, size)  # never leave half a line behind
+                    raise
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise AuditError(f"cannot write the audit log {self.path}: {exc}") from exc
             self._seq += 1
             self._prev = hashlib.sha256(line[:-1]).hexdigest()
             return entry
@@ -76,6 +94,36 @@ class AuditLog:
             if older.exists():
                 os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
         os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+
+
+def _repair_torn_tail(path: Path) -> int:
+    """Move a last line that was cut off (no newline, or not JSON) into ``<log>.torn`` and
+    cut the log back to its last whole line; returns the bytes moved (0: nothing torn)."""
+    if not path.is_file():
+        return 0
+    data = path.read_bytes()
+    end = len(data)
+    if data.endswith(b"\n"):
+        last = data[:-1].rsplit(b"\n", 1)[-1]
+        try:
+            json.loads(last)
+            return 0
+        except ValueError:
+            end = len(data) - len(last) - 1
+    else:
+        end = data.rfind(b"\n") + 1
+    torn = data[end:]
+    if not torn:
+        return 0
+    with open(path.with_name(path.name + ".torn"), "ab") as keep:
+        keep.write(torn + (b"" if torn.endswith(b"\n") else b"\n"))
+        keep.flush()
+        os.fsync(keep.fileno())
+    with open(path, "r+b") as handle:
+        handle.truncate(end)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return len(torn)
 
 
 def _chain_files(path: Path, backups: int) -> List[Path]:

@@ -76,3 +76,8 @@ class GalleryUnavailableError(GalleryError, ConnectionError):
 
 class InvalidParameterError(FaceTriggerError, ValueError):
     """A threshold or setting outside its range (NaN included); the message names it."""
+
+
+class AuditError(FaceTriggerError, OSError):
+    """The audit log could not be written (disk full, file size limit, permissions); the
+    log on disk still ends with a whole line."""

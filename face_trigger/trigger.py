@@ -22,7 +22,7 @@ from .audit import AuditLog
 from .align import align_faces
 from .decision import (IDENTIFIED, UNKNOWN, DecisionSettings, PersonArming, TrackDecider,
                        TrackState, face_quality)
-from .errors import GalleryUnavailableError
+from .errors import AuditError, GalleryUnavailableError
 from .image_io import crop_around, write_image
 from .pipeline import FacePipeline
 from .sources import Frame
@@ -128,6 +128,7 @@ class DoorTrigger:
         # Integrity counters: verifications of identified tracks, identity switches they
         # caught (the track ended), undecided tracks restarted after a cut or jump, cuts.
         self.verifications = 0
+        self.audit_failures = 0
         self.identity_switches = 0
         self.track_restarts = 0
         self.cuts_seen = 0
@@ -246,17 +247,15 @@ class DoorTrigger:
             logger.warning("frame %d: track %d was %s, its face now reads %s (%s check);"
                            " it continues as track %d with no votes", frame.index,
                            track.track_id, state.person, seen, reason, new.track_id)
-            if self.audit is not None:
-                self.audit.append({
-                    "type": "identity_switch",
-                    "time": self.clock().isoformat(timespec="milliseconds"),
-                    "video_time": round(frame.time, 3), "frame": frame.index,
-                    "track_id": track.track_id, "new_track_id": new.track_id,
-                    "person": state.person, "reason": reason,
-                    "observed": None if observed is None else
-                    (observed.name if observed.known else UNKNOWN),
-                    "similarity": None if observed is None else
-                    round(float(observed.similarity), 4)})
+            self._audit({
+                "type": "identity_switch",
+                "time": self.clock().isoformat(timespec="milliseconds"),
+                "video_time": round(frame.time, 3), "frame": frame.index,
+                "track_id": track.track_id, "new_track_id": new.track_id,
+                "person": state.person, "reason": reason,
+                "observed": None if observed is None else
+                (observed.name if observed.known else UNKNOWN),
+                "similarity": None if observed is None else round(float(observed.similarity), 4)})
         else:
             self.track_restarts += 1
             logger.debug("frame %d: undecided track %d restarted as %d after a %s",
@@ -298,9 +297,20 @@ class DoorTrigger:
         return identities
 
     def _audit_health(self, kind: str, **fields: Any) -> None:
-        if self.audit is not None:
-            self.audit.append({"type": kind, "time": self.clock().isoformat(
-                timespec="milliseconds"), **fields})
+        self._audit({"type": kind, "time": self.clock().isoformat(timespec="milliseconds"),
+                     **fields})
+
+    def _audit(self, record: Dict[str, Any]) -> bool:
+        """Append to the audit log; False (logged, counted) when it cannot be written."""
+        if self.audit is None:
+            return True
+        try:
+            self.audit.append(record)
+            return True
+        except AuditError as exc:
+            logger.error("%s", exc)
+            self.audit_failures += 1
+            return False
 
     @property
     def healthy(self) -> bool:
@@ -355,8 +365,6 @@ class DoorTrigger:
                 fired.append(action.name)
             else:
                 refused[action.name] = reason
-        if fired:
-            self.arming.fired(person, frame.time)
         event = DoorEvent(
             event_id=event_id, time=now.isoformat(timespec="milliseconds"),
             video_time=round(frame.time, 3), frame=frame.index, track_id=track.track_id,
@@ -371,8 +379,14 @@ class DoorTrigger:
                         "window": self.settings.window},
             model=self.pipeline.model.id, config=self.config_hash, snapshot=snapshot,
             fired=fired, refused=refused)
-        if self.audit is not None:
-            self.audit.append({"type": "decision", **event.to_dict()})
+        if not self._audit({"type": "decision", **event.to_dict()}):
+            if fired:  # fail closed: nothing fires that is not audited; the door watches on
+                logger.error("decision %s not audited: no action fires", event_id)
+                refused.update({name: "audit log unwritable (fail closed)" for name in fired})
+                event = dataclasses.replace(event, fired=[], refused=refused)
+                fired = []
+        if fired:
+            self.arming.fired(person, frame.time)
         for action in self.actions:
             if action.name in fired and self.runner is not None:
                 self.runner.submit(event.to_dict() | {"action": action.name}, action)
@@ -391,10 +405,9 @@ class DoorTrigger:
 
     def _action_result(self, event: Mapping[str, Any], action: Action, ok: bool,
                        detail: str) -> None:
-        if self.audit is not None:
-            self.audit.append({"type": "action", "event_id": event.get("event_id"),
-                               "action": action.name, "ok": ok, "detail": detail,
-                               "time": self.clock().isoformat(timespec="milliseconds")})
+        self._audit({"type": "action", "event_id": event.get("event_id"),
+                     "action": action.name, "ok": ok, "detail": detail,
+                     "time": self.clock().isoformat(timespec="milliseconds")})
 
 
 def _overlapping(boxes: np.ndarray) -> np.ndarray:

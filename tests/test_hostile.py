@@ -468,3 +468,82 @@ def test_a_hung_action_does_not_outlive_the_door_and_is_reported(tmp_path):
     assert [(e, ok) for e, ok, _ in results] == [("a", False), ("b", False)]
     assert "killed" in results[0][2] and "not run" in results[1][2]
     assert not slow._running()
+
+
+# ---------------------------------------------------------------- item 4: a full disk
+_FILL_AUDIT = """
+import resource, sys
+from face_trigger.audit import AuditLog
+from face_trigger.errors import AuditError
+resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))   # like `ulimit -f`: a full disk
+log = AuditLog(sys.argv[1], fsync=False)
+written = 0
+try:
+    for i in range(100):
+        log.append({"type": "decision", "person": "alice", "padding": "x" * 200, "i": i})
+        written += 1
+except AuditError as exc:
+    print(written, "AuditError", exc)
+"""
+
+
+def test_a_full_disk_leaves_whole_audit_lines_and_a_typed_error(tmp_path):
+    import subprocess
+    import sys
+
+    from face_trigger.audit import verify_chain
+
+    path = tmp_path / "audit.jsonl"
+    done = subprocess.run([sys.executable, "-c", _FILL_AUDIT, str(path)], capture_output=True,
+                          text=True, timeout=60)
+    written, kind = done.stdout.split()[:2]
+    assert done.returncode == 0 and kind == "AuditError" and 0 < int(written) < 100
+    assert path.read_bytes().endswith(b"\n")
+    ok, lines, problem = verify_chain(path)
+    assert ok and lines == int(written), problem
+
+
+def test_a_torn_last_line_is_moved_out_and_the_repair_audited(tmp_path):
+    from face_trigger.audit import AuditLog, verify_chain
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    for i in range(3):
+        log.append({"type": "decision", "i": i})
+    with open(path, "ab") as handle:
+        handle.write(b'{"type": "decision", "i": 3, "pre')  # the process died mid-line
+    reopened = AuditLog(path)
+    assert (tmp_path / "audit.jsonl.torn").read_bytes() == b'{"type": "decision", "i": 3, "pre\n'
+    reopened.append({"type": "decision", "i": 4})
+    ok, lines, problem = verify_chain(path)
+    assert ok and lines == 5, problem
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["type"] for r in records] == ["decision"] * 3 + ["repair", "decision"]
+
+
+def test_the_door_fails_closed_and_keeps_watching_when_it_cannot_audit(tmp_path, images,
+                                                                       reference, pipeline):
+    import shutil
+
+    from face_trigger.audit import AuditLog
+    from face_trigger.sources import Frame
+    from face_trigger.testing import Actor, Scene, face_crop
+    from face_trigger.trigger import DoorTrigger
+
+    enrolled = np.stack([reference[n].embedding for n in ("obama", "obama3", "biden")])
+    recognizer = ft.FaceRecognizer(classifier="knn").fit(enrolled, ["obama", "obama", "biden"])
+    audit_path = tmp_path / "audit.jsonl"
+    audit = AuditLog(audit_path)
+    audit_path.mkdir()  # from now on every append fails with a real OSError
+    trigger = DoorTrigger(recognizer, pipeline, actions=[LogAction()], audit=audit)
+    scene = Scene("obama", (Actor("obama", *face_crop(images["obama2"], reference["obama2"].box),
+                                  0.0, 2.0, start_px=100),), 2.0)
+    events = []
+    for index, (image, _) in enumerate(scene.frames()):
+        events += trigger.process(Frame(index, index / scene.fps, image))
+    trigger.close()
+    assert trigger.frames == 50 and trigger.audit_failures >= 1
+    decided = [e for e in events if e.decision == "identified"]
+    assert decided and all(not e.fired for e in decided)
+    assert decided[0].refused["log"] == "audit log unwritable (fail closed)"
+    shutil.rmtree(audit_path)
