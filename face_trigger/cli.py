@@ -505,8 +505,8 @@ def _exit_code(exc: BaseException) -> int:
         return EXIT_ERROR  # the database is down or unreachable: try again later
     if isinstance(exc, ft.GalleryError):
         return EXIT_MODEL  # a database made for another embedder, or not a gallery
-    if isinstance(exc, UsageError):
-        return EXIT_USAGE
+    if isinstance(exc, (UsageError, ft.InvalidParameterError)):
+        return EXIT_USAGE  # a setting out of its range is the caller's to fix
     return EXIT_ERROR
 
 

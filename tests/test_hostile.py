@@ -547,3 +547,7 @@ def test_the_door_fails_closed_and_keeps_watching_when_it_cannot_audit(tmp_path,
     assert decided and all(not e.fired for e in decided)
     assert decided[0].refused["log"] == "audit log unwritable (fail closed)"
     shutil.rmtree(audit_path)
+
+
+def test_a_setting_out_of_range_on_the_command_line_exits_2(data_dir):
+    assert main(["detect", "--max-side", "10", str(data_dir / "obama.jpg")]) == EXIT_USAGE
