@@ -1,20 +1,30 @@
-"""Append-only audit log: JSON lines chained by SHA-256, size-capped with rotation.
+"""Append-only audit log: JSON lines chained by SHA-256 (or HMAC-SHA256 with a key),
+size-capped with rotation, with a checkpoint of its ends.
 
-Each line is a JSON object with ``seq`` (1, 2, ...) and ``prev``, the SHA-256 of the
-previous line's bytes (64 zeros for the very first). Editing, deleting or reordering a
-line breaks the chain, which :func:`verify_chain` reports. When the file would exceed
-``max_bytes`` it is renamed to ``<name>.1`` (older ones shift to ``.2`` ...) and the
-chain continues in the new file.
+Each line is a JSON object with ``seq`` (1, 2, ...), ``chain`` ("sha256" or "hmac") and
+``prev``, the digest of the previous line's bytes (64 zeros for the very first). Editing,
+deleting or reordering a line breaks the chain, which :func:`verify_chain` reports. When the
+file would exceed ``max_bytes`` it is renamed to ``<name>.1`` (older ones shift to ``.2``
+...) and the chain continues in the new file. ``<name>.checkpoint`` (written atomically after
+every line) holds the first sequence number still kept and the last line's number and
+digest: deleting lines at either end, or the whole file, no longer verifies.
+
+Without a key anyone who can write the files can rewrite the whole chain and checkpoint
+consistently: the unkeyed chain shows accidents and careless edits, not an attacker. With
+``key`` (or ``$FACE_TRIGGER_AUDIT_KEY``) the digests are HMACs: nothing can be recomputed
+without the key.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from ._fileio import atomic_write_text
 from ._validate import check_range
 from .errors import AuditError
 
@@ -34,20 +44,27 @@ class AuditLog:
         Rotated files kept (``.1`` newest ... ``.backups`` oldest); older are deleted.
     fsync : bool
         fsync after every line (durable across power loss; slower).
+    key : str or bytes, optional
+        HMAC key of the chain; ``None`` reads ``$FACE_TRIGGER_AUDIT_KEY`` (unkeyed when
+        that is unset too).
     """
 
     def __init__(self, path: Union[str, os.PathLike], max_bytes: int = 10_000_000,
-                 backups: int = 5, fsync: bool = True) -> None:
+                 backups: int = 5, fsync: bool = True,
+                 key: Union[str, bytes, None] = None) -> None:
         check_range(max_bytes, "max_bytes", 1024, 1 << 40)
         check_range(backups, "backups", 0, 1000)
         self.path = Path(path)
         self.max_bytes = int(max_bytes)
         self.backups = int(backups)
         self.fsync = fsync
+        self._key = _key_bytes(key)
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         torn = _repair_torn_tail(self.path)
-        self._seq, self._prev = _tail_state(_chain_files(self.path, self.backups))
+        files = _chain_files(self.path, self.backups)
+        self._seq, self._prev = _tail_state(files, self._key)
+        self._first = _first_seq(files) or self._seq + 1
         if torn:
             self.append({"type": "repair", "torn_bytes": torn,
                          "kept_in": str(self.path.with_name(self.path.name + ".torn")),
@@ -57,7 +74,8 @@ class AuditLog:
     def append(self, record: Dict[str, Any]) -> Dict[str, Any]:
         """Write ``record`` plus ``seq`` and ``prev`` as one line; returns what was written."""
         with self._lock:
-            entry = dict(record, seq=self._seq + 1, prev=self._prev)
+            entry = dict(record, seq=self._seq + 1, prev=self._prev,
+                         chain="hmac" if self._key else "sha256")
             line = (json.dumps(entry, sort_keys=True, default=_jsonable) + "\n").encode("utf-8")
             try:
                 size = self.path.stat().st_size if self.path.exists() else 0
@@ -79,16 +97,36 @@ class AuditLog:
             except OSError as exc:
                 raise AuditError(f"cannot write the audit log {self.path}: {exc}") from exc
             self._seq += 1
-            self._prev = hashlib.sha256(line[:-1]).hexdigest()
+            self._prev = _digest(line[:-1], self._key)
+            self._write_checkpoint()
             return entry
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """``<log>.checkpoint``: first kept and last written sequence number, last digest."""
+        return _checkpoint_path(self.path)
+
+    def _write_checkpoint(self) -> None:
+        state = {"first_seq": self._first, "last_seq": self._seq, "last_digest": self._prev,
+                 "chain": "hmac" if self._key else "sha256"}
+        state["mac"] = _digest(json.dumps(state, sort_keys=True).encode(), self._key)
+        try:
+            atomic_write_text(self.checkpoint_path, json.dumps(state, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise AuditError(f"cannot write the audit checkpoint {self.checkpoint_path}: "
+                             f"{exc}") from exc
 
     def _rotate(self) -> None:
         oldest = self.path.with_name(f"{self.path.name}.{self.backups}")
         if self.backups == 0:
             self.path.unlink()
+            self._first = self._seq + 1
             return
         if oldest.exists():
             oldest.unlink()
+            newer = self.path.with_name(f"{self.path.name}.{self.backups - 1}") \
+                if self.backups > 1 else self.path
+            self._first = _first_seq([newer]) or self._seq + 1
         for i in range(self.backups - 1, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{i}")
             if older.exists():
@@ -140,18 +178,56 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to the audit log")
 
 
-def _tail_state(files: List[Path]) -> Tuple[int, str]:
+def _key_bytes(key: Union[str, bytes, None]) -> Optional[bytes]:
+    if key is None:
+        key = os.environ.get("FACE_TRIGGER_AUDIT_KEY") or None
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    return key or None
+
+
+def _digest(data: bytes, key: Optional[bytes]) -> str:
+    if key:
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _checkpoint_path(path: Path) -> Path:
+    return path.with_name(path.name + ".checkpoint")
+
+
+def _first_seq(files: List[Path]) -> Optional[int]:
+    """Sequence number of the first line of the oldest file, None for an empty log."""
+    for path in files:
+        with open(path, "rb") as handle:
+            first = handle.readline()
+        if first.strip():
+            try:
+                return int(json.loads(first)["seq"])
+            except (ValueError, KeyError, TypeError):
+                return None
+    return None
+
+
+def _tail_state(files: List[Path], key: Optional[bytes]) -> Tuple[int, str]:
     for path in reversed(files):
         lines = path.read_bytes().splitlines()
         if lines:
             last = lines[-1]
-            return int(json.loads(last)["seq"]), hashlib.sha256(last).hexdigest()
+            try:
+                return int(json.loads(last)["seq"]), _digest(last, key)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise AuditError(f"{path}: its last line is not an audit record ({exc}); "
+                                 "check it with --verify-audit") from None
     return 0, GENESIS
 
 
-def verify_chain(path: Union[str, os.PathLike], backups: int = 5
-                 ) -> Tuple[bool, int, Optional[str]]:
-    """Check the chain of a log and its rotated files.
+def verify_chain(path: Union[str, os.PathLike], backups: int = 5,
+                 key: Union[str, bytes, None] = None) -> Tuple[bool, int, Optional[str]]:
+    """Check the chain of a log and its rotated files against its checkpoint.
+
+    ``key`` (or ``$FACE_TRIGGER_AUDIT_KEY``) verifies a keyed chain; a keyed log checked
+    without it, or a line that is not keyed in a keyed log, fails.
 
     Returns
     -------
@@ -159,25 +235,63 @@ def verify_chain(path: Union[str, os.PathLike], backups: int = 5
     lines : int
         Lines checked.
     problem : str or None
-        Where and what broke the chain (file, line number).
+        Where and what broke the chain (file, line number), or which end was cut.
     """
     path = Path(path)
+    secret = _key_bytes(key)
     files = _chain_files(path, backups)
-    prev, seq, count = None, None, 0
+    checkpoint = _read_checkpoint(path, secret)
+    if isinstance(checkpoint, str):
+        return False, 0, checkpoint
+    prev, seq, count, chain = None, None, 0, "hmac" if secret else "sha256"
     for file in files:
         for number, line in enumerate(file.read_bytes().splitlines(), start=1):
             count += 1
+            where = f"{file}:{number}"
             try:
                 entry = json.loads(line)
             except ValueError:
-                return False, count, f"{file}:{number}: not JSON"
-            if prev is not None and entry.get("prev") != prev:
-                return False, count, f"{file}:{number}: prev hash does not match the line before"
-            if prev is None and file == files[0] and entry.get("seq") == 1 \
-                    and entry.get("prev") != GENESIS:
-                return False, count, f"{file}:{number}: first line does not start the chain"
+                return False, count, f"{where}: not JSON"
+            if not isinstance(entry, dict):
+                return False, count, f"{where}: not an audit record ({type(entry).__name__})"
+            if entry.get("chain", "sha256") != chain:
+                return False, count, (f"{where}: a {entry.get('chain', 'sha256')} line, the "
+                                      f"check expects {chain}: " + (
+                                          "give the key ($FACE_TRIGGER_AUDIT_KEY)"
+                                          if not secret else "an unkeyed line in a keyed log"))
+            if prev is None:
+                first = checkpoint["first_seq"] if checkpoint else 1
+                if entry.get("seq") != first:
+                    return False, count, (f"{where}: the log starts at line {entry.get('seq')}, "
+                                          f"expected {first}: lines were deleted at its start")
+                if first == 1 and entry.get("prev") != GENESIS:
+                    return False, count, f"{where}: first line does not start the chain"
+            elif entry.get("prev") != prev:
+                return False, count, f"{where}: prev hash does not match the line before"
             if seq is not None and entry.get("seq") != seq + 1:
-                return False, count, f"{file}:{number}: sequence jumps from {seq} to " \
-                                     f"{entry.get('seq')}"
-            prev, seq = hashlib.sha256(line).hexdigest(), entry.get("seq")
+                return False, count, f"{where}: sequence jumps from {seq} to {entry.get('seq')}"
+            prev, seq = _digest(line, secret), entry.get("seq")
+    if checkpoint:
+        if seq != checkpoint["last_seq"] or prev != checkpoint["last_digest"]:
+            return False, count, (f"{path}: the log ends at line {seq or 0}, its checkpoint at "
+                                  f"{checkpoint['last_seq']}: lines were deleted or changed at "
+                                  "its end (or the file was emptied or deleted)")
     return True, count, None
+
+
+def _read_checkpoint(path: Path, key: Optional[bytes]) -> Union[None, str, Dict[str, Any]]:
+    """The checkpoint as a dict, None when there is none (a log from before checkpoints),
+    or a message saying why it cannot be trusted."""
+    file = _checkpoint_path(path)
+    if not file.is_file():
+        return None
+    try:
+        state = json.loads(file.read_text())
+        mac = state.pop("mac")
+        if not hmac.compare_digest(mac, _digest(json.dumps(state, sort_keys=True).encode(),
+                                                key)):
+            return f"{file}: its digest does not match (altered, or another key)"
+        int(state["first_seq"]), int(state["last_seq"]), str(state["last_digest"])
+        return state
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return f"{file}: not a checkpoint ({type(exc).__name__}: {exc})"

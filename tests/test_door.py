@@ -285,9 +285,10 @@ def test_audit_chain_detects_edits_and_survives_rotation(tmp_path):
     reopened = AuditLog(tmp_path / "a.jsonl", max_bytes=2048, backups=3, fsync=False)
     reopened.append({"type": "decision", "n": 60})  # the chain goes on after a restart
     assert verify_chain(tmp_path / "a.jsonl", backups=3)[0]
-    text = (tmp_path / "a.jsonl").read_text().splitlines()
+    rotated = tmp_path / "a.jsonl.1"  # a full file: several lines
+    text = rotated.read_text().splitlines()
     text[1] = text[1].replace('"n": ', '"n": 1')
-    (tmp_path / "a.jsonl").write_text("\n".join(text) + "\n")
+    rotated.write_text("\n".join(text) + "\n")
     ok, _, problem = verify_chain(tmp_path / "a.jsonl", backups=3)
     assert not ok and "prev hash" in problem
 

@@ -551,3 +551,70 @@ def test_the_door_fails_closed_and_keeps_watching_when_it_cannot_audit(tmp_path,
 
 def test_a_setting_out_of_range_on_the_command_line_exits_2(data_dir):
     assert main(["detect", "--max-side", "10", str(data_dir / "obama.jpg")]) == EXIT_USAGE
+
+
+# ---------------------------------------------------------------- item 3: the audit chain
+def _log(tmp_path, n=6, **kwargs):
+    from face_trigger.audit import AuditLog
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, **kwargs)
+    for i in range(n):
+        log.append({"type": "decision", "i": i})
+    return path
+
+
+@pytest.mark.parametrize("cut", ["last line", "last two", "first line", "empty", "deleted",
+                                 "edited last", "null line"])
+def test_cutting_either_end_of_the_audit_log_is_detected(tmp_path, cut, monkeypatch):
+    from face_trigger.audit import verify_chain
+
+    monkeypatch.delenv("FACE_TRIGGER_AUDIT_KEY", raising=False)
+    path = _log(tmp_path)
+    assert verify_chain(path) == (True, 6, None)
+    lines = path.read_bytes().splitlines(keepends=True)
+    changed = {"last line": lines[:-1], "last two": lines[:-2], "first line": lines[1:],
+               "empty": [], "deleted": None,
+               "edited last": lines[:-1] + [lines[-1].replace(b'"i": 5', b'"i": 9')],
+               "null line": lines + [b"null\n"]}[cut]
+    if changed is None:
+        path.unlink()
+    else:
+        path.write_bytes(b"".join(changed))
+    ok, _, problem = verify_chain(path)
+    assert not ok and problem
+
+
+def test_a_keyed_audit_chain_cannot_be_recomputed_without_the_key(tmp_path, monkeypatch):
+    import hashlib
+
+    from face_trigger.audit import GENESIS, verify_chain
+
+    monkeypatch.delenv("FACE_TRIGGER_AUDIT_KEY", raising=False)
+    path = _log(tmp_path, key="door-secret")
+    assert verify_chain(path, key="door-secret")[0]
+    ok, _, problem = verify_chain(path)
+    assert not ok and "key" in problem
+    # an attacker rewrites every line as an unkeyed chain, and its checkpoint to match
+    prev, rewritten = GENESIS, []
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+        entry = dict(json.loads(line), prev=prev, chain="sha256", i=number * 100)
+        data = json.dumps(entry, sort_keys=True).encode()
+        rewritten.append(data)
+        prev = hashlib.sha256(data).hexdigest()
+    path.write_bytes(b"\n".join(rewritten) + b"\n")
+    state = {"first_seq": 1, "last_seq": 6, "last_digest": prev, "chain": "sha256"}
+    state["mac"] = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+    (tmp_path / "audit.jsonl.checkpoint").write_text(json.dumps(state))
+    assert verify_chain(path)[0]  # what an unkeyed chain cannot show
+    assert not verify_chain(path, key="door-secret")[0]
+
+
+def test_a_rotated_audit_log_that_dropped_its_oldest_file_still_verifies(tmp_path, monkeypatch):
+    from face_trigger.audit import verify_chain
+
+    monkeypatch.delenv("FACE_TRIGGER_AUDIT_KEY", raising=False)
+    path = _log(tmp_path, n=60, max_bytes=1024, backups=1)
+    assert (tmp_path / "audit.jsonl.1").is_file()
+    ok, lines, problem = verify_chain(path, backups=1)
+    assert ok and 0 < lines < 60, problem
