@@ -329,8 +329,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     scaled = cv2.resize(photo, (round(photo.shape[1] * 1080 / photo.shape[0]), 1080),
                         interpolation=cv2.INTER_AREA)[:, :1920]
     side = (1920 - scaled.shape[1]) // 2
-    frame = cv2.copyMakeBorder(scaled, 0, 0, side, 1920 - scaled.shape[1] - side,
-                               cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    frame = np.asarray(cv2.copyMakeBorder(scaled, 0, 0, side, 1920 - scaled.shape[1] - side,
+                                          cv2.BORDER_CONSTANT, value=(0, 0, 0)), np.uint8)
     chips = ft.align_faces(frame, pipeline.detect(frame).landmarks)
     cases = {"detect (1080p)": lambda: pipeline.detect(frame),
              "embed one face": lambda: pipeline.embedder.embed_chips(chips),
