@@ -42,6 +42,18 @@ class UsageError(Exception):
     """Bad arguments found after parsing (exit 2)."""
 
 
+def _check_output(path: Optional[str]) -> None:
+    """Refuse at start, as a usage error, an output whose folder does not exist or cannot
+    be written (not after the work, and not as an unreadable input)."""
+    if not path:
+        return
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"cannot write {path}: folder {folder} is not writable")
+
+
 # ---------------------------------------------------------------------------- inputs
 
 def expand_inputs(paths: Sequence[str]) -> List[Tuple[str, Optional[str]]]:
@@ -227,6 +239,7 @@ def _distance(who: Any) -> float:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    _check_output(args.output)
     recognizer = ft.FaceRecognizer(classifier=args.classifier)
     result = recognizer.fit_folder(args.folder)
     recognizer.save(args.output, key=args.key)
@@ -285,6 +298,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
+    _check_output(args.output)
+    _check_output(args.plot)
     report = ft.calibrate(args.folder, target_fmr=args.target_fmr, output=args.output,
                           plot=args.plot)
     c = report.calibration
@@ -297,6 +312,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
+    _check_output(args.output)
     frame = read_image(args.image)
     pipeline = FacePipeline()
     faces = pipeline.analyze(frame)
@@ -353,6 +369,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    _check_output(args.output)
     pipeline = FacePipeline()
     det_model, emb_model = pipeline.detector.model, pipeline.embedder.model
     print(f"face_trigger {__version__}, OpenCV {opencv_version()}, {os.cpu_count()} CPUs")
@@ -496,6 +513,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, (UsageError, ft.InvalidParameterError)):
+        return EXIT_USAGE  # the caller's to fix: a setting, a location, an output folder
     if isinstance(exc, (ft.ModelIntegrityError, ft.ModelNotFoundError, ft.ModelFileError)):
         return EXIT_MODEL
     if isinstance(exc, (ft.ImageReadError, ft.InvalidImageError, ft.NoFaceError,
@@ -505,8 +524,6 @@ def _exit_code(exc: BaseException) -> int:
         return EXIT_ERROR  # the database is down or unreachable: try again later
     if isinstance(exc, ft.GalleryError):
         return EXIT_MODEL  # a database made for another embedder, or not a gallery
-    if isinstance(exc, (UsageError, ft.InvalidParameterError)):
-        return EXIT_USAGE  # a setting out of its range is the caller's to fix
     return EXIT_ERROR
 
 

@@ -81,3 +81,8 @@ class InvalidParameterError(FaceTriggerError, ValueError):
 class AuditError(FaceTriggerError, OSError):
     """The audit log could not be written (disk full, file size limit, permissions); the
     log on disk still ends with a whole line."""
+
+
+class GalleryLocationError(GalleryError, InvalidParameterError):
+    """A gallery location that names no supported store (an ``http://`` URL, an empty
+    ``sqlite:///``): the caller's to fix."""

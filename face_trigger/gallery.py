@@ -24,10 +24,10 @@ from numpy.typing import NDArray
 from . import thresholds
 from ._fileio import atomic_write_text
 from ._validate import EMBEDDING_DIM, check_embeddings, check_gate, unit_rows
-from .errors import EmbeddingError, GalleryError, InvalidParameterError
+from .errors import EmbeddingError, GalleryError, GalleryLocationError, InvalidParameterError
 from .faceprint import Faceprint, check_unit_vector
 from .gallery_backend import (IDENTIFY_POOL, IDENTIFY_POOL_MAX, GalleryBackend, SearchResult,
-                              check_name, empty_result)
+                              check_name, empty_result, redact)
 from .gallery_sqlite import COMPACT_FROM, SQLiteBackend
 
 EXPORT_FORMAT = "face_trigger-gallery"
@@ -75,11 +75,12 @@ def open_backend(location: Union[str, os.PathLike], model: str, **options: Any
 def _sqlite_path(text: str) -> str:
     """The file of a plain path or ``sqlite:///path`` location."""
     if "://" in text and not text.startswith("sqlite:///"):
-        raise GalleryError(f"unknown gallery location {text!r}: give a file path, "
-                           "sqlite:///path/gallery.db or postgresql://user@host/db")
+        raise GalleryLocationError(f"unknown gallery location {redact(text)!r}: give a file "
+                                   "path, sqlite:///path/gallery.db or "
+                                   "postgresql://user@host/db")
     path = text[len("sqlite:///"):] if text.startswith("sqlite:///") else text
     if not path:
-        raise GalleryError("sqlite:/// needs a file path after it")
+        raise GalleryLocationError("sqlite:/// needs a file path after it")
     return path
 
 

@@ -62,7 +62,7 @@ def test_demo_prints_faces_and_writes_an_annotated_image(tmp_path, capsys):
 
 def test_demo_unwritable_output_is_one_error_line(tmp_path, capsys):
     code = main(["demo", "-o", str(tmp_path / "missing_dir" / "demo.jpg")])
-    assert code == EXIT_INPUT
+    assert code == EXIT_USAGE  # found at start: a usage error (issue #15), not an input
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("face-trigger: error:")
 

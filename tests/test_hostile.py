@@ -618,3 +618,14 @@ def test_a_rotated_audit_log_that_dropped_its_oldest_file_still_verifies(tmp_pat
     assert (tmp_path / "audit.jsonl.1").is_file()
     ok, lines, problem = verify_chain(path, backups=1)
     assert ok and 0 < lines < 60, problem
+
+
+def test_usage_problems_found_at_start_exit_2(tmp_path, data_dir):
+    missing = tmp_path / "no" / "such" / "folder"
+    assert main(["enroll", str(data_dir), "--db", "http://example.invalid/g"]) == EXIT_USAGE
+    assert main(["annotate", str(data_dir / "obama.jpg"), "-o",
+                 str(missing / "named.jpg")]) == EXIT_USAGE
+    assert main(["demo", "-o", str(missing / "demo.jpg")]) == EXIT_USAGE
+    assert main(["train", str(tmp_path), "-o", str(missing / "door.pkl")]) == EXIT_USAGE
+    with pytest.raises(ft.GalleryError, match="unknown gallery location"):
+        ft.Gallery("http://user:pw@example.invalid/g", "m@1")
