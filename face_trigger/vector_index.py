@@ -53,7 +53,7 @@ def faiss_available() -> bool:
 
 class CompactIndex:
     """Inner-product index of unit vectors with int64 ids: PQ64x4 fast scan over every
-    vector, then SQ6 re-scoring of the best ``K_FACTOR * k``.
+    vector, then SQ6 re-scoring of its best ``max(K_FACTOR * k, FIRST_STAGE)``.
 
     Chosen on real-like data (``python benchmarks/bench_gallery.py --lfw ../shared/lfw_dev``:
     lfw_dev embeddings padded to 1M with identities drawn from a Gaussian fitted to them;
