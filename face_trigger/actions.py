@@ -62,8 +62,8 @@ def _fill(template: str, event: Mapping[str, Any]) -> str:
     names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
     unknown = [n for n in names if n not in EVENT_FIELDS]
     if unknown:
-        raise ValueError(f"unknown placeholder(s) {unknown} in {template!r}; "
-                         f"available: {', '.join(EVENT_FIELDS)}")
+        raise InvalidParameterError(f"unknown placeholder(s) {unknown} in {template!r}; "
+                                    f"available: {', '.join(EVENT_FIELDS)}")
     return template.format_map({k: "" if event.get(k) is None else event.get(k)
                                 for k in EVENT_FIELDS})
 
@@ -100,7 +100,7 @@ class CommandAction(Action):
     def __post_init__(self) -> None:
         self._check_delivery()
         if not self.argv or not all(isinstance(a, str) for a in self.argv):
-            raise ValueError("a command action needs argv: a non-empty list of strings")
+            raise InvalidParameterError("a command action needs argv: a non-empty list of strings")
         for item in self.argv:
             _fill(item, {})  # reject unknown placeholders at start, not at the door
 
@@ -157,7 +157,8 @@ class WebhookAction(Action):
     def __post_init__(self) -> None:
         self._check_delivery()
         if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"webhook url must start with http:// or https://, got {self.url!r}")
+            raise InvalidParameterError(f"webhook url must start with http:// or https://, got "
+                                        f"{self.url!r}")
 
     def run(self, event: Mapping[str, Any]) -> str:
         body = json.dumps(dict(event), default=str).encode("utf-8")
@@ -197,10 +198,10 @@ class MqttAction(Action):
     def __post_init__(self) -> None:
         self._check_delivery()
         if not self.host or not 0 < int(self.port) < 65536:
-            raise ValueError(f"mqtt needs a host and a port in 1..65535, got {self.host!r}:"
-                             f"{self.port!r}")
+            raise InvalidParameterError(f"mqtt needs a host and a port in 1..65535, got "
+                                        f"{self.host!r}:{self.port!r}")
         if self.qos not in (0, 1, 2):
-            raise ValueError(f"mqtt qos must be 0, 1 or 2, got {self.qos!r}")
+            raise InvalidParameterError(f"mqtt qos must be 0, 1 or 2, got {self.qos!r}")
         _fill(self.topic, {})
 
     def run(self, event: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ from . import thresholds
 from ._fileio import atomic_write_bytes, atomic_write_text
 from ._validate import unit_rows
 from .enrollment import EnrollmentResult, enroll_folder
-from .errors import CalibrationError, FaceTriggerError
+from .errors import CalibrationError, FaceTriggerError, InvalidParameterError
 from .model_files import BUNDLED_MODELS
 from .pipeline import FacePipeline
 
@@ -115,7 +115,8 @@ def pair_similarities(embeddings: Any, labels: Sequence[Any],
     vectors = unit_rows(embeddings)
     codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)[1]
     if codes.shape[0] != vectors.shape[0]:
-        raise ValueError(f"got {vectors.shape[0]} embeddings but {codes.shape[0]} labels")
+        raise InvalidParameterError(f"got {vectors.shape[0]} embeddings but {codes.shape[0]} "
+                                    "labels")
     genuine, impostor = [], []
     for start in range(0, vectors.shape[0], chunk):
         block = vectors[start:start + chunk] @ vectors.T
@@ -137,7 +138,7 @@ def error_rates(genuine: NDArray, impostor: NDArray, threshold: float) -> Tuple[
 def threshold_for_fmr(impostor: NDArray, target_fmr: float) -> float:
     """Smallest threshold whose false match rate is at most ``target_fmr``."""
     if not 0.0 < target_fmr < 1.0:
-        raise ValueError(f"target_fmr must be in (0, 1), got {target_fmr}")
+        raise InvalidParameterError(f"target_fmr must be in (0, 1), got {target_fmr}")
     allowed = int(math.floor(target_fmr * impostor.size))
     cut = float(impostor[impostor.size - allowed - 1])
     return float(np.nextafter(np.float32(cut), np.float32(2.0)))

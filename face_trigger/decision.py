@@ -86,21 +86,23 @@ class DecisionSettings:
 
     def __post_init__(self) -> None:
         if not self.max_yaw > 0 or not self.min_sharpness >= 0 or math.isnan(self.max_yaw):
-            raise InvalidParameterError("max_yaw must be > 0 (inf: no yaw gate) and min_sharpness >= 0")
+            raise InvalidParameterError("max_yaw must be > 0 (inf: no yaw gate) and "
+                                        "min_sharpness >= 0")
         if not 1 <= self.votes_needed <= self.window:
-            raise InvalidParameterError(f"need 1 <= votes_needed <= window, got {self.votes_needed} of "
-                             f"{self.window}")
+            raise InvalidParameterError(f"need 1 <= votes_needed <= window, got "
+                                        f"{self.votes_needed} of {self.window}")
         if min(self.min_face_px, self.embed_every, self.idle_detect_every) < 1 \
                 or not self.improve_ratio >= 1.0:
-            raise InvalidParameterError("min_face_px, embed_every and idle_detect_every must be >= 1, "
-                             "improve_ratio >= 1")
+            raise InvalidParameterError("min_face_px, embed_every and idle_detect_every must be "
+                                        ">= 1, improve_ratio >= 1")
         if not (self.cooldown_s >= 0 and self.rearm_s >= 0):
             raise InvalidParameterError("cooldown_s and rearm_s must be >= 0")
         if not (0 < self.verify_every_s < math.inf and 0 < self.max_shift < math.inf
                 and 1 < self.max_resize < math.inf and 0 < self.cut_threshold <= 1):
-            raise InvalidParameterError(f"need verify_every_s > 0, max_shift > 0, max_resize > 1 and "
-                             f"0 < cut_threshold <= 1, got {self.verify_every_s}, "
-                             f"{self.max_shift}, {self.max_resize}, {self.cut_threshold}")
+            raise InvalidParameterError(
+                f"need verify_every_s > 0, max_shift > 0, max_resize > 1 and 0 < cut_threshold "
+                f"<= 1, got {self.verify_every_s}, {self.max_shift}, {self.max_resize}, "
+                f"{self.cut_threshold}")
 
 
 @dataclass(frozen=True)
@@ -306,7 +308,8 @@ def _parse_window(text: str) -> Tuple[_dt.time, _dt.time]:
         start, end = (part.strip() for part in text.split("-"))
         return _dt.time.fromisoformat(start), _dt.time.fromisoformat(end)
     except ValueError:
-        raise ValueError(f"time window must look like '08:00-18:30', got {text!r}") from None
+        raise InvalidParameterError(
+            f"time window must look like '08:00-18:30', got {text!r}") from None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import check_frame
+from .errors import InvalidParameterError
 from .types import Face
 
 #: BGR colours of the five landmarks: right eye, left eye, nose, right mouth, left mouth.
@@ -36,7 +37,7 @@ def draw_faces(frame: NDArray[np.uint8], faces: Iterable[Face],
     canvas = check_frame(frame).copy()
     faces = list(faces)
     if labels is not None and len(labels) != len(faces):
-        raise ValueError(f"got {len(labels)} labels for {len(faces)} faces")
+        raise InvalidParameterError(f"got {len(labels)} labels for {len(faces)} faces")
     thickness = max(1, round(max(canvas.shape[:2]) / 400))
     font_scale = max(0.4, max(canvas.shape[:2]) / 1500)
     for i, face in enumerate(faces):
@@ -62,9 +63,9 @@ def side_by_side(images: Sequence[NDArray[np.uint8]], height: int = 480) -> NDAr
     ndarray, uint8 (height, W, 3)
     """
     if not images:
-        raise ValueError("side_by_side needs at least one image")
+        raise InvalidParameterError("side_by_side needs at least one image")
     if height < 1:
-        raise ValueError(f"height must be positive, got {height}")
+        raise InvalidParameterError(f"height must be positive, got {height}")
     scaled = []
     for i, image in enumerate(images):
         image = check_frame(image, f"images[{i}]")

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from ._validate import EMBEDDING_DIM, describe
 from .align import CHIP_SIZE
-from .errors import InvalidImageError, ModelIntegrityError
+from .errors import InvalidImageError, InvalidParameterError, ModelIntegrityError
 from .model_files import read_verified
 from .types import ModelInfo
 
@@ -47,7 +47,7 @@ class SFaceEmbedder:
                  batch_size: int = DEFAULT_BATCH_SIZE, engine: Optional[int] = None,
                  expected_sha256: Optional[str] = None) -> None:
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+            raise InvalidParameterError(f"batch_size must be a positive int, got {batch_size!r}")
         self.batch_size = int(batch_size)
         self.engine = engine
         self._model_path = model_path

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import EMBEDDING_DIM
-from .errors import FaceTriggerError
+from .errors import FaceTriggerError, InvalidParameterError
 from .image_io import read_image
 from .pipeline import FacePipeline, largest_face
 
@@ -94,7 +94,8 @@ def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
     show a progress bar (``None``: only on a terminal and for more than 20 photos).
     """
     if several_faces not in ("skip", "largest"):
-        raise ValueError(f"several_faces must be 'skip' or 'largest', got {several_faces!r}")
+        raise InvalidParameterError(f"several_faces must be 'skip' or 'largest', got "
+                                    f"{several_faces!r}")
     from tqdm.auto import tqdm
 
     pairs = scan_folder(root)

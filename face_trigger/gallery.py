@@ -206,7 +206,7 @@ class Gallery:
         qualities = list(qualities) if qualities is not None else [{}] * n
         thumbnails = list(thumbnails) if thumbnails is not None else [None] * n
         if not len(sources) == len(qualities) == len(thumbnails) == n:
-            raise ValueError("sources, qualities and thumbnails must match the vectors")
+            raise InvalidParameterError("sources, qualities and thumbnails must match the vectors")
         if create:
             check_name(name)
         matrix = np.stack(rows) if rows else np.zeros((0, EMBEDDING_DIM), np.float32)
@@ -221,7 +221,7 @@ class Gallery:
         """
         rows = check_embeddings(vectors)
         if rows.shape[0] != len(names):
-            raise ValueError(f"got {rows.shape[0]} vectors but {len(names)} names")
+            raise InvalidParameterError(f"got {rows.shape[0]} vectors but {len(names)} names")
         if np.any(np.abs(np.linalg.norm(rows, axis=1) - 1.0) > 1e-3):
             raise EmbeddingError("bulk_add needs unit-length vectors (L2-normalised)")
         for name in dict.fromkeys(names):
@@ -321,7 +321,7 @@ class Gallery:
         faceprint (as :meth:`search`): to check an index's decisions.
         """
         if per_person not in ("best", "mean2"):
-            raise ValueError(f"per_person must be 'best' or 'mean2', got {per_person!r}")
+            raise InvalidParameterError(f"per_person must be 'best' or 'mean2', got {per_person!r}")
         check_gate(threshold, margin, "threshold")
         q = _unit_queries(queries, self.model)
         # a full pool of one person's faceprints hides the runner-up: look further

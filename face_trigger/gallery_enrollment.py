@@ -12,7 +12,7 @@ import numpy as np
 from . import thresholds
 from .decision import face_quality
 from .enrollment import scan_folder
-from .errors import FaceTriggerError
+from .errors import FaceTriggerError, InvalidParameterError
 from .faceprint import Faceprint
 from .gallery import Gallery
 from .image_io import decode_image, read_image, read_image_bytes
@@ -76,7 +76,8 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
                  limits: QualityLimits = QualityLimits()) -> PhotoReport:
     """Check one photo of ``person`` and enrol its face unless the strictness refuses it."""
     if strictness not in STRICTNESS:
-        raise ValueError(f"strictness must be one of {sorted(STRICTNESS)}, got {strictness!r}")
+        raise InvalidParameterError(f"strictness must be one of {sorted(STRICTNESS)}, got "
+                                    f"{strictness!r}")
     name = str(photo) if not isinstance(photo, np.ndarray) else "<array>"
     source = None
     try:

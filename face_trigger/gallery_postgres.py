@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import EMBEDDING_DIM
-from .errors import GalleryError, GalleryUnavailableError
+from .errors import GalleryError, GalleryUnavailableError, InvalidParameterError
 from .gallery_backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                               check_schema, empty_result, redact, redact_text)
 
@@ -213,7 +213,7 @@ class PostgresBackend:
         self.location = redact(url)
         self.model = model
         if probes is not None and int(probes) < 1:
-            raise ValueError(f"probes must be at least 1, got {probes}")
+            raise InvalidParameterError(f"probes must be at least 1, got {probes}")
         self.probes = None if probes is None else int(probes)
         self.exact_below = int(exact_below)
         self.connect_timeout = float(connect_timeout)

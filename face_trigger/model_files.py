@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
 from ._fileio import MAX_MODEL_FILE_BYTES, read_regular_file
-from .errors import ModelIntegrityError, ModelNotFoundError
+from .errors import InvalidParameterError, ModelIntegrityError, ModelNotFoundError
 from .types import ModelInfo
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,8 @@ def _bundled(role: str) -> BundledModel:
     try:
         return BUNDLED_MODELS[role]
     except KeyError:
-        raise ValueError(f"unknown model role {role!r}; expected one of "
-                         f"{sorted(BUNDLED_MODELS)}") from None
+        raise InvalidParameterError(f"unknown model role {role!r}; expected one of "
+                                    f"{sorted(BUNDLED_MODELS)}") from None
 
 
 def model_search_dirs() -> List[Path]:

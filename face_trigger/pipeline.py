@@ -12,7 +12,7 @@ from ._validate import EMBEDDING_DIM, check_frame
 from .align import align_faces
 from .detector import YuNetDetector
 from .embedder import SFaceEmbedder
-from .errors import NoFaceError
+from .errors import InvalidParameterError, NoFaceError
 from .faceprint import Faceprint
 from .types import Detections, Face, ModelInfo
 
@@ -44,7 +44,7 @@ def load_model(path: PathArg = None, role: str = "embedder"
         return SFaceEmbedder(path)
     if role == "detector":
         return YuNetDetector(path)
-    raise ValueError(f"role must be 'embedder' or 'detector', got {role!r}")
+    raise InvalidParameterError(f"role must be 'embedder' or 'detector', got {role!r}")
 
 
 class FacePipeline:

@@ -28,7 +28,8 @@ from ._version import __version__
 from .align import align_faces
 from .embedder import SFaceEmbedder
 from .enrollment import EnrollmentResult, enroll_folder
-from .errors import EmbeddingError, LabelMapError, ModelFileError, NotFittedError
+from .errors import (EmbeddingError, InvalidParameterError, LabelMapError, ModelFileError,
+                     NotFittedError)
 from .label_map import LabelMap, encode_labels
 from .model_files import BUNDLED_MODELS, read_verified
 from .pipeline import FacePipeline
@@ -189,14 +190,16 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
             Labels and embeddings differ in length, or bad parameters.
         """
         if self.classifier not in CLASSIFIERS:
-            raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
+            raise InvalidParameterError(f"classifier must be one of {CLASSIFIERS}, got "
+                                        f"{self.classifier!r}")
         check_gate(self.unknown_threshold, self.margin)
         embeddings = unit_rows(X)
         if embeddings.shape[0] == 0:
             raise EmbeddingError("cannot train on zero embeddings: enrol at least one person")
         codes, label_map = encode_labels(y)
         if codes.shape[0] != embeddings.shape[0]:
-            raise ValueError(f"got {embeddings.shape[0]} embeddings but {codes.shape[0]} labels")
+            raise InvalidParameterError(f"got {embeddings.shape[0]} embeddings but "
+                                        f"{codes.shape[0]} labels")
         order = np.argsort(codes, kind="stable")
         self.enrolled_ = embeddings[order]
         self.enrolled_codes_ = codes[order]

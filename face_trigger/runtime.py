@@ -6,6 +6,8 @@ from typing import Optional
 
 import cv2
 
+from .errors import InvalidParameterError
+
 
 def configure_opencv(threads: Optional[int] = None, quiet: Optional[bool] = None) -> None:
     """Set OpenCV's process-wide thread count and/or log verbosity.
@@ -22,7 +24,7 @@ def configure_opencv(threads: Optional[int] = None, quiet: Optional[bool] = None
     """
     if threads is not None:
         if threads < 0:
-            raise ValueError(f"threads must be >= 0, got {threads}")
+            raise InvalidParameterError(f"threads must be >= 0, got {threads}")
         cv2.setNumThreads(int(threads))
     if quiet is not None:
         log = getattr(getattr(cv2, "utils", None), "logging", None)

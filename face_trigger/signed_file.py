@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
 from ._fileio import MAX_MODEL_FILE_BYTES, atomic_write_bytes, read_regular_file
-from .errors import ModelFileError
+from .errors import InvalidParameterError, ModelFileError
 
 MAGIC = b"FTSIGNED\n"
 ENV_KEY = "FACE_TRIGGER_MODEL_KEY"
@@ -38,7 +38,7 @@ def resolve_key(key: KeyArg) -> Optional[bytes]:
         return None
     key_bytes = key.encode("utf-8") if isinstance(key, str) else bytes(key)
     if not key_bytes:
-        raise ValueError("an empty signing key is not a key")
+        raise InvalidParameterError("an empty signing key is not a key")
     return key_bytes
 
 

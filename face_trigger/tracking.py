@@ -8,6 +8,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from numpy.typing import NDArray
 
+from .errors import InvalidParameterError
+
 
 @dataclass
 class Track:
@@ -73,9 +75,9 @@ class IoUTracker:
 
     def __init__(self, min_iou: float = 0.3, max_missed: int = 10) -> None:
         if not 0.0 < min_iou <= 1.0:
-            raise ValueError(f"min_iou must be in (0, 1], got {min_iou}")
+            raise InvalidParameterError(f"min_iou must be in (0, 1], got {min_iou}")
         if max_missed < 0:
-            raise ValueError(f"max_missed must be >= 0, got {max_missed}")
+            raise InvalidParameterError(f"max_missed must be >= 0, got {max_missed}")
         self.min_iou = float(min_iou)
         self.max_missed = int(max_missed)
         self.reset()
@@ -177,7 +179,7 @@ class CutDetector:
 
     def __init__(self, threshold: float) -> None:
         if not 0 < threshold <= 1:
-            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+            raise InvalidParameterError(f"threshold must be in (0, 1], got {threshold}")
         self.threshold = float(threshold)
         self._previous: Optional[Tuple[NDArray[np.float32], NDArray[np.float32]]] = None
 

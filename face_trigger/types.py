@@ -16,6 +16,8 @@ from typing import Iterator, Optional, Union
 import numpy as np
 from numpy.typing import NDArray
 
+from .errors import InvalidParameterError
+
 Frame = NDArray[np.uint8]
 """A BGR image, ``uint8 (H, W, 3)``."""
 
@@ -114,7 +116,7 @@ class Detections:
                     "scores": ((n,), scores)}
         for name, (shape, array) in expected.items():
             if n < 0 or array.shape != shape:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"Detections.{name} must have shape {shape if n >= 0 else '(N, 4)'}, "
                     f"got {array.shape}")
         object.__setattr__(self, "boxes", _as_readonly(boxes))

@@ -629,3 +629,19 @@ def test_usage_problems_found_at_start_exit_2(tmp_path, data_dir):
     assert main(["train", str(tmp_path), "-o", str(missing / "door.pkl")]) == EXIT_USAGE
     with pytest.raises(ft.GalleryError, match="unknown gallery location"):
         ft.Gallery("http://user:pw@example.invalid/g", "m@1")
+
+
+def test_bad_parameters_raise_the_librarys_own_error_type(reference, tmp_path):
+    enrolled = np.stack([reference[n].embedding for n in ("obama", "biden")])
+    cases = [
+        lambda: ft.FaceRecognizer(classifier="forest").fit(enrolled, ["a", "b"]),
+        lambda: ft.FaceRecognizer().fit(enrolled, ["a"]),
+        lambda: ft.Gallery(tmp_path / "g.db", "m@1").identify(enrolled, per_person="worst"),
+        lambda: ft.IoUTracker(min_iou=0),
+        lambda: ft.GrantPolicy(windows=("8 to 6",)),
+        lambda: ft.SFaceEmbedder(batch_size=0),
+        lambda: ft.load_model(role="classifier"),
+    ]
+    for case in cases:
+        with pytest.raises(ft.FaceTriggerError):
+            case()
