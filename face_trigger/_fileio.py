@@ -6,7 +6,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import Callable, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -23,15 +23,27 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     removed. A replaced file keeps its permission bits; a new one gets the
     usual ``0o666 & ~umask``.
     """
+    return atomic_write_with(path, lambda name: Path(name).write_bytes(data))
+
+
+def atomic_write_with(path: PathLike, write: Callable[[str], object],
+                      suffix: str = ".tmp") -> Path:
+    """Let ``write(name)`` write a temporary file beside ``path``, then fsync it and rename
+    it over ``path`` (for writers that want a file name, e.g. faiss or numpy). If anything
+    fails the previous file is untouched and the temporary file removed; ``suffix`` is the
+    temporary name's ending (``.npy`` keeps ``numpy.save`` from adding one)."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=directory)
+    os.close(fd)
     try:
         os.chmod(tmp_name, _mode_for(target))
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write(tmp_name)
+        fd = os.open(tmp_name, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp_name, target)
     except BaseException:
         try:

@@ -165,8 +165,8 @@ class CutDetector:
 
     Each frame is reduced to a 32x18 grey thumbnail; the change between two frames is
     the larger of the histogram distance (half the L1 distance of 16-bin grey
-    histograms, 0-1) and the mean absolute thumbnail difference (0-1). About 0.1 ms
-    per 720p frame.
+    histograms, 0-1) and the mean absolute thumbnail difference (0-1). About 0.2 ms
+    per 640x360 frame on this 2-core machine.
 
     Parameters
     ----------

@@ -20,8 +20,8 @@ import numpy as np
 from .actions import Action, ActionRunner
 from .audit import AuditLog
 from .align import align_faces
-from .decision import (IDENTIFIED, UNKNOWN, DecisionSettings, PersonArming, TrackDecider,
-                       TrackState, face_quality)
+from .decision import (IDENTIFIED, UNKNOWN, DecisionSettings, FaceQuality, PersonArming,
+                       TrackDecider, TrackState, face_quality)
 from .errors import AuditError, GalleryUnavailableError
 from .image_io import crop_around, write_image
 from .pipeline import FacePipeline
@@ -161,17 +161,20 @@ class DoorTrigger:
         tracks, ended = self.tracker.update(detections.boxes, frame.index)
         self.decider.forget(t.track_id for t in ended)
         crowded = _overlapping(detections.boxes)
-        qualities = {i: face_quality(frame.image, detections.boxes[i], detections.landmarks[i])
-                     for i in range(len(tracks))}
-        wanted, checks = [], {}
+        # Quality (a crop, a resize and a Laplacian per face) only for faces that may be
+        # embedded: undecided ones, and identified ones due for a check.
+        qualities: Dict[int, FaceQuality] = {}
+        wanted: List[int] = []
+        checks: Dict[int, str] = {}
         for i, track in enumerate(tracks):
             state = self.decider.state(track.track_id)
             reason = self._verification_due(track, state, cut, after_skip, bool(crowded[i]),
                                             frame.time)
             track.data["crowded"] = bool(crowded[i])
-            if state.decision == IDENTIFIED:
-                if reason is None:
-                    continue
+            if state.decision == IDENTIFIED and reason is None:
+                continue
+            qualities[i] = face_quality(frame.image, detections.boxes[i], detections.landmarks[i])
+            if state.decision == IDENTIFIED and reason is not None:
                 if self.decider.gate(qualities[i]) is None and self.outage is None:
                     checks[i] = reason
                 elif reason in ("cut", "jump") or self.outage is None:

@@ -11,13 +11,13 @@ faiss-cpu is the field's standard library for this; it is an optional extra
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
-from typing import Callable, Tuple, Union
+from typing import Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ._fileio import atomic_write_with
 from .errors import GalleryError
 
 
@@ -152,12 +152,13 @@ class CompactIndex:
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Write the index and its ids to ``path`` and ``path.ids.npy``, each atomically
-        (temp file in the same folder, then rename). The caller records which state was
+        (temp file in the same folder, fsync, then rename). The caller records which state was
         saved, so that a pair of files from two different states is never used."""
         faiss = _faiss()
         target = Path(path)
-        _atomic(target, lambda tmp: faiss.write_index(self.index, tmp))
-        _atomic(Path(str(target) + ".ids.npy"), lambda tmp: np.save(tmp, self.ids))
+        atomic_write_with(target, lambda tmp: faiss.write_index(self.index, tmp))
+        atomic_write_with(Path(str(target) + ".ids.npy"), lambda tmp: np.save(tmp, self.ids),
+                          suffix=".npy")
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "CompactIndex":
@@ -168,14 +169,3 @@ class CompactIndex:
             raise GalleryError(f"{path} is not a compact index of this version")
         return cls(index, np.load(str(path) + ".ids.npy"))
 
-
-def _atomic(target: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npy", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
