@@ -116,6 +116,22 @@ def check_model(location: str, stored: Optional[str], model: str) -> None:
                            "its faceprints cannot be compared; re-enrol into a new gallery")
 
 
+#: How far a stored vector's norm may stray from 1 (float32 rounding is about 1e-7).
+UNIT_NORM_TOLERANCE = 1e-3
+
+
+def check_unit_norms(location: str, ids: Sequence[int], norms: NDArray[np.floating]) -> None:
+    """Refuse stored vectors that are not finite unit vectors (NaN, or scaled: one vector
+    x100 made every stranger match in an inner-product search). ``ids`` and ``norms`` are
+    parallel; GalleryError names the first bad faceprint id."""
+    norms = np.asarray(norms, np.float64)
+    bad = np.flatnonzero(~np.isfinite(norms) | (np.abs(norms - 1.0) > UNIT_NORM_TOLERANCE))
+    if bad.size:
+        raise GalleryError(f"{location}: faceprint {int(ids[bad[0]])} holds a vector of "
+                           f"norm {norms[bad[0]]:.4g}, expected a finite unit vector: the "
+                           "stored data is damaged or was altered")
+
+
 #: Connection parameters that hold secrets (libpq names), masked wherever they appear.
 _SECRET_KEYS = ("password", "sslpassword", "sslkey_password")
 _SECRET_PARAM = re.compile(r"(?i)\b(" + "|".join(_SECRET_KEYS) + r")(\s*=\s*)('[^']*'|[^&\s]*)")

@@ -39,7 +39,8 @@ from numpy.typing import NDArray
 from ._validate import EMBEDDING_DIM
 from .errors import GalleryError, GalleryUnavailableError, InvalidParameterError
 from .gallery_backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
-                              check_schema, empty_result, redact, redact_text)
+                              check_schema, check_unit_norms, empty_result, redact,
+                              redact_text)
 
 try:
     import psycopg
@@ -498,9 +499,9 @@ class PostgresBackend:
     def vectors_of(self, name: str) -> NDArray[np.float32]:
         with self._session() as conn:
             rows = conn.execute(
-                f"SELECT f.vector FROM {SCHEMA}.faceprints f JOIN {SCHEMA}.people p "
+                f"SELECT f.id, f.vector FROM {SCHEMA}.faceprints f JOIN {SCHEMA}.people p "
                 "ON p.id = f.person_id WHERE p.name = %s ORDER BY f.id", (name,)).fetchall()
-        return _matrix([r[0] for r in rows])
+        return self._checked([r[0] for r in rows], [r[1] for r in rows])
 
     def export_people(self) -> Iterator[ExportedPerson]:
         with self._session() as conn:
@@ -508,9 +509,18 @@ class PostgresBackend:
                                   "ORDER BY name COLLATE \"C\"").fetchall()
             for pid, name, metadata in people:
                 prints = conn.execute(
-                    f"SELECT vector, source_sha256, quality FROM {SCHEMA}.faceprints "
+                    f"SELECT id, vector, source_sha256, quality FROM {SCHEMA}.faceprints "
                     "WHERE person_id = %s ORDER BY id", (pid,)).fetchall()
-                yield name, metadata, [(_array(v), s, q) for v, s, q in prints]
+                vectors = self._checked([p[0] for p in prints], [p[1] for p in prints])
+                yield name, metadata, [(v, p[2], p[3]) for v, p in zip(vectors, prints)]
+
+    def _checked(self, ids: List[int], vectors: List[Any]) -> NDArray[np.float32]:
+        """Stored vectors as (n, 128) float32 unit rows; GalleryError names a faceprint whose
+        vector is not a finite unit vector (the column type fixes the length, and pgvector
+        refuses NaN and infinity on write)."""
+        rows = _matrix(vectors)
+        check_unit_norms(self.location, ids, np.linalg.norm(rows, axis=1))
+        return rows
 
     # ------------------------------------------------------------------ search
     def search(self, queries: NDArray[np.float32], k: int, exact: bool = False) -> SearchResult:
@@ -519,15 +529,15 @@ class PostgresBackend:
         state = None if exact or self._is_small() else self._index_state()
         exact = state is None  # small, asked for, or no index built yet
         if m == 1:  # one query: no array to unnest (about 1 ms less per call)
-            query = ("SELECT 0, f.id, p.name, 1 - f.distance FROM ("
-                     f"  SELECT id, person_id, vector <=> %(q)s AS distance "
+            query = ("SELECT 0, f.id, p.name, 1 - f.distance, vector_norm(f.vector) FROM ("
+                     f"  SELECT id, person_id, vector, vector <=> %(q)s AS distance "
                      f"  FROM {SCHEMA}.faceprints ORDER BY vector <=> %(q)s LIMIT %(k)s) f "
                      f"JOIN {SCHEMA}.people p ON p.id = f.person_id ORDER BY f.distance, f.id")
             params: Dict[str, Any] = {"q": queries[0], "k": k}
         else:  # one statement for the batch: a LATERAL index search per query
-            query = ("SELECT q.i - 1, f.id, p.name, 1 - f.distance "
+            query = ("SELECT q.i - 1, f.id, p.name, 1 - f.distance, vector_norm(f.vector) "
                      "FROM unnest(%(q)s::vector[]) WITH ORDINALITY AS q(v, i) CROSS JOIN LATERAL ("
-                     "  SELECT id, person_id, vector <=> q.v AS distance "
+                     "  SELECT id, person_id, vector, vector <=> q.v AS distance "
                      f"  FROM {SCHEMA}.faceprints ORDER BY vector <=> q.v LIMIT %(k)s) f "
                      f"JOIN {SCHEMA}.people p ON p.id = f.person_id "
                      "ORDER BY q.i, f.distance, f.id")
@@ -541,8 +551,10 @@ class PostgresBackend:
                     conn.execute(f"SET ivfflat.probes = {int(probes)}")
                     self._local.probes = probes
             rows = conn.execute(query, params).fetchall()
+        # cosine scores ignore a vector's scale, but a zero or altered row is still damage
+        check_unit_norms(self.location, [r[1] for r in rows], [r[4] for r in rows])
         filled = [0] * m
-        for row, fid, name, score in rows:
+        for row, fid, name, score, _ in rows:
             col = filled[row]
             if col < k:
                 scores[row, col], ids[row, col], names[row][col] = score, fid, name
@@ -550,12 +562,8 @@ class PostgresBackend:
         return scores, ids, names
 
 
-def _array(vector: Any) -> NDArray[np.float32]:
-    """A pgvector ``Vector`` as a (128,) float32 array."""
-    return vector.to_numpy().astype(np.float32)
-
-
 def _matrix(vectors: List[Any]) -> NDArray[np.float32]:
+    """pgvector ``Vector`` values as (n, 128) float32 rows."""
     if not vectors:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
-    return np.stack([_array(v) for v in vectors])
+    return np.stack([v.to_numpy() for v in vectors]).astype(np.float32)

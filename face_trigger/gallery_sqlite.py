@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from ._validate import EMBEDDING_DIM
 from .errors import GalleryError, GalleryUnavailableError
 from .gallery_backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
-                              check_schema, empty_result)
+                              check_schema, check_unit_norms, empty_result)
 from .vector_index import CompactIndex, faiss_available
 
 logger = logging.getLogger("face_trigger.gallery")
@@ -241,12 +241,7 @@ class SQLiteBackend:
                                    f"{length} bytes, expected {size}: the file is damaged "
                                    "or was altered")
         rows = np.frombuffer(b"".join(blobs), np.float32).reshape(-1, EMBEDDING_DIM).copy()
-        norms = np.linalg.norm(rows, axis=1) if rows.size else np.zeros(0)
-        bad = np.flatnonzero(~np.isfinite(norms) | (np.abs(norms - 1.0) > 1e-3))
-        if bad.size:
-            raise GalleryError(f"{self.path}: faceprint {int(ids[bad[0]])} holds a vector of "
-                               f"norm {norms[bad[0]]:.4g}, expected a finite unit vector: the "
-                               "file is damaged or was altered")
+        check_unit_norms(str(self.path), ids, np.linalg.norm(rows, axis=1))
         return rows
 
     def _fetch_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:

@@ -190,6 +190,34 @@ def test_a_tampered_gallery_vector_is_refused_with_its_id(tmp_path, damage, mess
             ft.Gallery(path, "synthetic@0").search(vectors[:1], k=1)
 
 
+@pytest.mark.parametrize("factor", [100.0, 0.0])
+def test_a_tampered_postgres_vector_is_refused_with_its_id(pg_url, factor, tmp_path):
+    import psycopg
+    from pgvector.psycopg import register_vector
+    from synthetic_vectors import unit_rows
+
+    vectors = unit_rows(np.random.default_rng(6), 50)
+    gallery = ft.Gallery(pg_url, "synthetic@0")
+    ids = gallery.bulk_add([f"p{i // 2}" for i in range(50)], vectors)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        register_vector(conn)
+        with pytest.raises(psycopg.Error, match="NaN"):  # pgvector itself refuses NaN
+            conn.execute("UPDATE face_trigger.faceprints SET vector = %s WHERE id = %s",
+                         (np.full(128, np.nan, np.float32), int(ids[7])))
+        conn.execute("UPDATE face_trigger.faceprints SET vector = %s WHERE id = %s",
+                     (vectors[7] * factor, int(ids[7])))
+    expected = f"faceprint {ids[7]} .*norm {factor:g}"
+    with pytest.raises(ft.GalleryError, match=expected):
+        gallery.search(vectors[7:8], k=50)  # every row returned (a zero vector sorts last)
+    with pytest.raises(ft.GalleryError, match=expected):
+        gallery.search(vectors[6:9], k=50)  # the batched statement
+    with pytest.raises(ft.GalleryError, match=expected):
+        gallery.vectors_of("p3")
+    with pytest.raises(ft.GalleryError, match=expected):
+        gallery.export_json(tmp_path / "g.json")
+    assert not (tmp_path / "g.json").exists()
+
+
 # ---------------------------------------------------------------- item 5: secrets in URLs
 def test_database_secrets_never_reach_messages():
     from face_trigger.gallery_backend import redact
