@@ -35,6 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="one JSON object per decision")
     parser.add_argument("--dry-run", action="store_true", help="show what would fire")
     parser.add_argument("--verify-audit", type=Path, help="check an audit log's hash chain")
+    parser.add_argument("--anchor", action="append", default=[], metavar="SEQ:DIGEST",
+                        help="with --verify-audit: a line's anchor from a published event "
+                             "(its 'audit' field); repeatable")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -45,7 +48,12 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ft.configure_opencv(quiet=not args.verbose)
     if args.verify_audit:
-        ok, lines, problem = ft.verify_chain(args.verify_audit)
+        try:
+            anchors = [(int(a.split(":")[0]), a.split(":")[1]) for a in args.anchor]
+        except (ValueError, IndexError):
+            print(f"--anchor wants SEQ:DIGEST, got {args.anchor}", file=sys.stderr)
+            return 2
+        ok, lines, problem = ft.verify_chain(args.verify_audit, anchors=anchors)
         print(f"{args.verify_audit}: {lines} lines, chain {'intact' if ok else 'BROKEN'}"
               + (f" at {problem}" if problem else ""))
         return 0 if ok else 1

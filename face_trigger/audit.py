@@ -22,7 +22,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from ._fileio import atomic_write_text
 from ._validate import check_range
@@ -73,6 +73,17 @@ class AuditLog:
 
     def append(self, record: Dict[str, Any]) -> Dict[str, Any]:
         """Write ``record`` plus ``seq`` and ``prev`` as one line; returns what was written."""
+        return self._append(record)[0]
+
+    def append_anchored(self, record: Dict[str, Any]) -> Dict[str, Any]:
+        """Write ``record`` like :meth:`append`; return its anchor ``{"seq", "digest",
+        "chain"}``. Published elsewhere (the door adds it to every MQTT/webhook event), an
+        anchor lets ``verify_chain(..., anchors=...)`` prove the log still holds that line
+        unchanged, even if the log and its checkpoint were later cut back together."""
+        entry, digest = self._append(record)
+        return {"seq": entry["seq"], "digest": digest, "chain": entry["chain"]}
+
+    def _append(self, record: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
         with self._lock:
             entry = dict(record, seq=self._seq + 1, prev=self._prev,
                          chain="hmac" if self._key else "sha256")
@@ -99,7 +110,7 @@ class AuditLog:
             self._seq += 1
             self._prev = _digest(line[:-1], self._key)
             self._write_checkpoint()
-            return entry
+            return entry, self._prev
 
     @property
     def checkpoint_path(self) -> Path:
@@ -223,11 +234,15 @@ def _tail_state(files: List[Path], key: Optional[bytes]) -> Tuple[int, str]:
 
 
 def verify_chain(path: Union[str, os.PathLike], backups: int = 5,
-                 key: Union[str, bytes, None] = None) -> Tuple[bool, int, Optional[str]]:
+                 key: Union[str, bytes, None] = None,
+                 anchors: Iterable[Tuple[int, str]] = ()) -> Tuple[bool, int, Optional[str]]:
     """Check the chain of a log and its rotated files against its checkpoint.
 
     ``key`` (or ``$FACE_TRIGGER_AUDIT_KEY``) verifies a keyed chain; a keyed log checked
-    without it, or a line that is not keyed in a keyed log, fails.
+    without it, or a line that is not keyed in a keyed log, fails. ``anchors`` are
+    ``(seq, digest)`` pairs kept outside the log (the ``audit`` field of the door's
+    MQTT/webhook events): each line they name must still be there with that digest (lines
+    rotated out of the kept files cannot be checked and are skipped).
 
     Returns
     -------
@@ -243,6 +258,7 @@ def verify_chain(path: Union[str, os.PathLike], backups: int = 5,
     checkpoint = _read_checkpoint(path, secret)
     if isinstance(checkpoint, str):
         return False, 0, checkpoint
+    expected = {int(n): str(d) for n, d in anchors}
     prev, seq, count, chain = None, None, 0, "hmac" if secret else "sha256"
     for file in files:
         for number, line in enumerate(file.read_bytes().splitlines(), start=1):
@@ -271,6 +287,13 @@ def verify_chain(path: Union[str, os.PathLike], backups: int = 5,
             if seq is not None and entry.get("seq") != seq + 1:
                 return False, count, f"{where}: sequence jumps from {seq} to {entry.get('seq')}"
             prev, seq = _digest(line, secret), entry.get("seq")
+            if seq in expected and not hmac.compare_digest(expected.pop(seq), prev):
+                return False, count, (f"{where}: line {seq} does not match its published "
+                                      "anchor: it was changed (and the chain rewritten)")
+    cut = sorted(n for n in expected if seq is None or n > seq)
+    if cut:
+        return False, count, (f"{path}: the log ends at line {seq or 0}, a published anchor "
+                              f"names line {cut[-1]}: lines were deleted at its end")
     if checkpoint:
         if seq != checkpoint["last_seq"] or prev != checkpoint["last_digest"]:
             return False, count, (f"{path}: the log ends at line {seq or 0}, its checkpoint at "

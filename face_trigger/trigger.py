@@ -305,15 +305,18 @@ class DoorTrigger:
 
     def _audit(self, record: Dict[str, Any]) -> bool:
         """Append to the audit log; False (logged, counted) when it cannot be written."""
+        return self._audit_anchored(record)[0]
+
+    def _audit_anchored(self, record: Dict[str, Any]) -> Tuple[bool, Optional[Dict[str, Any]]]:
+        """Append to the audit log: (written, the line's anchor or None without a log)."""
         if self.audit is None:
-            return True
+            return True, None
         try:
-            self.audit.append(record)
-            return True
+            return True, self.audit.append_anchored(record)
         except AuditError as exc:
             logger.error("%s", exc)
             self.audit_failures += 1
-            return False
+            return False, None
 
     @property
     def healthy(self) -> bool:
@@ -382,7 +385,8 @@ class DoorTrigger:
                         "window": self.settings.window},
             model=self.pipeline.model.id, config=self.config_hash, snapshot=snapshot,
             fired=fired, refused=refused)
-        if not self._audit({"type": "decision", **event.to_dict()}):
+        audited, anchor = self._audit_anchored({"type": "decision", **event.to_dict()})
+        if not audited:
             if fired:  # fail closed: nothing fires that is not audited; the door watches on
                 logger.error("decision %s not audited: no action fires", event_id)
                 refused.update({name: "audit log unwritable (fail closed)" for name in fired})
@@ -392,7 +396,10 @@ class DoorTrigger:
             self.arming.fired(person, frame.time)
         for action in self.actions:
             if action.name in fired and self.runner is not None:
-                self.runner.submit(event.to_dict() | {"action": action.name}, action)
+                published = event.to_dict() | {"action": action.name}
+                if anchor is not None:  # lets a receiver prove the log kept this line
+                    published["audit"] = anchor
+                self.runner.submit(published, action)
         return event
 
     def _snapshot(self, event_id: str, crop: Optional[np.ndarray]) -> Optional[str]:

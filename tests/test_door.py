@@ -148,6 +148,13 @@ def test_webhook_reaches_a_real_http_server(recognizer, pipeline, visits_video, 
         assert body["similarity"] >= ft.IDENTIFY_COSINE and body["action"] == "webhook"
     results = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [r["detail"] for r in results if r["type"] == "action"] == ["HTTP 204", "HTTP 204"]
+    # each event carries the anchor of its decision line: the receiver can check the log
+    decisions = {r["event_id"]: r["seq"] for r in results if r["type"] == "decision"}
+    anchors = [(body["audit"]["seq"], body["audit"]["digest"]) for _, body in _Hook.received]
+    assert [seq for seq, _ in anchors] == [decisions[body["event_id"]]
+                                           for _, body in _Hook.received]
+    assert ft.verify_chain(tmp_path / "audit.jsonl", anchors=anchors) == (True, len(results),
+                                                                          None)
 
 
 def test_command_gets_its_arguments_without_a_shell(reference, pipeline, visits_video,

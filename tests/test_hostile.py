@@ -638,6 +638,32 @@ def test_a_keyed_audit_chain_cannot_be_recomputed_without_the_key(tmp_path, monk
     assert not verify_chain(path, key="door-secret")[0]
 
 
+def test_published_anchors_catch_a_log_cut_back_with_its_checkpoint(tmp_path, monkeypatch):
+    from face_trigger.audit import AuditLog, verify_chain
+
+    monkeypatch.delenv("FACE_TRIGGER_AUDIT_KEY", raising=False)
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    anchors = [log.append_anchored({"type": "decision", "i": i}) for i in range(6)]
+    assert [a["seq"] for a in anchors] == [1, 2, 3, 4, 5, 6]
+    published = [(a["seq"], a["digest"]) for a in anchors]
+    assert verify_chain(path, anchors=published) == (True, 6, None)
+    # the log and its checkpoint cut back together after line 4: only an anchor sees it
+    lines = path.read_bytes().splitlines(keepends=True)
+    checkpoint = path.with_name("audit.jsonl.checkpoint")
+    path.write_bytes(b"".join(lines[:4]))
+    checkpoint.unlink()
+    AuditLog(path)  # reopening rewrites nothing, the checkpoint comes back with the next line
+    assert verify_chain(path)[0]
+    ok, _, problem = verify_chain(path, anchors=published)
+    assert not ok and "anchor names line 6" in problem
+    assert verify_chain(path, anchors=published[:4])[0]
+    # line 2 rewritten and the (unkeyed) chain recomputed after it: its anchor differs
+    path.write_bytes(b"".join(lines))
+    ok, _, problem = verify_chain(path, anchors=[(2, "0" * 64)])
+    assert not ok and "line 2 does not match its published anchor" in problem
+
+
 def test_a_rotated_audit_log_that_dropped_its_oldest_file_still_verifies(tmp_path, monkeypatch):
     from face_trigger.audit import verify_chain
 
