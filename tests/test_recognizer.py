@@ -374,3 +374,14 @@ def test_label_map_json_and_legacy_pickle(tmp_path, trained, monkeypatch):
     with pytest.raises(LabelMapError, match="3 names"):
         ft.LabelMap(("a", "b", "c")).save(tmp_path / "three.json")
         trained.load_label_mapping(tmp_path / "three.json")
+
+
+@pytest.mark.parametrize("classifier", ["svm", "knn"])
+def test_a_model_saved_by_release_0_1_still_loads(data_dir, reference, classifier):
+    """tests/data/recognizer_0_*.pkl were saved by face_trigger 0.1.0 (signed with the key
+    below) before the modules moved into door/ and gallery/: they must keep loading."""
+    model = ft.FaceRecognizer().load(data_dir / f"recognizer_0_{classifier}.pkl",
+                                     key="compat-test-key")
+    assert model.classifier == classifier and set(model.classes_) == {"obama", "biden"}
+    queries = np.stack([reference["obama2"].embedding, reference["biden"].embedding])
+    assert [i.name for i in model.identify(queries)] == ["obama", "biden"]
