@@ -37,11 +37,11 @@ import numpy as np
 
 import face_trigger as ft
 from _timing import machine_line
-from face_trigger.decision import DecisionSettings
-from face_trigger.sources import Frame, FrameSource
+from face_trigger.door.decision import DecisionSettings
+from face_trigger.door.sources import Frame, FrameSource
 from face_trigger.testing import (Scene, SceneRun, face_crop, hard_scenes, lfw_scenes,
                                   run_door_on_scene)
-from face_trigger.trigger import DoorTrigger
+from face_trigger.door.trigger import DoorTrigger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from make_demo_video import DROP_EVERY, FPS, build_demo  # noqa: E402
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("door_bench"))
     parser.add_argument("--lfw", type=Path, help="lfw_dev folder: add the real-face scenes")
     args = parser.parse_args()
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     logging.getLogger("face_trigger").setLevel(logging.ERROR)  # switches are counted below
     print(machine_line())
     video = build_demo(args.out)

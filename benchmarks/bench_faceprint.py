@@ -23,7 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     print(machine_line())
     pipeline = ft.FacePipeline()
     a = pipeline.largest_faceprint(ft.read_image(DATA / "obama.jpg"))
@@ -35,7 +35,7 @@ def main() -> None:
     cases = {
         "baseline: numpy dot of two float32 vectors": lambda: float(a.vector @ b.vector),
         "Faceprint.similarity (model check)": lambda: a.similarity(b),
-        "ft.compare -> (probability, similarity)": lambda: ft.compare(a, b),
+        "ft.verification.compare -> (probability, similarity)": lambda: ft.verification.compare(a, b),
         "to_json": a.to_json,
         "from_json": lambda: ft.Faceprint.from_json(text),
         "to_int16": a.to_int16,
@@ -44,7 +44,7 @@ def main() -> None:
     report(measure(cases, args.repeats, warmup=20),
            baseline="baseline: numpy dot of two float32 vectors",
            title=f"per faceprint ({args.repeats} interleaved runs)")
-    many = {"ft.similarities(a, 100,000 x 128)": lambda: ft.similarities(a, gallery),
+    many = {"ft.verification.similarities(a, 100,000 x 128)": lambda: ft.verification.similarities(a, gallery),
             "baseline: gallery @ a.vector": lambda: gallery @ a.vector}
     report(measure(many, 50, warmup=3), baseline="baseline: gallery @ a.vector",
            title="one against 100,000 (50 interleaved runs)")

@@ -98,7 +98,7 @@ def lfw_embeddings(root: Path, cache: Path = None) -> Tuple[np.ndarray, List[str
     if cache is not None and cache.is_file():
         data = np.load(cache)
         return data["embeddings"], data["labels"].tolist()
-    result = ft.enroll_folder(root, ft.FacePipeline(), progress=False, several_faces="largest")
+    result = ft.enrollment.enroll_folder(root, ft.FacePipeline(), progress=False, several_faces="largest")
     if cache is not None:
         np.savez(cache, embeddings=result.embeddings, labels=np.array(result.labels))
     return result.embeddings, list(result.labels)

@@ -37,21 +37,21 @@ def main() -> None:
     parser.add_argument("--positions", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     print(machine_line())
     rng = np.random.default_rng(args.seed)
-    reference = ft.YuNetDetector(max_side=None)
+    reference = ft.detector.YuNetDetector(max_side=None)
     crops = []
     for name in ["obama", "obama2", "obama3", "biden", "astronaut"]:
         photo = ft.read_image(next(DATA.glob(name + ".*")))
         face = reference.detect(photo)[0]
-        crops.append((ft.crop_around(photo, face.box, margin=0.5), face.width))
+        crops.append((ft.image_io.crop_around(photo, face.box, margin=0.5), face.width))
     places = rng.random((args.positions, 2))  # where in the frame, as fractions of the room
     frames = {size: [_frame(crop, size / width, u, v) for crop, width in crops
                      for u, v in places] for size in SIZES}
-    print(f"\nshare of 1080p frames with the face found (score >= {ft.DETECT_CONF}), "
+    print(f"\nshare of 1080p frames with the face found (score >= {ft.thresholds.DETECT_CONF}), "
           f"{len(crops) * len(places)} frames per face size")
-    detectors = {side: ft.YuNetDetector(max_side=side) for side in SIDES}
+    detectors = {side: ft.detector.YuNetDetector(max_side=side) for side in SIDES}
     frame = frames[SIZES[-1]][0]
     times = measure({side: (lambda d=d: d.detect(frame)) for side, d in detectors.items()}, 30)
     print("  side  det size " + "".join(f"{s:>7d}px" for s in SIZES)
@@ -62,7 +62,7 @@ def main() -> None:
         print(f"  {side:4d}  {size[0]:4d}x{size[1]:<4d}"
               + "".join(f"{100 * v:8.0f}%" for v in found)
               + f"  {np.median(times[side]) * 1e3:8.2f}"
-              + ("  <- default" if side == ft.DETECT_MAX_SIDE else ""))
+              + ("  <- default" if side == ft.thresholds.DETECT_MAX_SIDE else ""))
 
 
 if __name__ == "__main__":

@@ -29,13 +29,13 @@ class OpenCVRecipe:
     """The documented OpenCV way: FaceDetectorYN at 640 wide + alignCrop + feature per face."""
 
     def __init__(self, width: int = 640) -> None:
-        det_bytes, _ = ft.read_verified("detector")
-        rec_bytes, _ = ft.read_verified("embedder")
+        det_bytes, _ = ft.model_files.read_verified("detector")
+        rec_bytes, _ = ft.model_files.read_verified("embedder")
         empty = np.zeros(0, np.uint8)
         self.width = width
         self.detector = cv2.FaceDetectorYN.create("onnx", np.frombuffer(det_bytes, np.uint8),
-                                                  empty, (width, width), ft.DETECT_CONF,
-                                                  ft.DETECT_NMS, 5000)
+                                                  empty, (width, width), ft.thresholds.DETECT_CONF,
+                                                  ft.thresholds.DETECT_NMS, 5000)
         self.recognizer = cv2.FaceRecognizerSF.create("onnx", np.frombuffer(rec_bytes, np.uint8),
                                                       empty)
 
@@ -64,7 +64,7 @@ def ten_face_frame(pipeline: ft.FacePipeline) -> np.ndarray:
     for i in range(10):
         name = names[i % len(names)]
         face = pipeline.analyze(photos[name])[0]
-        crop = ft.crop_around(photos[name], face.box, margin=0.4)
+        crop = ft.image_io.crop_around(photos[name], face.box, margin=0.4)
         face_px = 80 + 15 * i
         items.append((crop, 40 + (i % 5) * 375, 60 + (i // 5) * 500, face_px / face.width))
     return paste_faces(FULL_HD, items)
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--load-runs", type=int, default=15)
     args = parser.parse_args()
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     print(machine_line())
 
     pipeline = ft.FacePipeline()
@@ -98,18 +98,18 @@ def main() -> None:
         det = pipeline.detect(frame)
         faces, _ = recipe(frame)
         print(f"\n{label}: ours finds {len(det)} faces, recipe finds {len(faces)}")
-        chips = ft.align_faces(frame, det.landmarks)
+        chips = ft.align.align_faces(frame, det.landmarks)
         cases = {
             "recipe: resize+FaceDetectorYN 640 + alignCrop+feature": lambda: recipe(frame),
             "recipe stage: resize + FaceDetectorYN 640": lambda: recipe.detect(frame),
-            f"ours: detect_embedding (detector side {ft.DETECT_MAX_SIDE})":
+            f"ours: detect_embedding (detector side {ft.thresholds.DETECT_MAX_SIDE})":
                 lambda: pipeline.detect_embedding(frame),
             "ours stage: resize + detect": lambda: pipeline.detect(frame),
-            "ours stage: align": lambda: ft.align_faces(frame, det.landmarks),
+            "ours stage: align": lambda: ft.align.align_faces(frame, det.landmarks),
             "ours stage: embed (batched)": lambda: pipeline.embedder.embed_chips(chips),
         }
         for side in (640, 480):
-            detector = ft.YuNetDetector(max_side=side)
+            detector = ft.detector.YuNetDetector(max_side=side)
             other = ft.FacePipeline(detector, pipeline.embedder)
             cases[f"ours: detect_embedding, detector side {side}"] = \
                 (lambda p=other: p.detect_embedding(frame))
@@ -118,7 +118,7 @@ def main() -> None:
                          title=f"{label} (interleaved, {args.repeats} runs each)")
         if len(det):
             print(f"  per face, ours end to end: "
-                  f"{medians[f'ours: detect_embedding (detector side {ft.DETECT_MAX_SIDE})'] / len(det) * 1e3:.2f} ms")
+                  f"{medians[f'ours: detect_embedding (detector side {ft.thresholds.DETECT_MAX_SIDE})'] / len(det) * 1e3:.2f} ms")
 
     loads = import_and_load_seconds(args.load_runs)
     print(f"\nimport face_trigger + FacePipeline() in a fresh process: median "

@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="write the calibration JSON here")
     parser.add_argument("--plot", type=Path, help="write score distributions and ROC (PNG)")
     args = parser.parse_args()
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     start = time.perf_counter()
     report = ft.calibrate(args.root, args.target_fmr, output=args.output, plot=args.plot)
     c = report.calibration
@@ -39,7 +39,7 @@ def main() -> None:
     print(f"match probability: 1 / (1 + exp(-({c.slope:.4f} * s + {c.intercept:.4f}))); "
           f"p(0.30) = {c.probability(0.30):.3f}, p({ft.MATCH_COSINE}) = "
           f"{c.probability(ft.MATCH_COSINE):.3f}, p(0.50) = {c.probability(0.50):.3f}")
-    shipped = ft.default_calibration()
+    shipped = ft.calibration.default_calibration()
     print(f"shipped: MATCH_COSINE = {shipped.threshold}, logistic ({shipped.slope}, "
           f"{shipped.intercept})")
 

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 import face_trigger as ft
-from face_trigger.decision import face_quality
+from face_trigger.quality import face_quality
 
 CANVAS = (320, 240)
 
@@ -81,7 +81,7 @@ def collect(root: Path, widths: Sequence[int]) -> Dict[str, np.ndarray]:
                 continue
             j = largest(det)
             quality = face_quality(frame, det.boxes[j], det.landmarks[j])
-            chips = ft.align_faces(frame, det.landmarks[j:j + 1])
+            chips = ft.align.align_faces(frame, det.landmarks[j:j + 1])
             embedding, norm = pipeline.embedder.embed_chips_with_norms(chips)
             for key, value in (("person", people[path.parent.name]), ("photo", photo_index),
                                ("view", view), ("width", quality.width), ("yaw", quality.yaw),
@@ -172,7 +172,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="reuse/write the measured probes (.npz)")
     parser.add_argument("--json", type=Path, help="write the tables as JSON")
     args = parser.parse_args()
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     start = time.perf_counter()
     if args.cache and args.cache.exists():
         data = dict(np.load(args.cache))

@@ -88,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     if (args.root is None) == (args.lfw is None):
         parser.error("give ROOT or --lfw DIR")
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     split = split_people(args.lfw) if args.lfw else split_prepared(args.root)
     start = time.perf_counter()
     data = embed(split, ft.FacePipeline())

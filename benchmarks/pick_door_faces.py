@@ -26,7 +26,7 @@ import numpy as np
 
 import face_trigger as ft
 from door_gates_lfw import largest, probe_views
-from face_trigger.decision import face_quality
+from face_trigger.quality import face_quality
 
 #: Spread of one face's similarity with its size in a built video (see the docstring).
 NOISE = 0.05
@@ -39,7 +39,7 @@ def main() -> None:
                         default=Path(__file__).resolve().parent.parent / "tests" / "data"
                         / "lfw_door_faces.json")
     args = parser.parse_args()
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     pipeline = ft.FacePipeline()
     photos = sorted(p for p in args.root.glob("*/*") if p.suffix.lower() in (".jpg", ".png"))
     names, embeddings, widths, images = [], [], [], {}

@@ -17,11 +17,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("images", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, help="folder for annotated copies")
-    parser.add_argument("--max-side", type=int, default=ft.DETECT_MAX_SIDE,
+    parser.add_argument("--max-side", type=int, default=ft.thresholds.DETECT_MAX_SIDE,
                         help="detector input side; raise it for small faces")
     args = parser.parse_args()
-    ft.configure_opencv(quiet=True)
-    pipeline = ft.FacePipeline(ft.YuNetDetector(max_side=args.max_side))
+    ft.runtime.configure_opencv(quiet=True)
+    pipeline = ft.FacePipeline(ft.detector.YuNetDetector(max_side=args.max_side))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     status = 0
@@ -39,7 +39,7 @@ def main() -> int:
             head = " ".join(f"{v:+.3f}" for v in face.embedding[:3])
             print(f"{path},{box},{face.score:.3f},{head}")
         if args.out:
-            ft.write_image(args.out / (path.stem + "_faces.jpg"), ft.draw_faces(frame, faces))
+            ft.write_image(args.out / (path.stem + "_faces.jpg"), ft.draw.draw_faces(frame, faces))
     return status
 
 

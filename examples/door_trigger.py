@@ -46,14 +46,14 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ft.configure_opencv(quiet=not args.verbose)
+    ft.runtime.configure_opencv(quiet=not args.verbose)
     if args.verify_audit:
         try:
             anchors = [(int(a.split(":")[0]), a.split(":")[1]) for a in args.anchor]
         except (ValueError, IndexError):
             print(f"--anchor wants SEQ:DIGEST, got {args.anchor}", file=sys.stderr)
             return 2
-        ok, lines, problem = ft.verify_chain(args.verify_audit, anchors=anchors)
+        ok, lines, problem = ft.door.verify_chain(args.verify_audit, anchors=anchors)
         print(f"{args.verify_audit}: {lines} lines, chain {'intact' if ok else 'BROKEN'}"
               + (f" at {problem}" if problem else ""))
         return 0 if ok else 1
@@ -68,13 +68,13 @@ def main(argv=None) -> int:
         demo = {"actions": [{"type": "log"}]}
         print(f"watching the demo video {video}", file=sys.stderr)
     try:
-        config = ft.load_config(args.config, ft.door_overrides(
+        config = ft.load_config(args.config, ft.door.door_overrides(
             args.source, args.model, args.people, args.audit, extra, gallery=args.gallery),
             data=demo)
     except ft.ConfigError as exc:
         print(f"door_trigger: configuration error: {exc}", file=sys.stderr)
         return 2
-    return ft.run_door(config, as_json=args.json, dry_run=args.dry_run, key=args.key)
+    return ft.door.run_door(config, as_json=args.json, dry_run=args.dry_run, key=args.key)
 
 
 if __name__ == "__main__":

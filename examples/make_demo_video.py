@@ -32,12 +32,12 @@ def build_demo(out: Path) -> Path:
         (out / "people" / person).mkdir(parents=True, exist_ok=True)
         for photo in photos:
             shutil.copyfile(DATA / photo, out / "people" / person / photo)
-    detector = ft.YuNetDetector()
+    detector = ft.detector.YuNetDetector()
     crops = {}
     for name in ("obama2.jpg", "astronaut.png"):
         photo = ft.read_image(DATA / name)
         face = detector.detect(photo)[0]
-        crops[name] = (ft.crop_around(photo, face.box, 0.6), face.width)
+        crops[name] = (ft.image_io.crop_around(photo, face.box, 0.6), face.width)
     visits = [Visit("obama", *crops["obama2.jpg"], start_s=1.0),
               Visit("stranger", *crops["astronaut.png"], start_s=8.0, x_from=0.7, x_to=0.55),
               Visit("obama", *crops["obama2.jpg"], start_s=20.0, x_from=0.2, x_to=0.4)]
@@ -48,7 +48,7 @@ def build_demo(out: Path) -> Path:
 
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("door_demo")
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     video = build_demo(out)
     print(f"wrote {video} and {out / 'people'}")
     return 0

@@ -17,7 +17,7 @@ def main() -> int:
     parser.add_argument("images", nargs="+", type=Path)
     parser.add_argument("--key", help="HMAC key (default: $FACE_TRIGGER_MODEL_KEY)")
     args = parser.parse_args()
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     recognizer = ft.FaceRecognizer().load(args.model, key=args.key)
     pipeline = ft.FacePipeline()
     for path in args.images:

@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("--key", help="HMAC key (default: $FACE_TRIGGER_MODEL_KEY)")
     parser.add_argument("--label-maps", type=Path, default=Path("label_maps"))
     args = parser.parse_args()
-    ft.configure_opencv(quiet=True)
+    ft.runtime.configure_opencv(quiet=True)
     recognizer = ft.FaceRecognizer(classifier=args.classifier)
     result = recognizer.fit_folder(args.people)
     print(result.summary())

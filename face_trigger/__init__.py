@@ -2,98 +2,110 @@
 
 Quick start::
 
-    from face_trigger import FacePipeline, read_image
-    pipeline = FacePipeline()                       # bundled, checksum-verified models
-    faces = pipeline.analyze(read_image("photo.jpg"))
-    for face in faces:
+    import face_trigger as ft
+    pipeline = ft.FacePipeline()                    # bundled, checksum-verified models
+    for face in pipeline.analyze(ft.read_image("photo.jpg")):
         print(face.box, face.score, face.embedding.shape)
+
+Which API for which job: compare two photos -> :func:`verify`; name faces among enrolled
+people -> :class:`Gallery` (or :class:`FaceRecognizer` for the seed's ``.pkl``); raw
+vectors -> :class:`FacePipeline`; a camera -> :class:`DoorTrigger` (``face-trigger
+watch``). Everything else lives in the modules and in ``face_trigger.gallery`` /
+``face_trigger.door``.
 """
+import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .align import ARCFACE_TEMPLATE_112, align_faces, similarity_matrix
-from .detector import YuNetDetector
-from .embedder import SFaceEmbedder
-from .errors import (EmbeddingError, FaceTriggerError, ImageReadError, InvalidImageError,
-                     InvalidLandmarksError, LabelMapError, ModelFileError, ModelIntegrityError,
-                     ModelNotFoundError, NotFittedError, NoFaceError, CalibrationError,
-                     GalleryError, GalleryUnavailableError, InvalidParameterError)
-from .enrollment import IMAGE_SUFFIXES
+from .calibration import calibrate
+from .errors import (ConfigError, EmbeddingError, FaceTriggerError, GalleryError,
+                     GalleryUnavailableError, ImageReadError, InvalidImageError,
+                     InvalidParameterError, ModelFileError, ModelIntegrityError,
+                     ModelNotFoundError, NoFaceError, NotFittedError)
 from .faceprint import Faceprint
-from .label_map import LabelMap
-from .draw import draw_faces, side_by_side
-from .image_io import crop_around, decode_image, read_image, sample_images, to_bgr, write_image
-from .model_files import BUNDLED_MODELS, locate_model, read_verified
-from .runtime import configure_opencv, opencv_version
-from .pipeline import FacePipeline, detect_embedding, largest_face, load_model
-from .calibration import (CalibrationReport, MatchCalibration, calibrate, default_calibration,
-                          pair_similarities)
-from .verification import VerifyResult, compare, similarities, similarity, verify
-from .thresholds import (DETECT_CONF, DETECT_MAX_SIDE, DETECT_NMS, IDENTIFY_COSINE,
-                         IDENTIFY_MARGIN, MATCH_COSINE, MAX_FACES)
+from .identity import Identifier, Identity
+from .image_io import read_image, write_image
+from .pipeline import FacePipeline, detect_embedding, load_model
+from .thresholds import IDENTIFY_COSINE, IDENTIFY_MARGIN, MATCH_COSINE
 from .types import Detections, Face, ModelInfo
+from .verification import VerifyResult, similarity, verify
 
 __all__ = [
     "__version__",
-    "ARCFACE_TEMPLATE_112", "align_faces", "similarity_matrix",
-    "YuNetDetector", "SFaceEmbedder", "FacePipeline", "detect_embedding", "load_model",
-    "Detections", "Face", "ModelInfo",
-    "IMAGE_SUFFIXES", "read_image", "decode_image", "to_bgr", "write_image", "sample_images",
-    "draw_faces", "side_by_side", "crop_around",
-    "configure_opencv", "opencv_version",
-    "BUNDLED_MODELS", "locate_model", "read_verified",
-    "DETECT_CONF", "DETECT_NMS", "DETECT_MAX_SIDE", "MAX_FACES", "MATCH_COSINE",
-    "IDENTIFY_COSINE", "IDENTIFY_MARGIN",
-    "FaceRecognizer", "Identity", "LabelMap", "EnrollmentResult", "EnrollmentRecord",
-    "enroll_folder",
-    "largest_face", "Faceprint", "similarity", "similarities", "compare", "verify",
-    "VerifyResult", "calibrate", "CalibrationReport", "MatchCalibration", "default_calibration",
-    "pair_similarities",
-    "FaceTriggerError", "InvalidImageError", "ImageReadError", "InvalidLandmarksError",
-    "EmbeddingError", "ModelNotFoundError", "ModelIntegrityError", "LabelMapError",
-    "ModelFileError", "NotFittedError", "NoFaceError", "CalibrationError", "InvalidParameterError",
-    "DoorTrigger", "DoorEvent", "FrameSource", "Frame", "AuditLog", "verify_chain",
-    "load_config", "DoorConfig", "ConfigError", "DecisionSettings", "GrantPolicy", "IoUTracker",
-    "CommandAction", "WebhookAction", "MqttAction", "LogAction", "run_door", "door_overrides",
-    "Gallery", "Match", "GalleryError", "GalleryUnavailableError", "GalleryRecognizer",
-    "upgrade_gallery", "enroll_photo", "enroll_gallery_folder",
-    "QualityLimits", "PhotoReport",
+    # faces in an image
+    "read_image", "write_image", "FacePipeline", "Face", "Detections", "ModelInfo",
+    "load_model", "detect_embedding",
+    # 1:1
+    "Faceprint", "verify", "VerifyResult", "similarity", "calibrate",
+    # 1:N
+    "Identity", "Identifier", "Gallery", "FaceRecognizer",
+    # the door
+    "DoorTrigger", "load_config",
+    # thresholds (thresholds.py says how each was measured)
+    "MATCH_COSINE", "IDENTIFY_COSINE", "IDENTIFY_MARGIN",
+    # errors (all in face_trigger.errors)
+    "FaceTriggerError", "InvalidImageError", "ImageReadError", "EmbeddingError",
+    "ModelFileError", "ModelNotFoundError", "ModelIntegrityError", "NotFittedError",
+    "NoFaceError", "InvalidParameterError", "GalleryError", "GalleryUnavailableError",
+    "ConfigError",
 ]
 
-# The recognizer imports scikit-learn (about 0.9 s): load it on first use, not at import.
-_LAZY = {"FaceRecognizer": "recognizer", "Identity": "recognizer",
-         "EnrollmentResult": "enrollment", "EnrollmentRecord": "enrollment",
-         "enroll_folder": "enrollment",
-         # the door loop: HTTP, TOML and threads are only loaded by applications that watch
-         "DoorTrigger": "trigger", "DoorEvent": "trigger", "FrameSource": "sources",
-         "Frame": "sources", "AuditLog": "audit", "verify_chain": "audit",
-         "load_config": "door_config", "DoorConfig": "door_config", "ConfigError": "door_config",
-         "DecisionSettings": "decision", "GrantPolicy": "decision", "IoUTracker": "tracking",
-         "CommandAction": "actions", "WebhookAction": "actions", "MqttAction": "actions",
-         "LogAction": "actions", "run_door": "door_app", "door_overrides": "door_app",
-         "Gallery": "gallery", "Match": "gallery", "upgrade_gallery": "gallery",
-         "GalleryRecognizer": "gallery", "enroll_photo": "gallery_enrollment",
-         "enroll_gallery_folder": "gallery_enrollment", "QualityLimits": "gallery_enrollment",
-         "PhotoReport": "gallery_enrollment"}
+# Loaded on first use: scikit-learn (about 0.9 s), the gallery's stores, the door loop.
+_LAZY = {"FaceRecognizer": "recognizer", "Gallery": "gallery", "DoorTrigger": "door",
+         "load_config": "door"}
+#: Public modules, reachable as attributes (``ft.draw.draw_faces``) without an import.
+_SUBPACKAGES = ("door", "gallery", "align", "calibration", "detector", "draw", "embedder",
+                "enrollment", "errors", "faceprint", "identity", "image_io", "label_map",
+                "model_files", "pipeline", "quality", "recognizer", "runtime", "signed_file",
+                "thresholds", "types", "verification")
+
+#: Names that left the top level in 0.2: still found (with a DeprecationWarning) until 0.3.
+_MOVED = {
+    "ARCFACE_TEMPLATE_112": "align", "align_faces": "align", "similarity_matrix": "align",
+    "YuNetDetector": "detector", "SFaceEmbedder": "embedder", "largest_face": "pipeline",
+    "IMAGE_SUFFIXES": "enrollment", "EnrollmentResult": "enrollment",
+    "EnrollmentRecord": "enrollment", "enroll_folder": "enrollment",
+    "decode_image": "image_io", "to_bgr": "image_io", "sample_images": "image_io",
+    "crop_around": "image_io", "draw_faces": "draw", "side_by_side": "draw",
+    "configure_opencv": "runtime", "opencv_version": "runtime",
+    "BUNDLED_MODELS": "model_files", "locate_model": "model_files",
+    "read_verified": "model_files", "LabelMap": "label_map",
+    "DETECT_CONF": "thresholds", "DETECT_NMS": "thresholds", "DETECT_MAX_SIDE": "thresholds",
+    "MAX_FACES": "thresholds", "similarities": "verification", "compare": "verification",
+    "CalibrationReport": "calibration", "MatchCalibration": "calibration",
+    "default_calibration": "calibration", "pair_similarities": "calibration",
+    "InvalidLandmarksError": "errors", "LabelMapError": "errors",
+    "CalibrationError": "errors",
+    "DoorEvent": "door", "FrameSource": "door", "Frame": "door", "AuditLog": "door",
+    "verify_chain": "door", "DoorConfig": "door", "DecisionSettings": "door",
+    "GrantPolicy": "door", "IoUTracker": "door", "CommandAction": "door",
+    "WebhookAction": "door", "MqttAction": "door", "LogAction": "door", "run_door": "door",
+    "door_overrides": "door",
+    "upgrade_gallery": "gallery", "enroll_photo": "gallery", "QualityLimits": "gallery",
+    "PhotoReport": "gallery", "GalleryRecognizer": "gallery",
+}
+_RENAMED = {"enroll_gallery_folder": ("gallery", "enroll_folder")}
 
 if TYPE_CHECKING:
-    from .actions import CommandAction, LogAction, MqttAction, WebhookAction
-    from .audit import AuditLog, verify_chain
-    from .decision import DecisionSettings, GrantPolicy
-    from .door_app import door_overrides, run_door
-    from .door_config import ConfigError, DoorConfig, load_config
-    from .enrollment import EnrollmentRecord, EnrollmentResult, enroll_folder
-    from .gallery import Gallery, GalleryRecognizer, Match, upgrade_gallery
-    from .gallery_enrollment import (PhotoReport, QualityLimits, enroll_gallery_folder,
-                                     enroll_photo)
-    from .recognizer import FaceRecognizer, Identity
-    from .sources import Frame, FrameSource
-    from .tracking import IoUTracker
-    from .trigger import DoorEvent, DoorTrigger
+    from . import door, gallery
+    from .door import DoorTrigger, load_config
+    from .gallery import Gallery
+    from .recognizer import FaceRecognizer
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
     if name in _LAZY:
-        import importlib
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _MOVED or name in _RENAMED:
+        module, new = _RENAMED.get(name, (_MOVED.get(name, ""), name))
+        warnings.warn(f"face_trigger.{name} is now face_trigger.{module}.{new}; the old "
+                      "name goes in 0.3", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(f".{module}", __name__), new)
     raise AttributeError(f"module 'face_trigger' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(__all__) | set(_SUBPACKAGES))

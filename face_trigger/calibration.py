@@ -22,6 +22,7 @@ from .enrollment import EnrollmentResult, enroll_folder
 from .errors import CalibrationError, FaceTriggerError, InvalidParameterError
 from .model_files import BUNDLED_MODELS
 from .pipeline import FacePipeline
+from .types import model_id
 
 FORMAT = "face_trigger-calibration"
 FORMAT_VERSION = 1
@@ -96,7 +97,7 @@ def default_calibration() -> MatchCalibration:
     return MatchCalibration(
         threshold=thresholds.MATCH_COSINE, slope=thresholds.MATCH_LOGISTIC[0],
         intercept=thresholds.MATCH_LOGISTIC[1],
-        model=f"{Path(bundled.filename).stem}@{bundled.sha256[:12]}",
+        model=model_id(Path(bundled.filename).stem, bundled.sha256),
         target_fmr=1e-3, fmr=thresholds.MATCH_FMR, fnmr=thresholds.MATCH_FNMR,
         genuine_pairs=140, impostor_pairs=1_198_786,
         source="../shared/lfw_dev; python benchmarks/calibrate_lfw.py ../shared/lfw_dev")

@@ -26,10 +26,11 @@ import cv2
 import numpy as np
 
 import face_trigger as ft
-from face_trigger import (IMAGE_SUFFIXES, MATCH_COSINE, FacePipeline, FaceTriggerError,
-                          __version__,
-                          configure_opencv, draw_faces, opencv_version, read_image,
-                          sample_images, side_by_side, write_image)
+from face_trigger import MATCH_COSINE, FacePipeline, FaceTriggerError, __version__, read_image, write_image
+from face_trigger.draw import draw_faces, side_by_side
+from face_trigger.enrollment import IMAGE_SUFFIXES
+from face_trigger.image_io import sample_images
+from face_trigger.runtime import configure_opencv, opencv_version
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -84,7 +85,7 @@ _WORKER: Dict[str, Any] = {}
 
 def _init_worker(max_side: Optional[int]) -> None:
     configure_opencv(threads=1, quiet=True)  # N processes x 1 thread, not N x 2
-    _WORKER["pipeline"] = FacePipeline(ft.YuNetDetector(max_side=max_side))
+    _WORKER["pipeline"] = FacePipeline(ft.detector.YuNetDetector(max_side=max_side))
 
 
 def _analyze_with(pipeline: Any, path: str):
@@ -105,7 +106,7 @@ def analyze_files(paths: Sequence[str], max_side: Optional[int], cpus: int,
     if cpus < 0:
         cpus = os.cpu_count() or 1  # -1: every core, like face_recognition's --cpus -1
     if cpus <= 1 or len(paths) < 2:
-        pipeline = FacePipeline(ft.YuNetDetector(max_side=max_side))
+        pipeline = FacePipeline(ft.detector.YuNetDetector(max_side=max_side))
         for path in _progress(paths, what):
             yield _analyze_with(pipeline, path)
         return
@@ -176,10 +177,10 @@ def _known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[s
             continue
         if len(faces) > 1:
             warnings.append(f"{image}: {len(faces)} faces, the largest was used")
-        embeddings.append(ft.largest_face(faces).embedding)
+        embeddings.append(ft.pipeline.largest_face(faces).embedding)
         names.append(image.stem)
     if folders:  # KNOWN/<name>/*.jpg: photos with exactly one face
-        enrolled = ft.enroll_folder(path, pipeline)
+        enrolled = ft.enrollment.enroll_folder(path, pipeline)
         warnings += [f"{r.path}: {r.status} {r.detail}".rstrip() for r in enrolled.skipped]
         embeddings += list(enrolled.embeddings)
         names += enrolled.labels
@@ -208,7 +209,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
             print(f"face-trigger: {path}: {problem}", file=sys.stderr)
             status = EXIT_INPUT
     readable = [p for p, problem in inputs if problem is None]
-    for path, faces, error in analyze_files(readable, ft.DETECT_MAX_SIDE, args.cpus,
+    for path, faces, error in analyze_files(readable, ft.thresholds.DETECT_MAX_SIDE, args.cpus,
                                             "identifying"):
         if error:
             print(f"face-trigger: {path}: {error}", file=sys.stderr)
@@ -256,7 +257,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_enroll(args: argparse.Namespace) -> int:
     pipeline = FacePipeline()
     gallery = ft.Gallery(args.db, pipeline.model.id)
-    result = ft.enroll_gallery_folder(gallery, args.folder, pipeline, strictness=args.strictness)
+    result = ft.gallery.enroll_folder(gallery, args.folder, pipeline, strictness=args.strictness)
     if args.json:
         for report in result.reports:
             print(json.dumps({"file": report.path, "person": report.person,
@@ -271,7 +272,7 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
 
 
 def _cmd_gallery_upgrade(args: argparse.Namespace) -> int:
-    before, after = ft.upgrade_gallery(args.db, FacePipeline().model.id)
+    before, after = ft.gallery.upgrade_gallery(args.db, FacePipeline().model.id)
     print(f"schema version {before} -> {after}" if after != before
           else f"schema version {after}: up to date")
     return EXIT_OK
@@ -280,7 +281,7 @@ def _cmd_gallery_upgrade(args: argparse.Namespace) -> int:
 def _gallery_labels(db: str, faces: Sequence[Any], pipeline: Any) -> List[str]:
     gallery = ft.Gallery(db, pipeline.model.id)
     matches = gallery.identify(np.stack([f.embedding for f in faces]))
-    return [f"{m.name} {m.score:.2f}" for m in matches]
+    return [f"{m.name} {m.similarity:.2f}" for m in matches]
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -332,11 +333,11 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 def _cmd_watch(args: argparse.Namespace) -> int:
     try:
-        config = ft.load_config(args.config, ft.door_overrides(
+        config = ft.load_config(args.config, ft.door.door_overrides(
             args.source, args.model, args.people, args.audit, args.set, gallery=args.gallery))
     except ft.ConfigError as exc:
         raise UsageError(f"configuration: {exc}") from exc
-    return ft.run_door(config, as_json=args.json, dry_run=args.dry_run, key=args.key)
+    return ft.door.run_door(config, as_json=args.json, dry_run=args.dry_run, key=args.key)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -347,7 +348,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     side = (1920 - scaled.shape[1]) // 2
     frame = np.asarray(cv2.copyMakeBorder(scaled, 0, 0, side, 1920 - scaled.shape[1] - side,
                                           cv2.BORDER_CONSTANT, value=(0, 0, 0)), np.uint8)
-    chips = ft.align_faces(frame, pipeline.detect(frame).landmarks)
+    chips = ft.align.align_faces(frame, pipeline.detect(frame).landmarks)
     cases = {"detect (1080p)": lambda: pipeline.detect(frame),
              "embed one face": lambda: pipeline.embedder.embed_chips(chips),
              "detect_embedding (1080p, one face)": lambda: pipeline.detect_embedding(frame)}
@@ -361,7 +362,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             fn()
             times[name].append(time.perf_counter() - start)
     print(f"face_trigger {__version__}, OpenCV {opencv_version()}, {os.cpu_count()} CPUs, "
-          f"detector side {ft.DETECT_MAX_SIDE}")
+          f"detector side {ft.thresholds.DETECT_MAX_SIDE}")
     for name, values in times.items():
         print(f"  {name:38s} median {np.median(values) * 1e3:7.2f} ms  p90 "
               f"{np.percentile(values, 90) * 1e3:7.2f} ms  ({len(values)} runs)")
@@ -431,7 +432,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="csv: file,x1,y1,x2,y2,score (default); face_recognition: "
                         "file,top,right,bottom,left like face_detection")
     p.add_argument("--json", action="store_true", help="one JSON object per face")
-    p.add_argument("--max-side", type=int, default=ft.DETECT_MAX_SIDE,
+    p.add_argument("--max-side", type=int, default=ft.thresholds.DETECT_MAX_SIDE,
                    help="detector input side; raise it for small faces (default %(default)s)")
     p.add_argument("--cpus", type=int, default=1,
                    help="worker processes for many images (-1: one per core)")

@@ -86,3 +86,7 @@ class AuditError(FaceTriggerError, OSError):
 class GalleryLocationError(GalleryError, InvalidParameterError):
     """A gallery location that names no supported store (an ``http://`` URL, an empty
     ``sqlite:///``): the caller's to fix."""
+
+
+class ConfigError(FaceTriggerError, ValueError):
+    """Invalid door configuration; the message names the key."""

@@ -114,11 +114,13 @@ class LabelMap:
         return cls.from_dict(parsed)
 
 
-def encode_labels(labels: Any) -> Tuple[np.ndarray, LabelMap]:
-    """Codes (int64, (n,)) for labels and the LabelMap of their sorted unique values."""
+def encode_labels(labels: Any) -> Tuple[np.ndarray, np.ndarray, LabelMap]:
+    """Codes (int64, (n,)) for labels, the sorted unique labels (integers stay integers,
+    anything else becomes str; ``classes[codes]`` gives the labels back) and their
+    LabelMap."""
     array = np.asarray(labels)
     if array.ndim != 1:
         raise LabelMapError(f"labels must be one-dimensional, got shape {array.shape}")
     classes, codes = np.unique(array.astype(str) if array.dtype.kind not in "iu" else array,
                                return_inverse=True)
-    return codes.astype(np.int64), LabelMap.from_labels(classes)
+    return codes.astype(np.int64), classes, LabelMap.from_labels(classes)

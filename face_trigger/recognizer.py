@@ -9,7 +9,6 @@ import os
 import threading
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -34,43 +33,14 @@ from .label_map import LabelMap, encode_labels
 from .model_files import BUNDLED_MODELS, read_verified
 from .pipeline import FacePipeline
 from .signed_file import KeyArg, read_signed, write_signed
-from .types import ModelInfo
+from .identity import Identity, open_set_gate
+from .types import UNKNOWN, ModelInfo
 
 logger = logging.getLogger(__name__)
 
 FILE_FORMAT = "face_trigger-recognizer"
 FILE_FORMAT_VERSION = 1
-UNKNOWN = "unknown"
 CLASSIFIERS = ("svm", "knn")
-
-
-@dataclass(frozen=True)
-class Identity:
-    """The decision for one query embedding.
-
-    Attributes
-    ----------
-    name : str
-        Person name, or ``"unknown"``.
-    code : int
-        Class code in the label map, or the unknown index (-1).
-    known : bool
-        False when rejected as unknown.
-    probability : float
-        Classifier probability of the predicted person (1.0 with one person enrolled).
-    similarity : float
-        Cosine similarity to the nearest enrolled photo of the predicted person.
-    margin : float
-        ``similarity`` minus the best similarity to any other person (``inf`` with one
-        person enrolled).
-    """
-
-    name: str
-    code: int
-    known: bool
-    probability: float
-    similarity: float
-    margin: float
 
 
 class FaceRecognizer(BaseEstimator, ClassifierMixin):
@@ -98,6 +68,9 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         KNN neighbours; ``None`` = up to 5, limited by the smallest class.
     C : float
         SVM regularisation.
+    unknown_label : optional
+        What :meth:`predict` returns for a rejected face; ``None`` = ``"unknown"`` for
+        string labels, ``-1`` for integer labels.
 
     Notes
     -----
@@ -116,7 +89,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
                  classifier: str = "svm",
                  unknown_threshold: float = thresholds.IDENTIFY_COSINE,
                  margin: float = thresholds.IDENTIFY_MARGIN,
-                 n_neighbors: Optional[int] = None, C: float = 1.0) -> None:
+                 n_neighbors: Optional[int] = None, C: float = 1.0,
+                 unknown_label: Any = None) -> None:
         self.dnn_model_path = dnn_model_path
         self.classifier_model_path = classifier_model_path
         self.label_map_path = label_map_path
@@ -125,6 +99,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         self.margin = margin
         self.n_neighbors = n_neighbors
         self.C = C
+        self.unknown_label = unknown_label
         self._nets_lock = threading.Lock()
         self._embedder: Optional[SFaceEmbedder] = None
         self._pipeline: Optional[FacePipeline] = None
@@ -196,14 +171,14 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         embeddings = unit_rows(X)
         if embeddings.shape[0] == 0:
             raise EmbeddingError("cannot train on zero embeddings: enrol at least one person")
-        codes, label_map = encode_labels(y)
+        codes, classes, label_map = encode_labels(y)
         if codes.shape[0] != embeddings.shape[0]:
             raise InvalidParameterError(f"got {embeddings.shape[0]} embeddings but "
                                         f"{codes.shape[0]} labels")
         order = np.argsort(codes, kind="stable")
         self.enrolled_ = embeddings[order]
         self.enrolled_codes_ = codes[order]
-        self.classes_ = np.unique(np.asarray(y))
+        self.classes_ = classes
         self.label_map_ = label_map
         self.signed_ = False  # trained here: no signature covers these names yet
         self.n_features_in_ = EMBEDDING_DIM
@@ -217,9 +192,12 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
                 self.classifier_.fit(self.enrolled_, self.enrolled_codes_)
         return self
 
-    def train(self, embeddings: Any, labels: Any, classifier: str = "svm") -> "FaceRecognizer":
-        """Seed API: ``fit`` with the given classifier ("svm" or "knn")."""
-        self.classifier = classifier
+    def train(self, embeddings: Any, labels: Any,
+              classifier: Optional[str] = None) -> "FaceRecognizer":
+        """Seed API: ``fit``, with ``classifier`` ("svm" or "knn") set first through
+        ``set_params`` when given (``None`` keeps the recognizer's own)."""
+        if classifier is not None:
+            self.set_params(classifier=classifier)
         return self.fit(embeddings, labels)
 
     def fit_folder(self, root: Union[str, os.PathLike],
@@ -305,8 +283,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         check_gate(self.unknown_threshold, self.margin)
         check_range(threshold, "threshold (classifier probability)", 0.0, 1.0)
         picked, probability, similarity, margin = self._scores(embeddings)
-        known = ((probability >= threshold) & (similarity >= self.unknown_threshold)
-                 & (margin >= self.margin))
+        known = (probability >= threshold) & open_set_gate(similarity, margin,
+                                                           self.unknown_threshold, self.margin)
         codes = np.where(known, picked, unknown_index).astype(np.int64)
         return codes, known, probability, similarity, margin
 
@@ -334,17 +312,40 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         return self._decide(embeddings, threshold, unknown_index)[0]
 
     def identify(self, embeddings: Any,
-                 threshold: float = thresholds.UNKNOWN_PROBABILITY) -> List[Identity]:
-        """Names and scores: one :class:`Identity` per embedding (the obvious call for apps)."""
-        codes, known, probability, similarity, margin = self._decide(embeddings, threshold, -1)
-        return [Identity(name=self.label_map_.name(c) if k else UNKNOWN,
-                         code=int(c), known=bool(k), probability=float(p),
-                         similarity=float(s), margin=float(m))
+                 min_probability: float = thresholds.UNKNOWN_PROBABILITY, *,
+                 threshold: Optional[float] = None) -> List[Identity]:
+        """Names and scores: one :class:`~face_trigger.Identity` per embedding (the obvious
+        call for apps). ``min_probability`` is the least classifier probability accepted;
+        ``unknown_threshold`` and ``margin`` apply as well. (``threshold`` is its old name,
+        deprecated.)"""
+        if threshold is not None:
+            warnings.warn("identify(threshold=) is now identify(min_probability=)",
+                          DeprecationWarning, stacklevel=2)
+            min_probability = threshold
+        codes, known, probability, similarity, margin = self._decide(embeddings,
+                                                                     min_probability, -1)
+        return [Identity(name=self.label_map_.name(c) if k else UNKNOWN, known=bool(k),
+                         similarity=float(s), margin=float(m), probability=float(p))
                 for c, k, p, s, m in zip(codes, known, probability, similarity, margin)]
 
     def predict(self, X: Any) -> NDArray:
-        """Names (str) of embeddings, ``"unknown"`` where rejected: array of shape (n_samples,)."""
-        return np.array([i.name for i in self.identify(X)])
+        """Labels of embeddings, shape (n_samples,): values of ``classes_`` (the labels
+        given to ``fit``), ``unknown_label`` where the open-set gate rejected the face."""
+        codes = self.infer(X)
+        unknown = self.unknown_label
+        if unknown is None:
+            unknown = -1 if self.classes_.dtype.kind in "iu" else UNKNOWN
+        known = codes >= 0
+        if known.all():
+            return self.classes_[codes]
+        try:
+            dtype = np.result_type(self.classes_, np.asarray(unknown))
+        except TypeError:  # e.g. integer classes and a string unknown_label
+            dtype = np.dtype(object)
+        labels = np.empty(codes.shape[0], dtype=dtype)
+        labels[known] = self.classes_[codes[known]]
+        labels[~known] = unknown
+        return labels
 
     def predict_proba(self, X: Any) -> NDArray[np.float64]:
         """Classifier probabilities, shape (n_samples, n_classes), columns in label-map order.
@@ -363,6 +364,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
+        state.setdefault("unknown_label", None)  # files saved by 0.1
         self.__dict__.update(state)
         self._nets_lock = threading.Lock()
         self._embedder = None

@@ -19,12 +19,12 @@ from numpy.typing import NDArray
 
 from ._validate import check_frame
 from .image_io import crop_around, read_image
-from .sources import Frame
-from .tracking import iou_matrix
+from .door.sources import Frame
+from .door.tracking import iou_matrix
 
 if TYPE_CHECKING:
     from .pipeline import FacePipeline
-    from .trigger import DoorTrigger
+    from .door.trigger import DoorTrigger
 
 __all__ = ["FULL_HD", "full_hd_frame", "crop_around", "paste_faces", "Visit", "door_video",
            "write_video", "face_crop", "textured_background", "Actor", "scene_video", "Scene",

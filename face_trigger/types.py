@@ -18,6 +18,9 @@ from numpy.typing import NDArray
 
 from .errors import InvalidParameterError
 
+#: The name given to a face that matches nobody enrolled.
+UNKNOWN = "unknown"
+
 Frame = NDArray[np.uint8]
 """A BGR image, ``uint8 (H, W, 3)``."""
 
@@ -45,7 +48,12 @@ class ModelInfo:
     @property
     def id(self) -> str:
         """Short identity ``"<name>@<first 12 hex of sha256>"`` recorded on embeddings."""
-        return f"{self.name}@{self.sha256[:12]}"
+        return model_id(self.name, self.sha256)
+
+
+def model_id(name: str, sha256: str) -> str:
+    """The identity recorded on embeddings: ``"<name>@<first 12 hex of sha256>"``."""
+    return f"{name}@{sha256[:12]}"
 
 
 def _as_readonly(array: np.ndarray) -> np.ndarray:

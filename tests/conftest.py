@@ -77,7 +77,7 @@ def lfw_dev() -> Path:
 def lfw_embeddings(lfw_dev, pipeline):
     """Embeddings (n, 128) and person labels of every lfw_dev photo (largest face), computed
     once per session (about 35 s)."""
-    result = ft.enroll_folder(lfw_dev, pipeline, progress=False, several_faces="largest")
+    result = ft.enrollment.enroll_folder(lfw_dev, pipeline, progress=False, several_faces="largest")
     return result.embeddings, list(result.labels)
 
 

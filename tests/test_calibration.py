@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import face_trigger as ft
-from face_trigger import CalibrationError
+from face_trigger.errors import CalibrationError
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_calibrate_writes_a_file_that_loads_back(people_dir, tmp_path, pipeline)
     c = report.calibration
     assert c.genuine_pairs == 3 + 1 and c.impostor_pairs == 6 * 5 // 2 - 4
     assert report.people == 3
-    loaded = ft.MatchCalibration.load(tmp_path / "cal.json")
+    loaded = ft.calibration.MatchCalibration.load(tmp_path / "cal.json")
     assert loaded == c
     assert loaded.fmr <= 0.2 and loaded.model == pipeline.model.id
     assert loaded.slope > 0
@@ -44,14 +44,14 @@ def test_recognizer_loads_a_calibration(people_dir, tmp_path, pipeline):
     ft.calibrate(people_dir, target_fmr=0.2, output=tmp_path / "cal.json", pipeline=pipeline,
                  progress=False)
     recognizer = ft.FaceRecognizer().load_calibration(tmp_path / "cal.json")
-    assert recognizer.unknown_threshold == ft.MatchCalibration.load(tmp_path / "cal.json").threshold
+    assert recognizer.unknown_threshold == ft.calibration.MatchCalibration.load(tmp_path / "cal.json").threshold
 
 
 def test_pair_similarities_match_a_loop(reference):
     names = ["obama", "obama2", "obama3", "biden", "astronaut"]
     vectors = np.stack([reference[n].embedding for n in names])
     labels = ["o", "o", "o", "b", "a"]
-    genuine, impostor = ft.pair_similarities(vectors, labels)
+    genuine, impostor = ft.calibration.pair_similarities(vectors, labels)
     expected_g, expected_i = [], []
     for i in range(5):
         for j in range(i + 1, 5):
@@ -78,20 +78,20 @@ def test_too_little_data(tmp_path, images, pipeline):
 
 
 def test_bad_calibration_files(tmp_path):
-    good = ft.default_calibration().to_dict()
+    good = ft.calibration.default_calibration().to_dict()
     for change, message in [({"format": "x"}, "not a calibration"),
                             ({"slope": -1.0}, "slope"), ({"threshold": 7}, "threshold")]:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(dict(good, **change)))
         with pytest.raises(CalibrationError, match=message):
-            ft.MatchCalibration.load(path)
+            ft.calibration.MatchCalibration.load(path)
     missing = dict(good)
     del missing["slope"]
     (tmp_path / "m.json").write_text(json.dumps(missing))
     with pytest.raises(CalibrationError, match="lacks"):
-        ft.MatchCalibration.load(tmp_path / "m.json")
+        ft.calibration.MatchCalibration.load(tmp_path / "m.json")
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(CalibrationError, match="cannot read"):
-        ft.MatchCalibration.load(tmp_path / "broken.json")
+        ft.calibration.MatchCalibration.load(tmp_path / "broken.json")
     with pytest.raises(ValueError, match="target_fmr"):
         ft.calibration.threshold_for_fmr(np.arange(10.0), 0.0)

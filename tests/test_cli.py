@@ -153,7 +153,7 @@ def test_calibrate_command(folders, tmp_path):
     done = cli("calibrate", folders / "people", "--target-fmr", "0.5", "-o", tmp_path / "c.json")
     assert done.returncode == EXIT_OK, done.stderr
     assert "threshold for FMR <= 0.5" in done.stdout
-    assert ft.MatchCalibration.load(tmp_path / "c.json").genuine_pairs == 1
+    assert ft.calibration.MatchCalibration.load(tmp_path / "c.json").genuine_pairs == 1
 
 
 def test_corrupt_model_directory_is_a_model_error(tmp_path, data_dir):
@@ -175,7 +175,7 @@ def test_empty_folder(tmp_path):
 
 def test_watch_runs_the_door(folders, tmp_path, images, reference):
     from face_trigger.testing import Visit, door_video, write_video
-    crop = ft.crop_around(images["obama2"], reference["obama2"].box, 0.6)
+    crop = ft.image_io.crop_around(images["obama2"], reference["obama2"].box, 0.6)
     video = write_video(tmp_path / "v.avi", (f for f, _ in door_video(
         [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0)))
     done = cli("watch", video, "--people", folders / "people", "--json", "--audit",
@@ -200,8 +200,8 @@ def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, r
     people = tmp_path / "people"
     shutil.copytree(folders / "people", people)
     group = paste_faces((1200, 600), [
-        (ft.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
-        (ft.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
+        (ft.image_io.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
+        (ft.image_io.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
     ft.write_image(people / "obama" / "group.jpg", group)
     db = tmp_path / "g.db"
     done = cli("enroll", people, "--db", db)
@@ -228,7 +228,7 @@ def test_a_postgresql_gallery_from_the_command_line(folders, pg_url, tmp_path, i
     assert "2 people" in done.stderr
     upgraded = cli("gallery-upgrade", "--db", pg_url)
     assert upgraded.returncode == EXIT_OK and "up to date" in upgraded.stdout
-    crop = ft.crop_around(images["obama2"], reference["obama2"].box, 0.6)
+    crop = ft.image_io.crop_around(images["obama2"], reference["obama2"].box, 0.6)
     video = write_video(tmp_path / "v.avi", (f for f, _ in door_video(
         [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0)))
     watched = cli("watch", video, "--gallery", pg_url, "--json", "--audit",

@@ -21,7 +21,7 @@ def test_one_face_per_photo(pipeline, images, name):
     height, width = images[name].shape[:2]
     x1, y1, x2, y2 = face.box
     assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
-    assert face.score >= ft.DETECT_CONF
+    assert face.score >= ft.thresholds.DETECT_CONF
     # Landmarks in their YuNet order: the right eye (image left) left of the left eye,
     # eyes above the nose, nose above the mouth corners.
     lm = face.landmarks
@@ -44,7 +44,7 @@ def crowd(pipeline, images, reference):
               ("obama2", 150, 650, 120), ("biden", 900, 700, 100), ("astronaut", 1500, 700, 90)]
     items, centres = [], []
     for name, x, y, face_px in layout:
-        crop = ft.crop_around(images[name], reference[name].box, margin=0.5)
+        crop = ft.image_io.crop_around(images[name], reference[name].box, margin=0.5)
         scale = face_px / reference[name].width
         box_in_crop = pipeline.detect(crop)[0].box
         centres.append((x + scale * (box_in_crop[0] + box_in_crop[2]) / 2,
@@ -75,7 +75,7 @@ def test_max_count_keeps_the_strongest(pipeline, crowd):
 def test_faces_of_60px_in_1080p_are_found_at_defaults(pipeline, images, reference):
     """The documented smallest reliable face at the default 640 px detection side."""
     for name in ["obama", "obama2", "biden", "astronaut"]:
-        crop = ft.crop_around(images[name], reference[name].box, margin=0.5)
+        crop = ft.image_io.crop_around(images[name], reference[name].box, margin=0.5)
         scale = 60 / reference[name].width
         for x, y in [(100, 100), (900, 500), (1700, 900)]:
             frame = paste_faces((1920, 1080), [(crop, x, y, scale)])
@@ -104,9 +104,9 @@ def test_detection_size_downscales_only():
 
 
 def test_small_face_setting_finds_smaller_faces(images, reference):
-    crop = ft.crop_around(images["obama"], reference["obama"].box, margin=0.5)
+    crop = ft.image_io.crop_around(images["obama"], reference["obama"].box, margin=0.5)
     frame = paste_faces((1920, 1080), [(crop, 900, 500, 32 / reference["obama"].width)])
-    assert len(ft.YuNetDetector(max_side=1920).detect(frame)) == 1
+    assert len(ft.detector.YuNetDetector(max_side=1920).detect(frame)) == 1
 
 
 def test_detections_indexing(pipeline, images):
@@ -127,8 +127,8 @@ def test_bad_frames(pipeline, bad):
 
 def test_bad_settings():
     with pytest.raises(ValueError, match="conf_threshold"):
-        ft.YuNetDetector(conf_threshold=1.5)
+        ft.detector.YuNetDetector(conf_threshold=1.5)
     with pytest.raises(ValueError, match="max_count"):
-        ft.YuNetDetector(max_count=0)
+        ft.detector.YuNetDetector(max_count=0)
     with pytest.raises(ValueError, match="max_side"):
-        ft.YuNetDetector(max_side=8)
+        ft.detector.YuNetDetector(max_side=8)

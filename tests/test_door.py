@@ -18,13 +18,14 @@ import numpy as np
 import pytest
 
 import face_trigger as ft
-from face_trigger.actions import CommandAction, LogAction, WebhookAction
-from face_trigger.audit import AuditLog, verify_chain
-from face_trigger.decision import DecisionSettings, GrantPolicy, PersonArming, TrackDecider
-from face_trigger.sources import FrameSource
+from face_trigger.door.actions import CommandAction, LogAction, WebhookAction
+from face_trigger.door.audit import AuditLog, verify_chain
+from face_trigger.door.decision import DecisionSettings, TrackDecider
+from face_trigger.door.policy import GrantPolicy, PersonArming
+from face_trigger.door.sources import FrameSource
 from face_trigger.testing import Visit, door_video, write_video
-from face_trigger.tracking import IoUTracker
-from face_trigger.trigger import DoorTrigger
+from face_trigger.door.tracking import IoUTracker
+from face_trigger.door.trigger import DoorTrigger
 
 FPS = 25.0
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -33,7 +34,7 @@ SETTINGS = DecisionSettings(cooldown_s=3.0, rearm_s=1.0)
 
 @pytest.fixture(scope="module")
 def crops(images, reference):
-    return {n: (ft.crop_around(images[n], reference[n].box, 0.6), reference[n].width)
+    return {n: (ft.image_io.crop_around(images[n], reference[n].box, 0.6), reference[n].width)
             for n in ("obama2", "biden", "astronaut")}
 
 
@@ -153,7 +154,7 @@ def test_webhook_reaches_a_real_http_server(recognizer, pipeline, visits_video, 
     anchors = [(body["audit"]["seq"], body["audit"]["digest"]) for _, body in _Hook.received]
     assert [seq for seq, _ in anchors] == [decisions[body["event_id"]]
                                            for _, body in _Hook.received]
-    assert ft.verify_chain(tmp_path / "audit.jsonl", anchors=anchors) == (True, len(results),
+    assert ft.door.verify_chain(tmp_path / "audit.jsonl", anchors=anchors) == (True, len(results),
                                                                           None)
 
 
@@ -368,7 +369,7 @@ def test_example_script_rejects_a_bad_setting(tmp_path):
 
 
 def test_quality_gates_blur_and_turned_faces(images, reference):
-    from face_trigger.decision import FaceQuality, face_quality
+    from face_trigger.quality import FaceQuality, face_quality
 
     face = reference["obama"]
     sharp = face_quality(images["obama"], face.box, face.landmarks)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from face_trigger.actions import CommandAction, WebhookAction
-from face_trigger.door_config import ConfigError, load_config
+from face_trigger.door.actions import CommandAction, WebhookAction
+from face_trigger.door.config import ConfigError, load_config
 
 GOOD = """
 [source]

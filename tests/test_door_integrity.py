@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import face_trigger as ft
-from face_trigger.audit import AuditLog
-from face_trigger.decision import DecisionSettings
+from face_trigger.door.audit import AuditLog
+from face_trigger.door.decision import DecisionSettings
 from face_trigger.testing import face_crop, hard_scenes, lfw_scenes, run_door_on_scene
-from face_trigger.trigger import DoorTrigger
+from face_trigger.door.trigger import DoorTrigger
 
 SETTINGS = DecisionSettings()
 

@@ -17,7 +17,7 @@ def chips(images, reference):
     names = ["obama", "obama2", "obama3", "biden", "astronaut"]
     frames = [images[n] for n in names]
     landmarks = np.stack([reference[n].landmarks for n in names])
-    return ft.align_faces(frames, landmarks)
+    return ft.align.align_faces(frames, landmarks)
 
 
 def test_unit_rows_float32(pipeline, chips):
@@ -29,7 +29,7 @@ def test_unit_rows_float32(pipeline, chips):
 def test_batching_matches_one_at_a_time(pipeline, chips):
     batched = pipeline.embedder.embed_chips(chips)
     single = np.concatenate([pipeline.embedder.embed_chips(c) for c in chips])
-    small_batches = ft.SFaceEmbedder(batch_size=2).embed_chips(chips)
+    small_batches = ft.embedder.SFaceEmbedder(batch_size=2).embed_chips(chips)
     assert np.allclose(batched, single, atol=1e-5)
     assert np.allclose(batched, small_batches, atol=1e-5)
 
@@ -61,7 +61,7 @@ def test_bad_chips(pipeline, bad):
 
 def test_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
-        ft.SFaceEmbedder(batch_size=0)
+        ft.embedder.SFaceEmbedder(batch_size=0)
 
 
 def test_pickle_rebuilds_and_reverifies(pipeline, chips):

@@ -51,7 +51,7 @@ def test_different_models_are_not_compared(prints):
     with pytest.raises(EmbeddingError, match="different models"):
         prints["obama"].similarity(other)
     with pytest.raises(EmbeddingError, match="different models"):
-        ft.compare(prints["obama"], other)
+        ft.verification.compare(prints["obama"], other)
 
 
 @pytest.mark.parametrize("vector, message", [

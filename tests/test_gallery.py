@@ -54,10 +54,10 @@ def gallery(gallery_location, prints, pipeline):
 def test_identify_per_person(gallery, prints):
     matches = gallery.identify([prints["obama_new"], prints["biden_new"], prints["astronaut"]])
     assert [m.name for m in matches] == ["obama", "biden", "unknown"]
-    assert matches[0].known and matches[0].score >= ft.IDENTIFY_COSINE
+    assert matches[0].known and matches[0].similarity >= ft.IDENTIFY_COSINE
     assert matches[0].faceprint_id is not None and matches[2].faceprint_id is None
     mean = gallery.identify(prints["obama_new"], per_person="mean2")[0]
-    assert mean.name == "obama" and mean.score <= matches[0].score
+    assert mean.name == "obama" and mean.similarity <= matches[0].similarity
 
 
 def test_search_top_k(gallery, prints):
@@ -81,17 +81,19 @@ def test_runner_up_is_found_behind_many_photos_of_one_person(gallery_location):
     gallery.bulk_add(["alice"] * 100 + ["bob"], rows)
     match = gallery.identify(base)[0]
     assert (rows[:100] @ base).min() > rows[100] @ base  # bob is behind all of alice
-    assert match.name == "alice" and match.score == pytest.approx(float((rows @ base).max()))
-    assert match.runner_up == pytest.approx(float(rows[100] @ base), abs=1e-5)
+    best = float((rows @ base).max())
+    assert match.name == "alice" and match.similarity == pytest.approx(best)
+    runner_up = match.similarity - match.margin
+    assert runner_up == pytest.approx(float(rows[100] @ base), abs=1e-5)
     other, score = gallery.best_other(base, "alice")  # the enrolment lookalike check
-    assert other == "bob" and score == pytest.approx(match.runner_up, abs=1e-5)
+    assert other == "bob" and score == pytest.approx(runner_up, abs=1e-5)
 
 
 def test_people_rename_remove(gallery, prints):
     assert [(p["name"], p["faceprints"]) for p in gallery.people()] == [("biden", 3), ("obama", 3)]
     gallery.rename_person("obama", "Barack Obama")
     assert gallery.identify(prints["obama_new"])[0].name == "Barack Obama"
-    first = gallery.faceprints("biden")[0]["id"]
+    first = gallery.records("biden")[0].id
     gallery.remove_faceprint(first)
     assert len(gallery) == 5
     assert gallery.remove_person("biden") == 2
@@ -135,9 +137,9 @@ def test_unusable_locations_refused(tmp_path, pipeline):
     same = ft.Gallery(f"sqlite:///{tmp_path / 'url.db'}", pipeline.model.id)
     assert same.location == same.path == str(tmp_path / "url.db")
     assert (tmp_path / "url.db").is_file()
-    assert ft.upgrade_gallery(tmp_path / "url.db", pipeline.model.id) == (1, 1)  # up to date
+    assert ft.gallery.upgrade_gallery(tmp_path / "url.db", pipeline.model.id) == (1, 1)  # up to date
     with pytest.raises(GalleryError, match="no gallery at"):
-        ft.upgrade_gallery(tmp_path / "missing.db", pipeline.model.id)
+        ft.gallery.upgrade_gallery(tmp_path / "missing.db", pipeline.model.id)
 
 
 def test_export_import_round_trip(gallery, tmp_path, prints):
@@ -215,7 +217,7 @@ def test_kill_mid_batch_leaves_the_store_consistent(gallery, gallery_location):
 
 
 def test_quality_report_of_a_folder(tmp_path, gallery_location, images, reference, pipeline):
-    from face_trigger.gallery_enrollment import enroll_gallery_folder, enroll_photo
+    from face_trigger.gallery import enroll_folder, enroll_photo
 
     root = tmp_path / "people"
     (root / "obama").mkdir(parents=True)
@@ -223,10 +225,10 @@ def test_quality_report_of_a_folder(tmp_path, gallery_location, images, referenc
     ft.write_image(root / "obama" / "a_obama.jpg", images["obama"])
     ft.write_image(root / "obama" / "b_obama3.jpg", images["obama3"])
     group = paste_faces((1200, 600), [
-        (ft.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
-        (ft.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
+        (ft.image_io.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
+        (ft.image_io.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
     ft.write_image(root / "obama" / "c_group.jpg", group)
-    tiny = paste_faces((800, 800), [(ft.crop_around(images["obama"], reference["obama"].box),
+    tiny = paste_faces((800, 800), [(ft.image_io.crop_around(images["obama"], reference["obama"].box),
                                         300, 300, 60 / reference["obama"].width)])
     ft.write_image(root / "obama" / "d_tiny.jpg", tiny)
     ft.write_image(root / "obama" / "e_blurred.jpg",
@@ -234,7 +236,7 @@ def test_quality_report_of_a_folder(tmp_path, gallery_location, images, referenc
     ft.write_image(root / "biden" / "a_biden.jpg", images["biden"])
     ft.write_image(root / "biden" / "b_filed_wrong.jpg", images["obama2"])
     gallery = ft.Gallery(gallery_location, pipeline.model.id)
-    result = enroll_gallery_folder(gallery, root, pipeline, progress=False)
+    result = enroll_folder(gallery, root, pipeline, progress=False)
     by_file = {Path(r.path).name: r for r in result.reports}
     # biden/ is enrolled first, with the misfiled obama photo, so the real obama photos
     # look like "biden": flagged as lookalikes (enrolled with a warning at normal strictness)
@@ -251,9 +253,9 @@ def test_quality_report_of_a_folder(tmp_path, gallery_location, images, referenc
                           pipeline, strictness="strict")
     assert "lookalike" in strict.flags and not strict.enrolled
     assert "refused" in result.summary() and "several_faces" in result.summary()
-    assert gallery.faceprints("obama")[0]["quality"]["width"] > 80
-    first = gallery.faceprints("obama")[0]
-    assert first["source_sha256"] == hashlib.sha256(
+    first = gallery.records("obama")[0]
+    assert isinstance(first, ft.gallery.FaceprintRecord) and first.quality["width"] > 80
+    assert first.source_sha256 == hashlib.sha256(
         (root / "obama" / "a_obama.jpg").read_bytes()).hexdigest()
 
 
@@ -268,7 +270,7 @@ def test_compact_search_recall_against_exact(tmp_path):
     scores, found, found_names = gallery.search(queries, k=3)
     assert np.mean(found[:, 0] == exact) >= 0.999
     assert np.allclose(scores[:, 0], np.max(queries @ vectors.T, axis=1), atol=1e-5)  # re-ranked
-    match = gallery.identify(queries[:5], threshold=0.5)
+    match = gallery.identify(queries[:5], unknown_threshold=0.5)
     assert [m.name for m in match] == [found_names[i][0] for i in range(5)]
     # incremental add and remove in compact mode
     gallery.remove_person(found_names[0][0])
@@ -321,7 +323,7 @@ def test_compact_search_keeps_recall_on_real_faces(tmp_path, lfw_embeddings):
 
 def test_compact_index_hides_removed_faceprints_then_rebuilds(tmp_path):
     pytest.importorskip("faiss")
-    from face_trigger.vector_index import MAX_HIDDEN
+    from face_trigger.gallery.index import MAX_HIDDEN
 
     vectors, queries = planted(6_000, 50, seed=4)
     gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
@@ -362,7 +364,7 @@ def test_compact_index_is_persisted_and_reused(tmp_path):
 
 
 def test_without_faiss_a_large_gallery_stays_exact_and_says_so(tmp_path, monkeypatch, caplog):
-    import face_trigger.gallery_sqlite as gallery_module
+    import face_trigger.gallery.sqlite as gallery_module
 
     vectors, queries = planted(3_000, 5, seed=2)
     monkeypatch.setattr(gallery_module, "faiss_available", lambda: False)

@@ -15,7 +15,7 @@ import pytest
 
 import face_trigger as ft
 from face_trigger import GalleryError, GalleryUnavailableError
-from face_trigger import gallery_postgres as ft_pg
+from face_trigger.gallery import postgres as ft_pg
 from face_trigger.testing import paste_faces
 from synthetic_vectors import planted, unit_rows
 
@@ -82,7 +82,7 @@ def test_index_recall_against_exact(pg_url):
     assert np.allclose(scores[:, 0], np.max(queries @ vectors.T, axis=1), atol=1e-5)
     checked = gallery.search(queries[:20], k=3, exact=True)[1]
     assert np.array_equal(checked[:, 0], exact_ids[:20])
-    match = gallery.identify(queries[:5], threshold=0.5)
+    match = gallery.identify(queries[:5], unknown_threshold=0.5)
     assert [m.name for m in match] == [names[i][0] for i in range(5)]
     new_id = gallery.add_faceprints("newcomer", [queries[1]])[0]  # into the built lists
     assert gallery.search(queries[1:2], k=1)[1][0, 0] == new_id
@@ -159,17 +159,17 @@ def test_restarted_database_raises_then_reconnects(own_server):
 
 def test_door_keeps_running_through_a_database_restart(own_server, pipeline, reference,
                                                        images, tmp_path):
-    from face_trigger.audit import AuditLog, verify_chain
-    from face_trigger.decision import DecisionSettings
-    from face_trigger.sources import Frame
+    from face_trigger.door.audit import AuditLog, verify_chain
+    from face_trigger.door.decision import DecisionSettings
+    from face_trigger.door.sources import Frame
 
-    gallery = ft.Gallery(own_server.get_uri(), pipeline.model.id)
+    gallery = ft.Gallery(own_server.get_uri(), pipeline.model)
     gallery.add_faceprints("obama", [reference["obama"].embedding, reference["obama3"].embedding])
     audit = AuditLog(tmp_path / "audit.jsonl")
-    trigger = ft.DoorTrigger(ft.GalleryRecognizer(gallery), pipeline,
+    trigger = ft.DoorTrigger(gallery, pipeline,
                              settings=DecisionSettings(cooldown_s=3.0, rearm_s=1.0),
                              audit=audit, retry_s=0.05, max_retry_s=0.2)
-    face = ft.crop_around(images["obama2"], reference["obama2"].box, 0.6)
+    face = ft.image_io.crop_around(images["obama2"], reference["obama2"].box, 0.6)
     frame = paste_faces((1280, 720), [(face, 500, 150, 1.0)])
     events, index = [], 0
 
@@ -208,9 +208,9 @@ def test_old_schema_is_refused_until_upgraded(pg_url):
     with pytest.raises(GalleryError, match="schema version 1.*gallery-upgrade"):
         ft.Gallery(pg_url, MODEL)
     with pytest.raises(GalleryError, match="cannot be compared"):
-        ft.upgrade_gallery(pg_url, "other@0")
-    assert ft.upgrade_gallery(pg_url, MODEL) == (1, 2)
-    assert ft.upgrade_gallery(pg_url, MODEL) == (2, 2)  # idempotent
+        ft.gallery.upgrade_gallery(pg_url, "other@0")
+    assert ft.gallery.upgrade_gallery(pg_url, MODEL) == (1, 2)
+    assert ft.gallery.upgrade_gallery(pg_url, MODEL) == (2, 2)  # idempotent
     gallery = ft.Gallery(pg_url, MODEL)
     query = np.zeros(128, np.float32)
     query[0] = 1.0

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import face_trigger as ft
-from face_trigger.actions import CommandAction, LogAction, WebhookAction
+from face_trigger.door.actions import CommandAction, LogAction, WebhookAction
 from face_trigger.cli import EXIT_USAGE, main
-from face_trigger.decision import DecisionSettings
-from face_trigger.door_config import ConfigError, load_config
-from face_trigger.sources import FrameSource
+from face_trigger.door.decision import DecisionSettings
+from face_trigger.door.config import ConfigError, load_config
+from face_trigger.door.sources import FrameSource
 
 BASE = {"source": {"uri": "door.avi"}, "recognizer": {"model": "door.pkl"}}
 
@@ -82,17 +82,17 @@ def test_the_python_objects_check_their_gates_too(reference, tmp_path):
     gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0")
     gallery.add_faceprints("obama", [reference["obama"].embedding])
     with pytest.raises(ft.InvalidParameterError):
-        gallery.identify(stranger, threshold=-1)
+        gallery.identify(stranger, unknown_threshold=-1)
     with pytest.raises(ft.InvalidParameterError):
-        ft.GalleryRecognizer(gallery, unknown_threshold=float("nan"))
+        ft.Gallery(tmp_path / "g.db", "synthetic@0", unknown_threshold=float("nan"))
     with pytest.raises(ft.InvalidParameterError):
-        ft.AuditLog(tmp_path / "audit.jsonl", max_bytes=10)
+        ft.door.AuditLog(tmp_path / "audit.jsonl", max_bytes=10)
     with pytest.raises(ft.InvalidParameterError):
         FrameSource(tmp_path / "door.avi", max_backoff_s=-1)
     with pytest.raises(ft.InvalidParameterError):
         DecisionSettings(cooldown_s=float("nan"))
     with pytest.raises(ft.InvalidParameterError):
-        ft.YuNetDetector(conf_threshold=5)
+        ft.detector.YuNetDetector(conf_threshold=5)
 
 
 def test_a_gallery_refuses_to_search_a_faceprint_of_another_model(tmp_path, reference, pipeline):
@@ -220,7 +220,7 @@ def test_a_tampered_postgres_vector_is_refused_with_its_id(pg_url, factor, tmp_p
 
 # ---------------------------------------------------------------- item 5: secrets in URLs
 def test_database_secrets_never_reach_messages():
-    from face_trigger.gallery_backend import redact
+    from face_trigger.gallery.backend import redact
 
     assert redact("postgresql://door:s3cret@db.example:5432/faces?password=zzz&sslmode=require") \
         == "postgresql://door:***@db.example:5432/faces?password=***&sslmode=require"
@@ -288,9 +288,9 @@ def test_an_unsigned_label_map_cannot_rename_a_signed_model(reference, tmp_path)
     trained.save(model, key="k")
     trained.save_label_mapping(tmp_path / "same.json")
     swapped = tmp_path / "swapped.json"
-    ft.LabelMap(("bob", "alice")).save(swapped)
+    ft.label_map.LabelMap(("bob", "alice")).save(swapped)
     loaded = ft.FaceRecognizer().load(model, key="k")
-    with pytest.raises(ft.LabelMapError, match="signed"):
+    with pytest.raises(ft.errors.LabelMapError, match="signed"):
         loaded.load_label_mapping(swapped)
     assert loaded.identify(reference["obama"].embedding[None])[0].name == "alice"
     loaded.load_label_mapping(tmp_path / "same.json")  # the same names: fine
@@ -420,21 +420,21 @@ def test_a_signed_file_whose_header_is_not_an_object_is_refused(tmp_path, refere
 def test_landmarks_far_outside_the_frame_are_refused(images, reference):
     frame = images["obama"]
     face = reference["obama"].landmarks
-    with pytest.raises(ft.InvalidLandmarksError, match="outside"):
-        ft.align_faces(frame, face + 5000)
+    with pytest.raises(ft.errors.InvalidLandmarksError, match="outside"):
+        ft.align.align_faces(frame, face + 5000)
     edge = face - np.array([face[:, 0].min() + 5, 0], np.float32)  # cut by the left edge
-    assert ft.align_faces(frame, edge).shape == (1, 112, 112, 3)
+    assert ft.align.align_faces(frame, edge).shape == (1, 112, 112, 3)
 
 
 def test_detector_and_embedder_settings_and_files_are_checked(tmp_path):
     from face_trigger.model_files import locate_model
 
     with pytest.raises(ft.InvalidParameterError, match="top_k"):
-        ft.YuNetDetector(top_k=0)
+        ft.detector.YuNetDetector(top_k=0)
     with pytest.raises(ft.InvalidParameterError, match="conf_threshold"):
-        ft.YuNetDetector(conf_threshold="0.5")
+        ft.detector.YuNetDetector(conf_threshold="0.5")
     with pytest.raises(ft.ModelIntegrityError, match="bundled detector .*not the embedder"):
-        ft.SFaceEmbedder(locate_model("detector"))
+        ft.embedder.SFaceEmbedder(locate_model("detector"))
 
 
 # ---------------------------------------------------------------- item 13: CLI output
@@ -481,7 +481,7 @@ def test_a_command_that_outlives_its_timeout_is_killed_with_its_children(tmp_pat
 def test_a_hung_action_does_not_outlive_the_door_and_is_reported(tmp_path):
     import time
 
-    from face_trigger.actions import ActionRunner
+    from face_trigger.door.actions import ActionRunner
 
     results = []
     runner = ActionRunner(on_result=lambda event, action, ok, detail:
@@ -501,7 +501,7 @@ def test_a_hung_action_does_not_outlive_the_door_and_is_reported(tmp_path):
 # ---------------------------------------------------------------- item 4: a full disk
 _FILL_AUDIT = """
 import resource, sys
-from face_trigger.audit import AuditLog
+from face_trigger.door.audit import AuditLog
 from face_trigger.errors import AuditError
 resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))   # like `ulimit -f`: a full disk
 log = AuditLog(sys.argv[1], fsync=False)
@@ -519,7 +519,7 @@ def test_a_full_disk_leaves_whole_audit_lines_and_a_typed_error(tmp_path):
     import subprocess
     import sys
 
-    from face_trigger.audit import verify_chain
+    from face_trigger.door.audit import verify_chain
 
     path = tmp_path / "audit.jsonl"
     done = subprocess.run([sys.executable, "-c", _FILL_AUDIT, str(path)], capture_output=True,
@@ -532,7 +532,7 @@ def test_a_full_disk_leaves_whole_audit_lines_and_a_typed_error(tmp_path):
 
 
 def test_a_torn_last_line_is_moved_out_and_the_repair_audited(tmp_path):
-    from face_trigger.audit import AuditLog, verify_chain
+    from face_trigger.door.audit import AuditLog, verify_chain
 
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path)
@@ -553,10 +553,10 @@ def test_the_door_fails_closed_and_keeps_watching_when_it_cannot_audit(tmp_path,
                                                                        reference, pipeline):
     import shutil
 
-    from face_trigger.audit import AuditLog
-    from face_trigger.sources import Frame
+    from face_trigger.door.audit import AuditLog
+    from face_trigger.door.sources import Frame
     from face_trigger.testing import Actor, Scene, face_crop
-    from face_trigger.trigger import DoorTrigger
+    from face_trigger.door.trigger import DoorTrigger
 
     enrolled = np.stack([reference[n].embedding for n in ("obama", "obama3", "biden")])
     recognizer = ft.FaceRecognizer(classifier="knn").fit(enrolled, ["obama", "obama", "biden"])
@@ -583,7 +583,7 @@ def test_a_setting_out_of_range_on_the_command_line_exits_2(data_dir):
 
 # ---------------------------------------------------------------- item 3: the audit chain
 def _log(tmp_path, n=6, **kwargs):
-    from face_trigger.audit import AuditLog
+    from face_trigger.door.audit import AuditLog
 
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, **kwargs)
@@ -595,7 +595,7 @@ def _log(tmp_path, n=6, **kwargs):
 @pytest.mark.parametrize("cut", ["last line", "last two", "first line", "empty", "deleted",
                                  "edited last", "null line"])
 def test_cutting_either_end_of_the_audit_log_is_detected(tmp_path, cut, monkeypatch):
-    from face_trigger.audit import verify_chain
+    from face_trigger.door.audit import verify_chain
 
     monkeypatch.delenv("FACE_TRIGGER_AUDIT_KEY", raising=False)
     path = _log(tmp_path)
@@ -616,7 +616,7 @@ def test_cutting_either_end_of_the_audit_log_is_detected(tmp_path, cut, monkeypa
 def test_a_keyed_audit_chain_cannot_be_recomputed_without_the_key(tmp_path, monkeypatch):
     import hashlib
 
-    from face_trigger.audit import GENESIS, verify_chain
+    from face_trigger.door.audit import GENESIS, verify_chain
 
     monkeypatch.delenv("FACE_TRIGGER_AUDIT_KEY", raising=False)
     path = _log(tmp_path, key="door-secret")
@@ -639,7 +639,7 @@ def test_a_keyed_audit_chain_cannot_be_recomputed_without_the_key(tmp_path, monk
 
 
 def test_published_anchors_catch_a_log_cut_back_with_its_checkpoint(tmp_path, monkeypatch):
-    from face_trigger.audit import AuditLog, verify_chain
+    from face_trigger.door.audit import AuditLog, verify_chain
 
     monkeypatch.delenv("FACE_TRIGGER_AUDIT_KEY", raising=False)
     path = tmp_path / "audit.jsonl"
@@ -665,7 +665,7 @@ def test_published_anchors_catch_a_log_cut_back_with_its_checkpoint(tmp_path, mo
 
 
 def test_a_rotated_audit_log_that_dropped_its_oldest_file_still_verifies(tmp_path, monkeypatch):
-    from face_trigger.audit import verify_chain
+    from face_trigger.door.audit import verify_chain
 
     monkeypatch.delenv("FACE_TRIGGER_AUDIT_KEY", raising=False)
     path = _log(tmp_path, n=60, max_bytes=1024, backups=1)
@@ -691,9 +691,9 @@ def test_bad_parameters_raise_the_librarys_own_error_type(reference, tmp_path):
         lambda: ft.FaceRecognizer(classifier="forest").fit(enrolled, ["a", "b"]),
         lambda: ft.FaceRecognizer().fit(enrolled, ["a"]),
         lambda: ft.Gallery(tmp_path / "g.db", "m@1").identify(enrolled, per_person="worst"),
-        lambda: ft.IoUTracker(min_iou=0),
-        lambda: ft.GrantPolicy(windows=("8 to 6",)),
-        lambda: ft.SFaceEmbedder(batch_size=0),
+        lambda: ft.door.IoUTracker(min_iou=0),
+        lambda: ft.door.GrantPolicy(windows=("8 to 6",)),
+        lambda: ft.embedder.SFaceEmbedder(batch_size=0),
         lambda: ft.load_model(role="classifier"),
     ]
     for case in cases:

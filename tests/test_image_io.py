@@ -34,7 +34,7 @@ def test_rgba_png_loads_as_bgr_and_matches_the_jpeg(images, data_dir):
     assert rgba.shape == (1200, 626, 3) and rgba.dtype == np.uint8
     raw = cv2.imdecode(np.fromfile(data_dir / "32bit.png", np.uint8), cv2.IMREAD_UNCHANGED)
     assert raw.shape[2] == 4
-    assert np.array_equal(ft.to_bgr(raw), rgba)
+    assert np.array_equal(ft.image_io.to_bgr(raw), rgba)
 
 
 def test_exif_orientation_is_applied(images):
@@ -51,16 +51,16 @@ def test_exif_orientation_is_applied(images):
 
 def test_gray_and_16bit_arrays_convert(images):
     gray = cv2.cvtColor(images["obama"], cv2.COLOR_BGR2GRAY)
-    assert ft.to_bgr(gray).shape == images["obama"].shape
-    assert ft.to_bgr(gray[:, :, None]).shape == images["obama"].shape
+    assert ft.image_io.to_bgr(gray).shape == images["obama"].shape
+    assert ft.image_io.to_bgr(gray[:, :, None]).shape == images["obama"].shape
     deep = images["obama"].astype(np.uint16) * 257
-    assert np.array_equal(ft.to_bgr(deep), images["obama"])
+    assert np.array_equal(ft.image_io.to_bgr(deep), images["obama"])
 
 
 def test_inputs_are_not_modified(images):
     gray = cv2.cvtColor(images["obama"], cv2.COLOR_BGR2GRAY)
     before = gray.copy()
-    ft.to_bgr(gray)
+    ft.image_io.to_bgr(gray)
     assert np.array_equal(gray, before)
 
 
@@ -75,7 +75,7 @@ def test_inputs_are_not_modified(images):
 ])
 def test_bad_arrays_raise_invalid_image(bad, message):
     with pytest.raises(InvalidImageError, match=message):
-        ft.read_image(bad) if not isinstance(bad, list) else ft.to_bgr(bad)
+        ft.read_image(bad) if not isinstance(bad, list) else ft.image_io.to_bgr(bad)
 
 
 def test_unsupported_source_type():

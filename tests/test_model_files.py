@@ -30,14 +30,14 @@ def test_manifest_checksums_and_code_table_agree():
 
 @pytest.mark.parametrize("role", ["detector", "embedder"])
 def test_bundled_models_verify(role):
-    data, info = ft.read_verified(role)
+    data, info = ft.model_files.read_verified(role)
     assert info.bundled and info.sha256 == BUNDLED_MODELS[role].sha256 == sha256_hex(data)
     assert info.id.startswith(Path(BUNDLED_MODELS[role].filename).stem + "@")
 
 
 def copy_model(tmp_path: Path, bundled) -> Path:
     target = tmp_path / bundled.filename
-    shutil.copyfile(ft.locate_model(bundled.role), target)
+    shutil.copyfile(ft.model_files.locate_model(bundled.role), target)
     return target
 
 
@@ -47,7 +47,7 @@ def test_flipped_byte_is_refused_with_both_hashes(tmp_path):
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(ModelIntegrityError) as info:
-        ft.YuNetDetector(path)
+        ft.detector.YuNetDetector(path)
     message = str(info.value)
     assert str(path) in message and YUNET.sha256 in message and sha256_hex(bytes(data)) in message
 
@@ -63,56 +63,56 @@ def test_empty_model_file(tmp_path):
     path = tmp_path / SFACE.filename
     path.write_bytes(b"")
     with pytest.raises(ModelIntegrityError, match="empty"):
-        ft.SFaceEmbedder(path)
+        ft.embedder.SFaceEmbedder(path)
 
 
 def test_missing_model_file(tmp_path):
     with pytest.raises(ModelNotFoundError, match="not found"):
-        ft.SFaceEmbedder(tmp_path / "missing.onnx")
+        ft.embedder.SFaceEmbedder(tmp_path / "missing.onnx")
     assert issubclass(ModelNotFoundError, FileNotFoundError)
 
 
 def test_env_dir_is_searched_first_and_checked(tmp_path, monkeypatch):
     path = copy_model(tmp_path, YUNET)
     monkeypatch.setenv(ENV_MODEL_DIR, str(tmp_path))
-    assert ft.locate_model("detector") == path
+    assert ft.model_files.locate_model("detector") == path
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(ModelIntegrityError):
-        ft.YuNetDetector()
+        ft.detector.YuNetDetector()
 
 
 def test_custom_model_is_accepted_with_its_own_identity(tmp_path):
     custom = tmp_path / "my_yunet.onnx"
-    shutil.copyfile(ft.locate_model("detector"), custom)
-    data, info = ft.read_verified("detector", custom)
+    shutil.copyfile(ft.model_files.locate_model("detector"), custom)
+    data, info = ft.model_files.read_verified("detector", custom)
     # The bytes are the bundled model's, so it is recognised as such.
     assert info.bundled and info.sha256 == YUNET.sha256
 
 
 def test_custom_model_pinned_hash_mismatch(tmp_path):
     custom = tmp_path / "my_yunet.onnx"
-    shutil.copyfile(ft.locate_model("detector"), custom)
+    shutil.copyfile(ft.model_files.locate_model("detector"), custom)
     with pytest.raises(ModelIntegrityError, match="0" * 64):
-        ft.YuNetDetector(custom, expected_sha256="0" * 64)
+        ft.detector.YuNetDetector(custom, expected_sha256="0" * 64)
 
 
 def test_unparseable_custom_model_gives_typed_error(tmp_path):
     custom = tmp_path / "not_really.onnx"
     custom.write_bytes(b"\x08\x07garbage that is not an onnx graph" * 100)
     with pytest.raises(ModelIntegrityError, match="could not be loaded by OpenCV"):
-        ft.SFaceEmbedder(custom)
-    data, info = ft.read_verified("embedder", custom)
+        ft.embedder.SFaceEmbedder(custom)
+    data, info = ft.model_files.read_verified("embedder", custom)
     assert not info.bundled and info.name == "not_really"
 
 
 def test_unknown_role():
     with pytest.raises(ValueError, match="unknown model role"):
-        ft.locate_model("classifier")
+        ft.model_files.locate_model("classifier")
     with pytest.raises(ValueError, match="role must be"):
         ft.load_model(role="classifier")
 
 
 def test_load_model_seed_entry_point():
     embedder = ft.load_model()
-    assert isinstance(embedder, ft.SFaceEmbedder) and embedder.model.bundled
-    assert isinstance(ft.load_model(role="detector"), ft.YuNetDetector)
+    assert isinstance(embedder, ft.embedder.SFaceEmbedder) and embedder.model.bundled
+    assert isinstance(ft.load_model(role="detector"), ft.detector.YuNetDetector)

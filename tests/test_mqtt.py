@@ -14,11 +14,11 @@ import pytest
 from test_door import SETTINGS, build
 
 import face_trigger as ft
-from face_trigger.actions import MqttAction
-from face_trigger.door_config import load_config
-from face_trigger.sources import FrameSource
+from face_trigger.door.actions import MqttAction
+from face_trigger.door.config import load_config
+from face_trigger.door.sources import FrameSource
 from face_trigger.testing import Visit
-from face_trigger.trigger import DoorTrigger
+from face_trigger.door.trigger import DoorTrigger
 
 REQUIRED = os.environ.get("FACE_TRIGGER_REQUIRE_MQTT") == "1"  # set by .ci/run
 
@@ -73,7 +73,7 @@ def subscribe(port):
 
 
 def test_events_are_published(broker, reference, pipeline, tmp_path_factory, images):
-    crop = ft.crop_around(images["obama2"], reference["obama2"].box, 0.6)
+    crop = ft.image_io.crop_around(images["obama2"], reference["obama2"].box, 0.6)
     path, _ = build(tmp_path_factory, "mqtt.avi",
                     [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0)
     recognizer = ft.FaceRecognizer(classifier="knn").fit(

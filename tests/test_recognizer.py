@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import face_trigger as ft
-from face_trigger import EmbeddingError, LabelMapError, ModelFileError, NotFittedError
+from face_trigger import EmbeddingError, ModelFileError, NotFittedError
+from face_trigger.errors import LabelMapError
 from face_trigger.signed_file import read_signed, write_signed
 from face_trigger.testing import paste_faces
 
@@ -94,10 +95,35 @@ def test_one_person_is_enough(faces):
     assert names == ["obama", "unknown", "unknown"]
 
 
-def test_ids_as_labels(faces):
-    recognizer = ft.FaceRecognizer(classifier="knn").fit(faces["train"], [7] * 3 + [3] * 4)
-    assert recognizer.label_map_.names == ("3", "7")
-    assert recognizer.predict(faces["obama_new"][None]).tolist() == ["7"]
+@pytest.mark.parametrize("classifier", ["svm", "knn"])
+def test_ids_as_labels_follow_the_estimator_contract(faces, classifier):
+    """predict returns values of classes_ (the labels given to fit), unknown_label for a
+    rejected face; so score() works with integer ids as with names."""
+    recognizer = ft.FaceRecognizer(classifier=classifier).fit(faces["train"],
+                                                              [7] * 3 + [3] * 4)
+    assert recognizer.label_map_.names == ("3", "7") and recognizer.classes_.tolist() == [3, 7]
+    queries = np.stack([faces["obama_new"], faces["biden_new"], faces["astronaut"]])
+    assert recognizer.predict(queries).tolist() == [7, 3, -1]
+    assert recognizer.score(queries, [7, 3, -1]) == 1.0
+    assert recognizer.predict_proba(queries).shape == (3, 2)
+    named = ft.FaceRecognizer(classifier=classifier, unknown_label="nobody").fit(
+        faces["train"], faces["labels"])
+    assert named.predict(queries).tolist() == ["obama", "biden", "nobody"]
+    assert named.score(queries, ["obama", "biden", "nobody"]) == 1.0
+
+
+def test_parameters_are_only_set_by_init_or_set_params(faces):
+    from sklearn.base import clone
+
+    recognizer = ft.FaceRecognizer(classifier="knn", unknown_threshold=0.5, n_neighbors=3)
+    params = recognizer.get_params()
+    assert params["classifier"] == "knn" and params["unknown_threshold"] == 0.5
+    recognizer.train(faces["train"], faces["labels"])  # the seed call keeps the classifier
+    assert recognizer.get_params() == params
+    copy = clone(recognizer)
+    assert copy.get_params() == params and not hasattr(copy, "classes_")
+    recognizer.train(faces["train"], faces["labels"], classifier="svm")  # asked for: set_params
+    assert recognizer.classifier == "svm"
 
 
 def test_margin_rejects_a_query_between_two_people(faces):
@@ -139,7 +165,7 @@ def test_embed_aligns_and_batches(images, reference):
     out = recognizer.embed(frames, landmarks)
     assert out.shape == (2, 128) and out.dtype == np.float32
     assert float(out[0] @ reference["obama"].embedding) > 0.9999
-    with pytest.raises(ft.InvalidLandmarksError, match="2 landmark sets for 1 images"):
+    with pytest.raises(ft.errors.InvalidLandmarksError, match="2 landmark sets for 1 images"):
         recognizer.embed([images["obama"]], landmarks)
     with pytest.raises(ft.InvalidImageError):
         recognizer.embed([images["obama"].astype(np.float32)], landmarks[:1])
@@ -195,7 +221,7 @@ def test_save_load_roundtrip_in_a_new_process(tmp_path, trained, faces):
 def test_seed_constructor_loads_model_and_label_map(tmp_path, trained, faces, monkeypatch):
     monkeypatch.delenv("FACE_TRIGGER_MODEL_KEY", raising=False)
     trained.save(tmp_path / "m.pkl")
-    ft.LabelMap(("Joe Biden", "Barack Obama")).save(tmp_path / "names.json")
+    ft.label_map.LabelMap(("Joe Biden", "Barack Obama")).save(tmp_path / "names.json")
     recognizer = ft.FaceRecognizer(classifier_model_path=tmp_path / "m.pkl",
                                    label_map_path=tmp_path / "names.json")
     assert recognizer.identify(faces["obama_new"])[0].name == "Barack Obama"
@@ -268,7 +294,7 @@ def test_file_for_another_embedder_is_refused(tmp_path, trained, monkeypatch):
     monkeypatch.delenv("FACE_TRIGGER_MODEL_KEY", raising=False)
     trained.save(tmp_path / "m.pkl")
     other = tmp_path / "my_finetuned_sface.onnx"
-    data = bytearray(Path(ft.locate_model("embedder")).read_bytes())
+    data = bytearray(Path(ft.model_files.locate_model("embedder")).read_bytes())
     data[-1000] ^= 0x01
     other.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="trained on embeddings of"):
@@ -329,8 +355,8 @@ def test_fit_folder_enrols_and_reports_skipped_photos(tmp_path, images, referenc
     ft.write_image(tmp_path / "biden" / "flipped.png", cv2.flip(images["biden"], 1))
     ft.write_image(tmp_path / "obama" / "wall.jpg", np.full((200, 300, 3), 90, np.uint8))
     two = paste_faces((1200, 600), [
-        (ft.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
-        (ft.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
+        (ft.image_io.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
+        (ft.image_io.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
     ft.write_image(tmp_path / "obama" / "group.jpg", two)
     (tmp_path / "obama" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (tmp_path / "notes.txt").write_text("not a person")
@@ -359,20 +385,20 @@ def test_fit_folder_errors(tmp_path):
 def test_label_map_json_and_legacy_pickle(tmp_path, trained, monkeypatch):
     path = trained.save_label_mapping(tmp_path / "labels.json")
     assert json.loads(path.read_text())["labels"] == {"0": "biden", "1": "obama"}
-    assert ft.LabelMap.load(path) == trained.label_map_
+    assert ft.label_map.LabelMap.load(path) == trained.label_map_
     legacy = tmp_path / "legacy.pkl"
     legacy.write_bytes(pickle.dumps({0: "biden", 1: "obama"}))
     with pytest.raises(LabelMapError, match="allow_pickle"):
-        ft.LabelMap.load(legacy)
-    assert ft.LabelMap.load(legacy, allow_pickle=True).names == ("biden", "obama")
+        ft.label_map.LabelMap.load(legacy)
+    assert ft.label_map.LabelMap.load(legacy, allow_pickle=True).names == ("biden", "obama")
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "face_trigger-label-map", "version": 1, "labels": {"1": "x"}}')
     with pytest.raises(LabelMapError, match="0..K-1"):
-        ft.LabelMap.load(bad)
+        ft.label_map.LabelMap.load(bad)
     with pytest.raises(LabelMapError, match="not in the label map"):
         trained.label_map_.name(5)
     with pytest.raises(LabelMapError, match="3 names"):
-        ft.LabelMap(("a", "b", "c")).save(tmp_path / "three.json")
+        ft.label_map.LabelMap(("a", "b", "c")).save(tmp_path / "three.json")
         trained.load_label_mapping(tmp_path / "three.json")
 
 

@@ -40,7 +40,7 @@ def test_no_face_names_the_image(pipeline, images):
 
 
 def test_match_probability_is_monotonic_and_bounded():
-    calibration = ft.default_calibration()
+    calibration = ft.calibration.default_calibration()
     grid = np.linspace(-1, 1, 2001)
     p = calibration.probability(grid)
     assert np.all(np.diff(p) >= 0) and p.min() >= 0 and p.max() <= 1
@@ -50,10 +50,10 @@ def test_match_probability_is_monotonic_and_bounded():
 def test_compare_seed_order(pipeline, images):
     a, b = pipeline.largest_faceprint(images["obama"]), pipeline.largest_faceprint(
         images["obama2"])
-    probability, similarity = ft.compare(a, b)
+    probability, similarity = ft.verification.compare(a, b)
     assert similarity == pytest.approx(ft.similarity(a, b))
-    assert probability == pytest.approx(ft.default_calibration().probability(similarity))
-    assert ft.compare(a.vector, b.vector)[1] == pytest.approx(similarity)
+    assert probability == pytest.approx(ft.calibration.default_calibration().probability(similarity))
+    assert ft.verification.compare(a.vector, b.vector)[1] == pytest.approx(similarity)
     with pytest.raises(ft.EmbeddingError, match="faceprint with a faceprint"):
         ft.similarity(a, b.vector)
 
@@ -62,18 +62,18 @@ def test_similarities_one_against_many(pipeline, images):
     a = pipeline.largest_faceprint(images["obama"])
     gallery = np.stack([pipeline.largest_faceprint(images[n]).vector
                         for n in ("obama2", "biden", "astronaut")])
-    values = ft.similarities(a, gallery)
+    values = ft.verification.similarities(a, gallery)
     assert values.shape == (3,) and int(np.argmax(values)) == 0
     with pytest.raises(ft.EmbeddingError, match=r"\(N, 128\)"):
-        ft.similarities(a, gallery[:, :64])
+        ft.verification.similarities(a, gallery[:, :64])
 
 
 def test_largest_face_of_a_multi_face_frame(pipeline, images, reference):
-    items = [(ft.crop_around(images["biden"], reference["biden"].box), 50, 100,
+    items = [(ft.image_io.crop_around(images["biden"], reference["biden"].box), 50, 100,
               120 / reference["biden"].width),
-             (ft.crop_around(images["obama"], reference["obama"].box), 700, 100,
+             (ft.image_io.crop_around(images["obama"], reference["obama"].box), 700, 100,
               300 / reference["obama"].width),
-             (ft.crop_around(images["astronaut"], reference["astronaut"].box), 1500, 100,
+             (ft.image_io.crop_around(images["astronaut"], reference["astronaut"].box), 1500, 100,
               150 / reference["astronaut"].width)]
     frame = paste_faces((1920, 1080), items)
     all_prints = pipeline.faceprints(frame)
@@ -88,7 +88,7 @@ def test_largest_face_of_a_multi_face_frame(pipeline, images, reference):
 def test_chip_input_equals_box_and_landmark_input(pipeline, images, reference):
     face = reference["biden"]
     from_landmarks = pipeline.faceprint_at(images["biden"], face.landmarks)
-    chip = ft.align_faces(images["biden"], face.landmarks)[0]
+    chip = ft.align.align_faces(images["biden"], face.landmarks)[0]
     from_chip = pipeline.faceprint_from_chip(chip)
     assert from_chip.similarity(from_landmarks) == pytest.approx(1.0, abs=1e-6)
     assert from_chip.similarity(pipeline.largest_faceprint(images["biden"])) > 0.9999

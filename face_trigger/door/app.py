@@ -1,5 +1,5 @@
 """The door application: configuration in, decisions out. Shared by ``face-trigger watch``
-and ``examples/door_trigger.py``; uses only the public API."""
+and ``examples/door_trigger.py``."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,15 @@ import sys
 import threading
 from typing import Optional, Sequence, TextIO
 
-import face_trigger as ft
+from ..detector import YuNetDetector
+from ..gallery import Gallery
+from ..identity import Identifier
+from ..pipeline import FacePipeline
+from ..recognizer import FaceRecognizer
+from .audit import AuditLog
+from .config import DoorConfig
+from .sources import FrameSource
+from .trigger import DoorTrigger
 
 #: Fields of a decision printed with --json.
 JSON_FIELDS = ("event_id", "frame", "video_time", "time", "track_id", "box", "decision",
@@ -16,7 +24,7 @@ JSON_FIELDS = ("event_id", "frame", "video_time", "time", "track_id", "box", "de
                "refused", "snapshot")
 
 
-def run_door(config: "ft.DoorConfig", *, as_json: bool = False, dry_run: bool = False,
+def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False,
              key: Optional[str] = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
              stop: Optional[threading.Event] = None) -> int:
     """Watch the configured source until it ends or SIGINT / SIGTERM; returns 0.
@@ -25,18 +33,18 @@ def run_door(config: "ft.DoorConfig", *, as_json: bool = False, dry_run: bool = 
     closing summary to ``err``. Queued actions finish before it returns.
     """
     s = config.sections
-    pipeline = ft.FacePipeline(ft.YuNetDetector(max_side=s["detector"]["max_side"],
+    pipeline = FacePipeline(YuNetDetector(max_side=s["detector"]["max_side"],
                                                 conf_threshold=s["detector"]["conf_threshold"]))
     recognizer = _recognizer(s["recognizer"], pipeline, key, err)
     stop = stop if stop is not None else threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-    source = ft.FrameSource(s["source"]["uri"], live=s["source"]["live"],
+    source = FrameSource(s["source"]["uri"], live=s["source"]["live"],
                             max_backoff_s=s["source"]["max_backoff_s"], stop=stop.is_set)
-    audit = ft.AuditLog(s["audit"]["path"], max_bytes=s["audit"]["max_bytes"],
+    audit = AuditLog(s["audit"]["path"], max_bytes=s["audit"]["max_bytes"],
                         backups=s["audit"]["backups"], fsync=s["audit"]["fsync"])
-    trigger = ft.DoorTrigger(recognizer, pipeline, settings=config.decision_settings(),
+    trigger = DoorTrigger(recognizer, pipeline, settings=config.decision_settings(),
                              actions=config.build_actions(), audit=audit,
                              snapshot_dir=s["audit"]["snapshots"], dry_run=dry_run)
     try:
@@ -57,15 +65,16 @@ def run_door(config: "ft.DoorConfig", *, as_json: bool = False, dry_run: bool = 
     return 0
 
 
-def _recognizer(settings: dict, pipeline: "ft.FacePipeline", key: Optional[str],
-                err: TextIO):
+def _recognizer(settings: dict, pipeline: FacePipeline, key: Optional[str],
+                err: TextIO) -> Identifier:
     """The configured recognizer: a saved model, a folder enrolled now, or a gallery."""
     threshold, margin = settings["unknown_threshold"], settings["margin"]
     if settings["gallery"]:
-        gallery = ft.Gallery(settings["gallery"], pipeline.model.id)
+        gallery = Gallery(settings["gallery"], pipeline.model, unknown_threshold=threshold,
+                             margin=margin)
         print(f"gallery {gallery.location}: {len(gallery)} faceprints", file=err)
-        return ft.GalleryRecognizer(gallery, threshold, margin)
-    recognizer = ft.FaceRecognizer(classifier=settings["classifier"],
+        return gallery
+    recognizer = FaceRecognizer(classifier=settings["classifier"],
                                    unknown_threshold=threshold, margin=margin)
     if settings["model"]:
         recognizer.load(settings["model"], key=key,

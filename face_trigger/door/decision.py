@@ -1,20 +1,17 @@
-"""Door decisions: per-track K-of-N voting, per-person cooldown and re-arming, and the
-grant policy of each action. Pure logic: no models, no I/O."""
+"""Door decisions per track: the settings, the quality gates, K-of-N voting and the
+verification of a decision. Pure logic: no models, no I/O."""
 from __future__ import annotations
 
-import datetime as _dt
 import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Deque, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Deque, Dict, Iterable, List, Optional
 
-from . import thresholds
-from .errors import InvalidParameterError
+from .. import thresholds
+from ..errors import InvalidParameterError
+from ..quality import FaceQuality
+from ..types import UNKNOWN
 
-if TYPE_CHECKING:
-    import numpy as np
-
-UNKNOWN = "unknown"
 IDENTIFIED = "identified"
 
 
@@ -103,33 +100,6 @@ class DecisionSettings:
                 f"need verify_every_s > 0, max_shift > 0, max_resize > 1 and 0 < cut_threshold "
                 f"<= 1, got {self.verify_every_s}, {self.max_shift}, {self.max_resize}, "
                 f"{self.cut_threshold}")
-
-
-@dataclass(frozen=True)
-class FaceQuality:
-    """What makes one sighting of a face worth embedding: size, sharpness, yaw."""
-
-    width: float
-    sharpness: float = float("inf")
-    yaw: float = 0.0
-
-
-def face_quality(frame: "np.ndarray", box: "np.ndarray", landmarks: "np.ndarray") -> FaceQuality:
-    """Width (px), sharpness (Laplacian variance at 64 px wide) and yaw proxy of a face."""
-    import cv2  # noqa: PLC0415 - keeps the pure decision logic importable without OpenCV
-
-    x1, y1, x2, y2 = (int(round(float(v))) for v in box)
-    crop = frame[max(0, y1):max(0, y2), max(0, x1):max(0, x2)]
-    sharpness = 0.0
-    if crop.size:
-        gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-        height = max(1, int(round(64 * gray.shape[0] / max(1, gray.shape[1]))))
-        small = cv2.resize(gray, (64, height), interpolation=cv2.INTER_AREA)
-        sharpness = float(cv2.Laplacian(small, cv2.CV_32F).var())
-    eyes_mid = (landmarks[0] + landmarks[1]) / 2.0
-    eye_distance = float(((landmarks[1] - landmarks[0]) ** 2).sum() ** 0.5)
-    yaw = abs(float(landmarks[2][0] - eyes_mid[0])) / max(eye_distance, 1e-6)
-    return FaceQuality(width=float(x2 - x1), sharpness=sharpness, yaw=yaw)
 
 
 @dataclass(frozen=True)
@@ -270,84 +240,3 @@ class TrackDecider:
         """Drop the state of ended tracks."""
         for track_id in track_ids:
             self._states.pop(track_id, None)
-
-
-class PersonArming:
-    """One firing per visit: after firing, a person is disarmed until out of view for
-    ``rearm_s`` seconds, and at least ``cooldown_s`` have passed since the firing."""
-
-    def __init__(self, cooldown_s: float, rearm_s: float) -> None:
-        self.cooldown_s = cooldown_s
-        self.rearm_s = rearm_s
-        self._last_fire: Dict[str, float] = {}
-        self._last_seen: Dict[str, float] = {}
-        self._rearmed: Dict[str, bool] = {}
-
-    def can_fire(self, person: str, now: float) -> bool:
-        if person not in self._last_fire:
-            return True
-        return now - self._last_fire[person] >= self.cooldown_s and self._rearmed[person]
-
-    def fired(self, person: str, now: float) -> None:
-        self._last_fire[person] = now
-        self._last_seen[person] = now
-        self._rearmed[person] = False
-
-    def tick(self, now: float, visible: Iterable[str]) -> None:
-        """Call once per frame with the people whose tracks are identified and visible."""
-        visible = set(visible)
-        for person in visible:
-            self._last_seen[person] = now
-        for person in self._last_fire:
-            if person not in visible and now - self._last_seen[person] >= self.rearm_s:
-                self._rearmed[person] = True
-
-
-def _parse_window(text: str) -> Tuple[_dt.time, _dt.time]:
-    try:
-        start, end = (part.strip() for part in text.split("-"))
-        return _dt.time.fromisoformat(start), _dt.time.fromisoformat(end)
-    except ValueError:
-        raise InvalidParameterError(
-            f"time window must look like '08:00-18:30', got {text!r}") from None
-
-
-@dataclass(frozen=True)
-class GrantPolicy:
-    """Who an action may fire for, and when.
-
-    Attributes
-    ----------
-    people : frozenset of str or None
-        Allowed people; ``None`` means every enrolled person except known strangers.
-    windows : tuple of str
-        Local time windows "HH:MM-HH:MM" (may wrap midnight); empty = always.
-    known_strangers : frozenset of str
-        Enrolled only so that nobody is mistaken for them: never granted.
-    """
-
-    people: Optional[FrozenSet[str]] = None
-    windows: Tuple[str, ...] = ()
-    known_strangers: FrozenSet[str] = frozenset()
-
-    def __post_init__(self) -> None:
-        for window in self.windows:
-            _parse_window(window)
-
-    def allows(self, person: str, when: _dt.datetime) -> Tuple[bool, str]:
-        """(granted, reason)."""
-        if person == UNKNOWN:
-            return False, "unknown person"
-        if person in self.known_strangers:
-            return False, "known stranger"
-        if self.people is not None and person not in self.people:
-            return False, "not in the allowed people"
-        if self.windows and not any(_in_window(when.time(), _parse_window(w))
-                                    for w in self.windows):
-            return False, "outside the time windows"
-        return True, "allowed"
-
-
-def _in_window(now: _dt.time, window: Tuple[_dt.time, _dt.time]) -> bool:
-    start, end = window
-    return start <= now <= end if start <= end else (now >= start or now <= end)

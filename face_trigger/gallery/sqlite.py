@@ -24,11 +24,11 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import EMBEDDING_DIM
-from .errors import GalleryError, GalleryUnavailableError
-from .gallery_backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
+from .._validate import EMBEDDING_DIM
+from ..errors import GalleryError, GalleryUnavailableError
+from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                               check_schema, check_unit_norms, empty_result)
-from .vector_index import CompactIndex, faiss_available
+from .index import CompactIndex, faiss_available
 
 logger = logging.getLogger("face_trigger.gallery")
 

@@ -36,9 +36,9 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import EMBEDDING_DIM
-from .errors import GalleryError, GalleryUnavailableError, InvalidParameterError
-from .gallery_backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
+from .._validate import EMBEDDING_DIM
+from ..errors import GalleryError, GalleryUnavailableError, InvalidParameterError
+from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                               check_schema, check_unit_norms, empty_result, redact,
                               redact_text)
 

@@ -32,20 +32,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import thresholds
-from ._validate import check_range
+from .. import thresholds
+from .._validate import check_range
 from .actions import Action, CommandAction, LogAction, MqttAction, WebhookAction
-from .decision import DecisionSettings, GrantPolicy
-from .errors import FaceTriggerError, InvalidParameterError
+from .decision import DecisionSettings
+from .policy import GrantPolicy
+from ..errors import ConfigError, InvalidParameterError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.9/3.10 only
     import tomli as tomllib
-
-
-class ConfigError(FaceTriggerError, ValueError):
-    """Invalid door configuration; the message names the key."""
 
 
 _NUMBER = (int, float)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -21,43 +22,40 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from . import thresholds
-from ._fileio import atomic_write_text
-from ._validate import EMBEDDING_DIM, check_embeddings, check_gate, unit_rows
-from .errors import EmbeddingError, GalleryError, GalleryLocationError, InvalidParameterError
-from .faceprint import Faceprint, check_unit_vector
-from .gallery_backend import (IDENTIFY_POOL, IDENTIFY_POOL_MAX, GalleryBackend, SearchResult,
+from .. import thresholds
+from .._fileio import atomic_write_text
+from .._validate import EMBEDDING_DIM, check_embeddings, check_gate, unit_rows
+from ..errors import EmbeddingError, GalleryError, GalleryLocationError, InvalidParameterError
+from ..faceprint import Faceprint, check_unit_vector
+from ..identity import Identity, open_set_gate
+from ..types import UNKNOWN, ModelInfo
+from .backend import (IDENTIFY_POOL, IDENTIFY_POOL_MAX, GalleryBackend, SearchResult,
                               check_name, empty_result, redact)
-from .gallery_sqlite import COMPACT_FROM, SQLiteBackend
+from .sqlite import COMPACT_FROM, SQLiteBackend
 
 EXPORT_FORMAT = "face_trigger-gallery"
 EXPORT_VERSION = 1
 #: Locations that name a PostgreSQL gallery.
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
-__all__ = ["Gallery", "GalleryRecognizer", "Match", "open_backend", "upgrade_gallery",
-           "COMPACT_FROM", "IDENTIFY_POOL"]
+__all__ = ["Gallery", "FaceprintRecord", "open_backend", "upgrade_gallery", "COMPACT_FROM",
+           "IDENTIFY_POOL", "MAX_K"]
 
 
 @dataclass(frozen=True)
-class Match:
-    """The per-person decision of :meth:`Gallery.identify`.
+class FaceprintRecord:
+    """What a gallery keeps about one stored faceprint besides its vector."""
 
-    ``name`` is ``"unknown"`` when the best person's score is below the threshold;
-    ``score`` is that person's score (best, or mean of their top matches) and
-    ``runner_up`` the next person's.
-    """
-
-    name: str
-    known: bool
-    score: float
-    runner_up: float
-    faceprint_id: Optional[int]
+    id: int
+    source_sha256: Optional[str]
+    quality: Dict[str, Any]
+    created: float
 
 
 #: Largest k of a search: (M, k) results are allocated in full, and k = 10**12 ran out of
 #: memory instead of answering.
 MAX_K = 100_000
+
 
 def open_backend(location: Union[str, os.PathLike], model: str, **options: Any
                  ) -> GalleryBackend:
@@ -67,7 +65,7 @@ def open_backend(location: Union[str, os.PathLike], model: str, **options: Any
     ``probes``, ``exact_below``, ``connect_timeout``)."""
     text = os.fspath(location)
     if text.startswith(POSTGRES_SCHEMES):
-        from .gallery_postgres import PostgresBackend  # noqa: PLC0415 - optional extra
+        from .postgres import PostgresBackend  # noqa: PLC0415 - optional extra
         return PostgresBackend(text, model, **options)
     return SQLiteBackend(_sqlite_path(text), model, **options)
 
@@ -92,7 +90,7 @@ def upgrade_gallery(location: Union[str, os.PathLike], model: Optional[str] = No
     """
     text = os.fspath(location)
     if text.startswith(POSTGRES_SCHEMES):
-        from .gallery_postgres import upgrade  # noqa: PLC0415 - optional extra
+        from .postgres import upgrade  # noqa: PLC0415 - optional extra
         return upgrade(text, model)
     if not model:
         raise GalleryError("give the model to check an SQLite gallery against")
@@ -114,10 +112,13 @@ class Gallery:
         ``gallery.db`` / ``sqlite:///gallery.db`` (created with its schema if missing;
         ``":memory:"`` for tests) or ``postgresql://user@host/db`` (needs the
         ``[postgres]`` extra and the pgvector extension in the database).
-    model : str
-        Identity of the embedder whose faceprints this gallery holds
-        (``FacePipeline().model.id``). A new store records it; an existing store made
-        for another model is refused.
+    model : str or ModelInfo
+        The embedder whose faceprints this gallery holds (``FacePipeline().model``, or its
+        ``.id``). A new store records it; an existing store made for another model is
+        refused.
+    unknown_threshold, margin : float
+        The open-set gate of :meth:`identify` (cosine similarity of the best person, and
+        their lead over the runner-up); defaults measured on lfw_dev (``thresholds.py``).
     **options
         Backend settings. SQLite: ``compact_from`` (faceprint count from which search
         uses the faiss compact index, default 200,000). PostgreSQL:
@@ -133,11 +134,18 @@ class Gallery:
     next call reconnects.
     """
 
-    def __init__(self, location: Union[str, os.PathLike], model: str, **options: Any) -> None:
-        if not model:
-            raise GalleryError("a gallery needs the identity of its embedder model")
-        self.model = model
-        self.backend = open_backend(location, model, **options)
+    def __init__(self, location: Union[str, os.PathLike], model: Union[str, ModelInfo], *,
+                 unknown_threshold: float = thresholds.IDENTIFY_COSINE,
+                 margin: float = thresholds.IDENTIFY_MARGIN, **options: Any) -> None:
+        model_id = model.id if isinstance(model, ModelInfo) else model
+        if not model_id or not isinstance(model_id, str):
+            raise GalleryError(f"a gallery needs the identity of its embedder model, got "
+                               f"{model!r}")
+        check_gate(unknown_threshold, margin)
+        self.model = model_id
+        self.unknown_threshold = float(unknown_threshold)
+        self.margin = float(margin)
+        self.backend = open_backend(location, model_id, **options)
 
     @property
     def location(self) -> str:
@@ -233,8 +241,15 @@ class Gallery:
             raise GalleryError(f"no faceprint with id {faceprint_id}")
         self.backend.remove_faceprint(int(faceprint_id))
 
+    def records(self, name: str) -> List[FaceprintRecord]:
+        """What is kept about one person's faceprints (id, source hash, quality, time)."""
+        return [FaceprintRecord(int(r["id"]), r["source_sha256"], r["quality"] or {},
+                                float(r["created"])) for r in self.backend.faceprints(name)]
+
     def faceprints(self, name: str) -> List[Dict[str, Any]]:
-        """Faceprint id, source hash, quality and time of one person's faceprints."""
+        """Deprecated: :meth:`records` (the same, as typed records)."""
+        warnings.warn("Gallery.faceprints() is now Gallery.records()", DeprecationWarning,
+                      stacklevel=2)
         return self.backend.faceprints(name)
 
     def vectors_of(self, name: str) -> NDArray[np.float32]:
@@ -306,30 +321,41 @@ class Gallery:
             return empty_result(0, int(k))
         return self.backend.search(q, int(k), exact=bool(exact))
 
-    def identify(self, queries: Any, threshold: float = thresholds.IDENTIFY_COSINE,
-                 per_person: str = "best", margin: float = thresholds.IDENTIFY_MARGIN,
-                 exact: bool = False) -> List[Match]:
+    def identify(self, queries: Any, unknown_threshold: Optional[float] = None,
+                 per_person: str = "best", margin: Optional[float] = None,
+                 exact: bool = False, *, threshold: Optional[float] = None) -> List[Identity]:
         """Best person for each query, or unknown, deciding per person, not per photo.
 
         ``per_person="best"`` scores a person by their most similar faceprint;
         ``"mean2"`` by the mean of their two most similar (a single lucky photo counts
-        less). Unknown when the best person scores below ``threshold`` or leads the
-        runner-up by less than ``margin``. People are ranked among the query's
-        ``IDENTIFY_POOL`` (64) most similar faceprints, or more (up to 1,024) when those
-        all belong to one person, so the runner-up is found; ``"mean2"`` of a person with
-        one faceprint in that pool uses that one. ``exact=True`` compares every
-        faceprint (as :meth:`search`): to check an index's decisions.
+        less). Unknown when the best person scores below ``unknown_threshold`` or leads
+        the runner-up by less than ``margin`` (both default to the gallery's own). People
+        are ranked among the query's ``IDENTIFY_POOL`` (64) most similar faceprints, or
+        more (up to 1,024) when those all belong to one person, so the runner-up is
+        found; ``"mean2"`` of a person with one faceprint in that pool uses that one.
+        ``exact=True`` compares every faceprint (as :meth:`search`): to check an index's
+        decisions. (``threshold`` is the old name of ``unknown_threshold``, deprecated.)
+
+        Returns
+        -------
+        list of Identity, one per query: ``similarity`` is the best person's score,
+        ``margin`` its lead over the runner-up, ``faceprint_id`` the best faceprint.
         """
+        if threshold is not None:
+            warnings.warn("Gallery.identify(threshold=) is now unknown_threshold=",
+                          DeprecationWarning, stacklevel=2)
+            unknown_threshold = threshold
+        gate = self.unknown_threshold if unknown_threshold is None else unknown_threshold
+        lead = self.margin if margin is None else margin
         if per_person not in ("best", "mean2"):
             raise InvalidParameterError(f"per_person must be 'best' or 'mean2', got {per_person!r}")
-        check_gate(threshold, margin, "threshold")
+        check_gate(gate, lead)
         q = _unit_queries(queries, self.model)
         # a full pool of one person's faceprints hides the runner-up: look further
         top = self._top_until(q, lambda names: len(set(names)) >= 2, exact=exact)
         if not top:
-            return [Match("unknown", False, float("-inf"), float("-inf"), None)
-                    for _ in range(q.shape[0])]
-        return [_decide(scores, ids, names, threshold, per_person, margin)
+            return [_NOBODY] * q.shape[0]
+        return [_decide(scores, ids, names, gate, per_person, lead)
                 for scores, ids, names in top]
 
     # ------------------------------------------------------------------ export / import
@@ -383,55 +409,39 @@ class Gallery:
         return added
 
 
-class GalleryRecognizer:
-    """A gallery in the place of a FaceRecognizer, for the door loop.
-
-    ``identify(embeddings)`` returns one object per row with ``name``, ``known``,
-    ``similarity`` and ``margin`` (the door's voting reads these). A database outage
-    raises :class:`~face_trigger.errors.GalleryUnavailableError`; the door handles it.
-    """
-
-    def __init__(self, gallery: Gallery, unknown_threshold: float = thresholds.IDENTIFY_COSINE,
-                 margin: float = thresholds.IDENTIFY_MARGIN) -> None:
-        self.gallery = gallery
-        check_gate(unknown_threshold, margin)
-        self.unknown_threshold = float(unknown_threshold)
-        self.margin = float(margin)
-
-    def identify(self, embeddings: Any) -> List["GalleryIdentity"]:
-        matches = self.gallery.identify(embeddings, threshold=self.unknown_threshold,
-                                        margin=self.margin)
-        return [GalleryIdentity(m.name, m.known, m.score, m.score - m.runner_up)
-                for m in matches]
+def GalleryRecognizer(gallery: Gallery,  # noqa: N802 - the old class name
+                      unknown_threshold: float = thresholds.IDENTIFY_COSINE,
+                      margin: float = thresholds.IDENTIFY_MARGIN) -> Gallery:
+    """Deprecated: a Gallery is an Identifier itself; set its gates and pass it to the door."""
+    warnings.warn("GalleryRecognizer(gallery) is no longer needed: pass the Gallery (its "
+                  "unknown_threshold and margin are the gates)", DeprecationWarning,
+                  stacklevel=2)
+    check_gate(unknown_threshold, margin)
+    gallery.unknown_threshold, gallery.margin = float(unknown_threshold), float(margin)
+    return gallery
 
 
-@dataclass(frozen=True)
-class GalleryIdentity:
-    """One answer of :class:`GalleryRecognizer` (the fields the door reads)."""
-
-    name: str
-    known: bool
-    similarity: float
-    margin: float
+#: The answer of an empty gallery.
+_NOBODY = Identity(UNKNOWN, False, float("-inf"), float("-inf"))
 
 
 def _decide(scores: NDArray[np.float32], ids: NDArray[np.int64], names: List[str],
-            threshold: float, per_person: str, margin: float) -> Match:
+            unknown_threshold: float, per_person: str, margin: float) -> Identity:
     """The per-person decision over one query's top faceprints (best first)."""
     per: Dict[str, List[Tuple[float, int]]] = {}
     for score, fid, name in zip(scores, ids, names):
         if fid >= 0:
             per.setdefault(name, []).append((float(score), int(fid)))
     if not per:  # an empty gallery
-        return Match("unknown", False, float("-inf"), float("-inf"), None)
+        return _NOBODY
     ranked = sorted(
         ((float(np.mean([s for s, _ in hits[:2]])) if per_person == "mean2" else hits[0][0],
           name, hits[0][1]) for name, hits in per.items()), reverse=True)
     best, name, best_id = ranked[0]
-    second = ranked[1][0] if len(ranked) > 1 else float("-inf")
-    known = best >= threshold and best - second >= margin
-    return Match(name if known else "unknown", bool(known), float(best), float(second),
-                 best_id if known else None)
+    lead = best - ranked[1][0] if len(ranked) > 1 else float("inf")
+    known = bool(open_set_gate(np.float64(best), np.float64(lead), unknown_threshold, margin))
+    return Identity(name if known else UNKNOWN, known, float(best), float(lead),
+                    faceprint_id=best_id if known else None)
 
 
 def _json_object(value: Any, what: str) -> Dict[str, Any]:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import GalleryError
+from ..errors import GalleryError
 
 #: The number of top faceprints per-person decisions look at (Gallery.identify), and the
 #: most it looks at when the first pool holds one person only.

@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Optional, Union
 import cv2
 import numpy as np
 
-from ._validate import check_range
+from .._validate import check_range
 
 logger = logging.getLogger(__name__)
 

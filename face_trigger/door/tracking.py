@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
 
 
 @dataclass

@@ -24,9 +24,9 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
-from ._fileio import atomic_write_text
-from ._validate import check_range
-from .errors import AuditError
+from .._fileio import atomic_write_text
+from .._validate import check_range
+from ..errors import AuditError
 
 GENESIS = "0" * 64
 

@@ -9,14 +9,14 @@ from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import thresholds
-from .decision import face_quality
-from .enrollment import scan_folder
-from .errors import FaceTriggerError, InvalidParameterError
-from .faceprint import Faceprint
-from .gallery import Gallery
-from .image_io import decode_image, read_image, read_image_bytes
-from .pipeline import FacePipeline, largest_face
+from .. import thresholds
+from ..quality import face_quality
+from ..enrollment import scan_folder
+from ..errors import FaceTriggerError, InvalidParameterError
+from ..faceprint import Faceprint
+from .facade import Gallery
+from ..image_io import decode_image, read_image, read_image_bytes
+from ..pipeline import FacePipeline, largest_face
 
 #: What each strictness refuses. Flags not refused are enrolled with a warning.
 STRICTNESS = {
@@ -127,7 +127,7 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
     return PhotoReport(name, person, True, tuple(flags), "; ".join(details), faceprint_id)
 
 
-def enroll_gallery_folder(gallery: Gallery, root: Union[str, os.PathLike],
+def enroll_folder(gallery: Gallery, root: Union[str, os.PathLike],
                           pipeline: Optional[FacePipeline] = None, strictness: str = "normal",
                           limits: QualityLimits = QualityLimits(),
                           progress: Optional[bool] = None) -> GalleryEnrollment:

@@ -19,12 +19,15 @@ import numpy as np
 
 from .actions import Action, ActionRunner
 from .audit import AuditLog
-from .align import align_faces
-from .decision import (IDENTIFIED, UNKNOWN, DecisionSettings, FaceQuality, PersonArming,
-                       TrackDecider, TrackState, face_quality)
-from .errors import AuditError, GalleryUnavailableError
-from .image_io import crop_around, write_image
-from .pipeline import FacePipeline
+from ..align import align_faces
+from ..quality import FaceQuality, face_quality
+from ..types import UNKNOWN
+from .decision import IDENTIFIED, DecisionSettings, TrackDecider, TrackState
+from .policy import PersonArming
+from ..errors import AuditError, GalleryUnavailableError
+from ..identity import Identifier
+from ..image_io import crop_around, write_image
+from ..pipeline import FacePipeline
 from .sources import Frame
 from .tracking import CutDetector, IoUTracker, Track, box_jumped, iou_matrix
 
@@ -73,9 +76,9 @@ class DoorTrigger:
 
     Parameters
     ----------
-    recognizer : FaceRecognizer or GalleryRecognizer
-        Trained (or loaded) recognizer, or a gallery: its ``identify`` names each
-        observation. When it raises GalleryUnavailableError (a shared gallery's database
+    recognizer : Identifier
+        A trained (or loaded) FaceRecognizer, or a Gallery: its ``identify`` names each
+        observation and its ``unknown_threshold`` / ``margin`` are the gates. When it raises GalleryUnavailableError (a shared gallery's database
         is down) the loop keeps running: faces are not identified (nothing fires), the
         outage and the recovery go to the audit log, and identification is retried after
         ``retry_s`` seconds, doubling up to ``max_retry_s``.
@@ -96,7 +99,7 @@ class DoorTrigger:
         First and longest wait before retrying an unavailable recognizer.
     """
 
-    def __init__(self, recognizer: Any, pipeline: Optional[FacePipeline] = None, *,
+    def __init__(self, recognizer: Identifier, pipeline: Optional[FacePipeline] = None, *,
                  settings: DecisionSettings = DecisionSettings(),
                  actions: Sequence[Action] = (), audit: Optional[AuditLog] = None,
                  snapshot_dir: Union[str, os.PathLike, None] = None, dry_run: bool = False,

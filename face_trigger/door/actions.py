@@ -17,9 +17,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from ._validate import check_range
-from .decision import GrantPolicy
-from .errors import InvalidParameterError
+from .._validate import check_range
+from .policy import GrantPolicy
+from ..errors import InvalidParameterError
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Tuple, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from ._fileio import atomic_write_with
-from .errors import GalleryError
+from .._fileio import atomic_write_with
+from ..errors import GalleryError
 
 
 #: Product quantiser of the first stage: 64 sub-vectors of 2 dimensions, 4 bits each.

@@ -1,0 +1,16 @@
+"""The 1:N store: who is enrolled, with which faceprints, and identification over them.
+
+``Gallery(location, model)`` opens an SQLite file (searched in this process) or a
+``postgresql://`` database (pgvector, shared by many processes); both answer
+:meth:`Gallery.identify` with :class:`~face_trigger.Identity`. Modules: ``facade`` (the
+Gallery), ``backend`` (the storage protocol), ``sqlite``, ``postgres``, ``index`` (the
+compact faiss index of large SQLite galleries), ``enrollment`` (photos in, with a
+quality report).
+"""
+from .enrollment import PhotoReport, QualityLimits, enroll_folder, enroll_photo
+from .facade import (COMPACT_FROM, IDENTIFY_POOL, MAX_K, FaceprintRecord, Gallery,
+                     GalleryRecognizer, upgrade_gallery)
+
+__all__ = ["Gallery", "FaceprintRecord", "upgrade_gallery", "enroll_photo", "enroll_folder",
+           "QualityLimits", "PhotoReport", "COMPACT_FROM", "IDENTIFY_POOL", "MAX_K",
+           "GalleryRecognizer"]
