@@ -203,7 +203,8 @@ def calibrate(root: Union[str, os.PathLike], target_fmr: float = 1e-3,
     pipeline = pipeline if pipeline is not None else FacePipeline()
     enrollment = enroll_folder(root, pipeline, progress=progress, several_faces="largest")
     people = len(set(enrollment.labels))
-    counts = np.unique(enrollment.labels, return_counts=True)[1] if enrollment.labels else []
+    counts = (np.unique(enrollment.labels, return_counts=True)[1] if enrollment.labels
+              else np.zeros(0, np.int64))
     if people < 2:
         raise CalibrationError(f"calibration needs at least two people with usable photos under "
                                f"{root}; found {people}")

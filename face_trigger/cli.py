@@ -88,21 +88,25 @@ def _init_worker(max_side: Optional[int]) -> None:
     _WORKER["pipeline"] = FacePipeline(ft.detector.YuNetDetector(max_side=max_side))
 
 
-def _analyze_with(pipeline: Any, path: str):
+#: One analysed file: (path, [(box, embedding, score)...] or None, error or None).
+Analysed = Tuple[str, Optional[List[Tuple[List[float], Any, float]]], Optional[str]]
+
+
+def _analyze_with(pipeline: Any, path: str) -> Analysed:
     try:
         faces = pipeline.analyze(read_image(path))
     except FaceTriggerError as exc:
         return path, None, str(exc)
-    return path, [(f.box.tolist(), f.embedding, f.score) for f in faces], None
+    return path, [(f.box.tolist(), f.vector, f.score) for f in faces], None
 
 
-def _analyze_in_worker(path: str):
+def _analyze_in_worker(path: str) -> Analysed:
     return _analyze_with(_WORKER["pipeline"], path)
 
 
 def analyze_files(paths: Sequence[str], max_side: Optional[int], cpus: int,
-                  what: str) -> Iterable[Tuple[str, Optional[list], Optional[str]]]:
-    """(path, [(box, embedding, score)...] or None, error or None), in input order."""
+                  what: str) -> Iterable[Analysed]:
+    """One :data:`Analysed` per path, in input order."""
     if cpus < 0:
         cpus = os.cpu_count() or 1  # -1: every core, like face_recognition's --cpus -1
     if cpus <= 1 or len(paths) < 2:
@@ -135,7 +139,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if args.format == "csv" and not args.json:
         _csv_row("file", "x1", "y1", "x2", "y2", "score")
     for path, faces, error in analyze_files(readable, args.max_side, args.cpus, "detecting"):
-        if error:
+        if error or faces is None:
             print(f"face-trigger: {path}: {error}", file=sys.stderr)
             status = EXIT_INPUT
             continue
@@ -177,7 +181,7 @@ def _known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[s
             continue
         if len(faces) > 1:
             warnings.append(f"{image}: {len(faces)} faces, the largest was used")
-        embeddings.append(ft.pipeline.largest_face(faces).embedding)
+        embeddings.append(ft.pipeline.largest_face(faces).vector)
         names.append(image.stem)
     if folders:  # KNOWN/<name>/*.jpg: photos with exactly one face
         enrolled = ft.enrollment.enroll_folder(path, pipeline)
@@ -211,7 +215,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     readable = [p for p, problem in inputs if problem is None]
     for path, faces, error in analyze_files(readable, ft.thresholds.DETECT_MAX_SIDE, args.cpus,
                                             "identifying"):
-        if error:
+        if error or faces is None:
             print(f"face-trigger: {path}: {error}", file=sys.stderr)
             status = EXIT_INPUT
             continue
@@ -324,7 +328,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
         labels = _gallery_labels(args.db, faces, pipeline)
     if args.model and faces:
         recognizer = ft.FaceRecognizer().load(args.model, key=args.key)
-        who = recognizer.identify(np.stack([f.embedding for f in faces]))
+        who = recognizer.identify(np.stack([f.vector for f in faces]))
         labels = [f"{w.name} {w.similarity:.2f}" for w in who]
     write_image(args.output, draw_faces(frame, faces, labels))
     print(f"{len(faces)} face(s); annotated image written to {args.output}", file=sys.stderr)
@@ -383,10 +387,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"{path.name} ({frame.shape[1]}x{frame.shape[0]}): {len(faces)} face(s)")
         for i, face in enumerate(faces):
             box = " ".join(f"{v:.0f}" for v in face.box)
-            head = ", ".join(f"{v:+.3f}" for v in face.embedding[:4])
+            vector = face.vector
+            head = ", ".join(f"{v:+.3f}" for v in vector[:4])
             print(f"  face {i}: box x1 y1 x2 y2 = {box}, score {face.score:.3f}, "
-                  f"embedding {face.embedding.shape[0]}-d {face.embedding.dtype} "
-                  f"norm {float((face.embedding ** 2).sum()) ** 0.5:.3f} [{head}, ...]")
+                  f"embedding {vector.shape[0]}-d {vector.dtype} "
+                  f"norm {float((vector ** 2).sum()) ** 0.5:.3f} [{head}, ...]")
         if faces:
             found.append((path.name, faces[0]))
         panels.append(draw_faces(frame, faces, [f"{path.stem} {f.score:.2f}" for f in faces]))
@@ -394,7 +399,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"cosine similarity between faces (same person at >= {MATCH_COSINE}):")
         for a, (name_a, face_a) in enumerate(found):
             for name_b, face_b in found[a + 1:]:
-                similarity = float(face_a.embedding @ face_b.embedding)
+                similarity = float(face_a.vector @ face_b.vector)
                 verdict = "same person" if similarity >= MATCH_COSINE else "different people"
                 print(f"  {name_a} vs {name_b}: {similarity:.3f} -> {verdict}")
     output = write_image(args.output, side_by_side(panels))

@@ -149,7 +149,7 @@ class YuNetDetector:
         boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
         landmarks = raw[:, 4:14].reshape(-1, 5, 2) * scale
-        return Detections(boxes, landmarks, raw[:, 14])
+        return Detections(boxes, landmarks, np.asarray(raw[:, 14], np.float32))
 
     def __getstate__(self) -> dict:
         # The OpenCV net is not picklable: keep what rebuilds it (and re-verifies it).

@@ -113,7 +113,7 @@ def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
         elif len(faces) > 1 and several_faces == "skip":
             records.append(EnrollmentRecord(path, person, SEVERAL_FACES, f"{len(faces)} faces"))
         else:
-            embeddings.append(largest_face(faces).embedding)
+            embeddings.append(largest_face(faces).vector)
             labels.append(person)
             records.append(EnrollmentRecord(
                 path, person, ENROLLED, f"largest of {len(faces)} faces" if len(faces) > 1 else ""))

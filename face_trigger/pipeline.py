@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,7 +81,7 @@ class FacePipeline:
         """Identity of the embedder model (what embeddings are comparable by)."""
         return self.embedder.model
 
-    def detect(self, frame: NDArray[np.uint8], **overrides: float) -> Detections:
+    def detect(self, frame: NDArray[np.uint8], **overrides: Any) -> Detections:
         """Detections for one BGR uint8 frame (see :meth:`YuNetDetector.detect`)."""
         return self.detector.detect(frame, **overrides)
 
@@ -167,7 +167,7 @@ class FacePipeline:
     # ------------------------------------------------------------------ faceprints
     def faceprints(self, frame: NDArray[np.uint8]) -> List[Faceprint]:
         """A :class:`Faceprint` for every face of a frame (one batch), strongest first."""
-        return [Faceprint(f.embedding, self.model.id) for f in self.analyze(frame)]
+        return [Faceprint(f.vector, self.model.id) for f in self.analyze(frame)]
 
     def largest_faceprint(self, frame: NDArray[np.uint8]) -> Faceprint:
         """The faceprint of the largest face.
@@ -177,7 +177,7 @@ class FacePipeline:
         NoFaceError
             The frame has no face.
         """
-        return Faceprint(largest_face(self.analyze(frame)).embedding, self.model.id)
+        return Faceprint(largest_face(self.analyze(frame)).vector, self.model.id)
 
     def faceprint_from_chip(self, chip: NDArray[np.uint8]) -> Faceprint:
         """The faceprint of an already aligned BGR uint8 (112, 112, 3) chip."""

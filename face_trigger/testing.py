@@ -156,9 +156,9 @@ def door_video(visits: Sequence[Visit], seconds: float, size: Tuple[int, int] = 
                 frame[y0:y1, x0:x1] = small[y0 - y:y1 - y, x0 - x:x1 - x]
         if noise_bank:
             up, down = noise_bank[index % len(noise_bank)]
-            frame = cv2.subtract(cv2.add(frame, up), down)
+            frame = np.asarray(cv2.subtract(cv2.add(frame, up), down), np.uint8)
         if blur_every and index % blur_every == 0:
-            frame = cv2.blur(frame, (9, 1))
+            frame = np.asarray(cv2.blur(frame, (9, 1)), np.uint8)
         yield frame, infos
 
 
@@ -472,7 +472,7 @@ def write_video(path: Union[str, "os.PathLike[str]"], frames: Iterable[NDArray[n
     try:
         for frame in frames:
             if writer is None:
-                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps,
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps,
                                          (frame.shape[1], frame.shape[0]))
                 if not writer.isOpened():
                     raise OSError(f"OpenCV cannot write video {path}")

@@ -11,12 +11,12 @@ Array conventions (see ARCHITECTURE.md §2):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional, Union
+from typing import Iterator, Optional, Union, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InvalidParameterError
+from .errors import EmbeddingError, InvalidParameterError
 
 #: The name given to a face that matches nobody enrolled.
 UNKNOWN = "unknown"
@@ -92,6 +92,15 @@ class Face:
     track_id: Optional[int] = None
 
     @property
+    def vector(self) -> FloatArray:
+        """The embedding, for a face that went through the embedder (``analyze``,
+        ``faceprints``); EmbeddingError for a face that was only detected."""
+        if self.embedding is None:
+            raise EmbeddingError("this face was detected but not embedded: use "
+                                 "FacePipeline.analyze (or embed) to get its embedding")
+        return self.embedding
+
+    @property
     def width(self) -> float:
         """Box width in pixels."""
         return float(self.box[2] - self.box[0])
@@ -140,12 +149,22 @@ class Detections:
     def __len__(self) -> int:
         return int(self.boxes.shape[0])
 
-    def __getitem__(self, index: Union[int, slice, NDArray]) -> Union[Face, "Detections"]:
+    @overload
+    def __getitem__(self, index: Union[int, np.integer]) -> Face: ...
+
+    @overload
+    def __getitem__(self, index: Union[slice, NDArray]) -> "Detections": ...
+
+    def __getitem__(self, index: Union[int, np.integer, slice, NDArray]
+                    ) -> Union[Face, "Detections"]:
         if isinstance(index, (int, np.integer)):
-            return Face(box=self.boxes[index], landmarks=self.landmarks[index],
-                        score=float(self.scores[index]))
+            return self.face(int(index))
         return Detections(self.boxes[index], self.landmarks[index], self.scores[index])
+
+    def face(self, i: int) -> Face:
+        """Detection ``i`` as a Face (no embedding)."""
+        return Face(box=self.boxes[i], landmarks=self.landmarks[i], score=float(self.scores[i]))
 
     def __iter__(self) -> Iterator[Face]:
         for i in range(len(self)):
-            yield self[i]
+            yield self.face(i)

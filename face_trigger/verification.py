@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,6 +13,7 @@ from .errors import EmbeddingError, NoFaceError
 from .faceprint import Faceprint, check_same_model, check_unit_vector
 from .image_io import ImageSource, read_image
 from .pipeline import FacePipeline, largest_face
+from .types import Face
 
 Vector = Union[Faceprint, NDArray[np.float32]]
 
@@ -118,20 +119,22 @@ def verify(img1: ImageSource, img2: ImageSource, *, pipeline: Optional[FacePipel
     """
     pipeline = pipeline if pipeline is not None else FacePipeline()
     calibration = calibration if calibration is not None else default_calibration()
-    faces = []
+    faces: List[Optional[Face]] = []
     for image in (img1, img2):
         found = pipeline.analyze(read_image(image))
         faces.append(largest_face(found) if found else None)
-    boxes = tuple(None if f is None else np.array(f.box) for f in faces)
+    first, second = faces
+    boxes = (None if first is None else np.array(first.box),
+             None if second is None else np.array(second.box))
     missing = [name for name, f in zip(("img1", "img2"), faces) if f is None]
-    if missing:
+    if first is None or second is None:
         message = f"no face found in {' and '.join(missing)}"
         if not soft:
             raise NoFaceError(message)
         return VerifyResult(False, float("nan"), threshold, 0.0, boxes, pipeline.model.id,
                             message)
-    a = Faceprint(faces[0].embedding, pipeline.model.id)
-    b = Faceprint(faces[1].embedding, pipeline.model.id)
+    a = Faceprint(first.vector, pipeline.model.id)
+    b = Faceprint(second.vector, pipeline.model.id)
     probability, value = compare(a, b, calibration)
     return VerifyResult(value >= threshold, value, threshold, probability, boxes,
                         pipeline.model.id)

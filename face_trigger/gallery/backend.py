@@ -7,7 +7,7 @@ already unit float32 rows of shape (n, 128); names are already checked.
 from __future__ import annotations
 
 import re
-from typing import (Any, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple,
+from typing import (Any, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union,
                     runtime_checkable)
 from urllib.parse import urlsplit, urlunsplit
 
@@ -120,7 +120,8 @@ def check_model(location: str, stored: Optional[str], model: str) -> None:
 UNIT_NORM_TOLERANCE = 1e-3
 
 
-def check_unit_norms(location: str, ids: Sequence[int], norms: NDArray[np.floating]) -> None:
+def check_unit_norms(location: str, ids: Union[Sequence[int], NDArray[np.int64]],
+                     norms: Any) -> None:
     """Refuse stored vectors that are not finite unit vectors (NaN, or scaled: one vector
     x100 made every stranger match in an inner-product search). ``ids`` and ``norms`` are
     parallel; GalleryError names the first bad faceprint id."""

@@ -109,11 +109,11 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
         details.append(f"yaw {quality.yaw:.2f} > {limits.max_yaw}")
     own = gallery.vectors_of(person)
     if len(own):
-        best_own = float((own @ face.embedding).max())
+        best_own = float((own @ face.vector).max())
         if best_own < limits.outlier_below:
             flags.append("outlier")
             details.append(f"best similarity to {person}'s photos {best_own:.2f}")
-    other_name, other_score = gallery.best_other(face.embedding, person)
+    other_name, other_score = gallery.best_other(face.vector, person)
     if other_name is not None and other_score >= limits.lookalike_from:
         flags.append("lookalike")
         details.append(f"similarity {other_score:.2f} to {other_name}")
@@ -122,7 +122,7 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
         return PhotoReport(name, person, False, tuple(flags), "; ".join(details))
     quality_record = {"width": round(quality.width, 1), "sharpness": round(quality.sharpness, 1),
                       "yaw": round(quality.yaw, 3), "score": round(face.score, 3)}
-    (faceprint_id,) = gallery.add_faceprints(person, [Faceprint(face.embedding, pipeline.model.id)],
+    (faceprint_id,) = gallery.add_faceprints(person, [Faceprint(face.vector, pipeline.model.id)],
                                              sources=[source], qualities=[quality_record])
     return PhotoReport(name, person, True, tuple(flags), "; ".join(details), faceprint_id)
 

@@ -46,7 +46,7 @@ try:
     import psycopg
     from pgvector.psycopg import register_vector
 except ImportError as _missing:  # pragma: no cover - depends on the extra
-    psycopg = None
+    psycopg = None  # type: ignore[assignment]
     _IMPORT_ERROR: Optional[ImportError] = _missing
 else:
     _IMPORT_ERROR = None
@@ -141,9 +141,9 @@ def _relation_exists(conn: "psycopg.Connection", name: str) -> bool:
     fresh snapshot (to_regclass() answers from a cache that waiting on an advisory lock
     does not refresh: a process that waited while another created the schema would not
     see it)."""
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN "
-                        "pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE n.nspname = %s AND c.relname = %s)", (SCHEMA, name)).fetchone()[0]
+    return _first(conn, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN "
+                  "pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                  "WHERE n.nspname = %s AND c.relname = %s)", (SCHEMA, name))
 
 
 def _stored_version(conn: "psycopg.Connection") -> int:
@@ -303,7 +303,7 @@ class PostgresBackend:
 
     def count(self) -> int:
         with self._session() as conn:
-            return int(conn.execute(f"SELECT count(*) FROM {SCHEMA}.faceprints").fetchone()[0])
+            return int(_first(conn, f"SELECT count(*) FROM {SCHEMA}.faceprints"))
 
     def _index_state(self) -> Optional[Tuple[int, int]]:
         """(lists, rows when built) of the search index, or None when there is none."""
@@ -329,8 +329,7 @@ class PostgresBackend:
         query on the usual path: max(id) bounds the count from above (ids never return)."""
         self._sizes_changed()
         with self._session() as conn:
-            bound = conn.execute(f"SELECT coalesce(max(id), 0) FROM {SCHEMA}.faceprints"
-                                 ).fetchone()[0]
+            bound = _first(conn, f"SELECT coalesce(max(id), 0) FROM {SCHEMA}.faceprints")
         if bound < self.exact_below:
             return  # small: searched exactly, no index needed
         state = self._index_state()
@@ -344,10 +343,10 @@ class PostgresBackend:
         is building, or (unless ``force``) when the gallery has not grown enough since the
         last build. Returns whether this call built it."""
         with self._session() as conn:
-            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_BUILD_KEY,)).fetchone()[0]:
+            if not _first(conn, "SELECT pg_try_advisory_lock(%s)", (_BUILD_KEY,)):
                 return False
             try:
-                rows = conn.execute(f"SELECT count(*) FROM {SCHEMA}.faceprints").fetchone()[0]
+                rows = _first(conn, f"SELECT count(*) FROM {SCHEMA}.faceprints")
                 self._index = (-1e9, None)
                 state = self._index_state()
                 if not force and (rows < self.exact_below or (
@@ -379,8 +378,8 @@ class PostgresBackend:
         if time.monotonic() - stamp < _CACHE_TTL:
             return small
         with self._session() as conn:
-            seen = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {SCHEMA}.faceprints "
-                                "LIMIT %s) t", (self.exact_below,)).fetchone()[0]
+            seen = _first(conn, f"SELECT count(*) FROM (SELECT 1 FROM {SCHEMA}.faceprints "
+                                "LIMIT %s) t", (self.exact_below,))
         small = seen < self.exact_below
         self._small = (time.monotonic(), small)
         return small
@@ -442,7 +441,7 @@ class PostgresBackend:
                          (name, time.time()))
             row = conn.execute(f"SELECT id FROM {SCHEMA}.people WHERE name = %s",
                                (name,)).fetchone()
-        return int(row[0])
+        return int(_first_of(row))
 
     # ------------------------------------------------------------------ faceprints
     def add_faceprints(self, name: str, rows: NDArray[np.float32],
@@ -458,7 +457,7 @@ class PostgresBackend:
                         f"INSERT INTO {SCHEMA}.faceprints (person_id, vector, source_sha256, "
                         "quality, thumbnail, created) VALUES (%s, %s, %s, %s, %s, %s) "
                         "RETURNING id", (person, vector, source, json.dumps(quality), thumb, now))
-                    ids.append(int(cursor.fetchone()[0]))
+                    ids.append(int(_first_of(cursor.fetchone())))
         self._after_write()
         return ids
 
@@ -543,7 +542,7 @@ class PostgresBackend:
                      "ORDER BY q.i, f.distance, f.id")
             params = {"q": list(queries), "k": k}
         with self._session(write=exact) as conn:  # a transaction only for SET LOCAL
-            if exact:  # a sequential scan: every faceprint compared
+            if state is None:  # a sequential scan: every faceprint compared
                 conn.execute("SET LOCAL enable_indexscan = off")
             else:
                 probes = self.probes or default_probes(state[0])
@@ -567,3 +566,15 @@ def _matrix(vectors: List[Any]) -> NDArray[np.float32]:
     if not vectors:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
     return np.stack([v.to_numpy() for v in vectors]).astype(np.float32)
+
+
+def _first_of(row: Optional[Tuple[Any, ...]]) -> Any:
+    """The first column of a row a statement must return."""
+    if row is None:
+        raise GalleryError("the database returned no row where one was expected")
+    return row[0]
+
+
+def _first(conn: "psycopg.Connection", query: str, params: Any = None) -> Any:
+    """The first column of the first row of ``query``."""
+    return _first_of(conn.execute(query, params).fetchone())

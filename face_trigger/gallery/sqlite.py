@@ -268,7 +268,7 @@ class SQLiteBackend:
                                     (name, json.dumps(metadata), time.time()))
             except sqlite3.IntegrityError:
                 raise GalleryError(f"{name!r} is already enrolled") from None
-            return int(cursor.lastrowid)
+            return _rowid(cursor)
 
     def people(self) -> List[Dict[str, Any]]:
         rows = self._db().execute(
@@ -336,7 +336,7 @@ class SQLiteBackend:
                         "thumbnail, created) VALUES (?, ?, ?, ?, ?, ?)",
                         (row[0], vector.tobytes(), source, json.dumps(quality), thumb,
                          time.time()))
-                    ids.append(int(cursor.lastrowid))
+                    ids.append(_rowid(cursor))
             self._append(rows, np.array(ids, np.int64), (name,) * len(ids))
         return ids
 
@@ -415,9 +415,10 @@ class SQLiteBackend:
         m, n = queries.shape[0], snap.ids.shape[0]
         scores, ids, _ = empty_result(m, k)
         if n and m:
-            if snap.index is None:
-                sims, pool = queries @ snap.vectors.T, snap.ids
-                top_scores, top_ids = _top_k(sims, pool, k)
+            if snap.vectors is not None:  # exact mode: the rows are in memory
+                top_scores, top_ids = _top_k(queries @ snap.vectors.T, snap.ids, k)
+            elif snap.index is None:
+                raise GalleryError(f"{self.path}: search state has neither rows nor an index")
             elif exact:
                 top_scores, top_ids = self._exact_scan(queries, snap.ids, k)
             else:  # compact: approximate candidates, then exact scores from the database
@@ -506,3 +507,10 @@ def _top_k(sims: NDArray, pool: NDArray[np.int64], k: int
     order = np.argsort(-top_scores, axis=1, kind="stable")
     return (np.take_along_axis(top_scores, order, axis=1),
             np.take_along_axis(top_ids, order, axis=1))
+
+
+def _rowid(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote."""
+    if cursor.lastrowid is None:
+        raise GalleryError("the database did not report the id of a new row")
+    return int(cursor.lastrowid)
