@@ -166,31 +166,14 @@ def _known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[s
         return recognizer, []
     if not path.is_dir():
         raise UsageError(f"known people: {known} is neither a folder nor a saved model")
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    folders = any(p.is_dir() for p in path.iterdir())
-    embeddings, names, warnings = [], [], []
-    pipeline = FacePipeline()
-    for image in files:
-        try:
-            faces = pipeline.analyze(read_image(image))
-        except FaceTriggerError as exc:
-            warnings.append(f"{image}: {exc}")
-            continue
-        if not faces:
-            warnings.append(f"{image}: no face found, skipped")
-            continue
-        if len(faces) > 1:
-            warnings.append(f"{image}: {len(faces)} faces, the largest was used")
-        embeddings.append(ft.pipeline.largest_face(faces).vector)
-        names.append(image.stem)
-    if folders:  # KNOWN/<name>/*.jpg: photos with exactly one face
-        enrolled = ft.enrollment.enroll_folder(path, pipeline)
-        warnings += [f"{r.path}: {r.status} {r.detail}".rstrip() for r in enrolled.skipped]
-        embeddings += list(enrolled.embeddings)
-        names += enrolled.labels
-    if not names:
+    # KNOWN/<name>.jpg or KNOWN/<name>/*.jpg; of several faces the largest is used
+    enrolled = ft.enrollment.enroll_folder(path, FacePipeline(), progress=False,
+                                           several_faces="largest")
+    warnings = [f"{r.path}: {r.status} {r.detail}".rstrip() for r in enrolled.records
+                if r.status != ft.enrollment.ENROLLED or r.detail]
+    if not enrolled.labels:
         raise UsageError(f"known people: no usable face under {known}")
-    recognizer.fit(np.stack(embeddings), names)
+    recognizer.fit(enrolled.embeddings, enrolled.labels)
     return recognizer, warnings
 
 

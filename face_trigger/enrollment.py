@@ -64,7 +64,9 @@ class EnrollmentResult:
 
 
 def scan_folder(root: Union[str, os.PathLike]) -> List[Tuple[str, Path]]:
-    """(person, photo path) pairs under ``root/<person>/``, sorted; hidden files skipped.
+    """(person, photo path) pairs, sorted: every photo under ``root/<person>/``, and every
+    photo directly in ``root`` as ``<person>.jpg`` (the face_recognition layout; both may
+    be mixed). Hidden files are skipped.
 
     Raises
     ------
@@ -74,19 +76,22 @@ def scan_folder(root: Union[str, os.PathLike]) -> List[Tuple[str, Path]]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"enrolment folder not found: {root}")
-    pairs = []
+    pairs = [(photo.stem, photo) for photo in sorted(root.iterdir()) if _is_photo(photo)]
     for person in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for photo in sorted(person.iterdir()):
-            if photo.is_file() and photo.suffix.lower() in IMAGE_SUFFIXES \
-                    and not photo.name.startswith("."):
-                pairs.append((person.name, photo))
-    return pairs
+        pairs += [(person.name, photo) for photo in sorted(person.iterdir()) if _is_photo(photo)]
+    return sorted(pairs)
+
+
+def _is_photo(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES \
+        and not path.name.startswith(".")
 
 
 def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
                   progress: Optional[bool] = None,
                   several_faces: str = "skip") -> EnrollmentResult:
-    """Embed the face of every photo under ``root/<person>/``.
+    """Embed the face of every photo of :func:`scan_folder` (``root/<person>/*.jpg`` or
+    ``root/<person>.jpg``).
 
     Photos without a face are skipped and recorded, as are unreadable files.
     Photos with several faces are skipped (``several_faces="skip"``) or give

@@ -376,3 +376,23 @@ def test_without_faiss_a_large_gallery_stays_exact_and_says_so(tmp_path, monkeyp
     assert not reopened.compact and "without faiss" in caplog.text
     exact = np.argmax(queries @ vectors.T, axis=1) + 1  # ids start at 1
     assert np.array_equal(reopened.search(queries, k=1)[1][:, 0], exact)
+
+
+def test_a_flat_folder_of_name_photos_enrols_in_both_1_to_n_paths(tmp_path, data_dir, pipeline):
+    """KNOWN/<name>.jpg (face_recognition's layout) and KNOWN/<name>/*.jpg mixed."""
+    import shutil
+
+    root = tmp_path / "known"
+    (root / "biden").mkdir(parents=True)
+    shutil.copy(data_dir / "obama.jpg", root / "obama.jpg")
+    shutil.copy(data_dir / "obama3.jpg", root / "obama.png")  # not a copy: another photo
+    shutil.copy(data_dir / "biden.jpg", root / "biden" / "a.jpg")
+    recognizer = ft.FaceRecognizer(classifier="knn")
+    result = recognizer.fit_folder(root, progress=False)
+    assert sorted(result.labels) == ["biden", "obama", "obama"]
+    gallery = ft.Gallery(tmp_path / "g.db", pipeline.model)
+    enrolled = ft.gallery.enroll_folder(gallery, root, pipeline, progress=False)
+    assert sum(r.enrolled for r in enrolled.reports) == 3
+    assert {p["name"]: p["faceprints"] for p in gallery.people()} == {"biden": 1, "obama": 2}
+    query = pipeline.largest_faceprint(ft.read_image(data_dir / "obama2.jpg"))
+    assert gallery.identify(query)[0].name == recognizer.identify(query.vector)[0].name == "obama"
