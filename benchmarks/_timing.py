@@ -11,7 +11,8 @@ import numpy as np
 
 def machine_line() -> str:
     import cv2
-    return (f"python {platform.python_version()}, OpenCV {cv2.__version__}, numpy {np.__version__}, "
+    return (f"python {platform.python_version()}, OpenCV {cv2.__version__}, "
+            f"numpy {np.__version__}, "
             f"{os.cpu_count()} CPUs, cv2 threads {cv2.getNumThreads()}, {platform.machine()}")
 
 

@@ -38,8 +38,8 @@ import numpy as np
 import face_trigger as ft
 from _timing import machine_line
 from face_trigger.door.decision import DecisionSettings
-from face_trigger.door.sources import Frame, FrameSource
-from face_trigger.testing import (Scene, SceneRun, face_crop, hard_scenes, lfw_scenes,
+from face_trigger.door.sources import FrameSource
+from face_trigger.testing import (SceneRun, face_crop, hard_scenes, lfw_scenes,
                                   run_door_on_scene)
 from face_trigger.door.trigger import DoorTrigger
 
@@ -95,7 +95,8 @@ def main() -> None:
     pipeline = ft.FacePipeline()
     recognizer = ft.FaceRecognizer()
     recognizer.fit_folder(args.out / "people", progress=False)
-    print(f"video {video}: {FrameSource(video).__class__.__name__} of 720p frames at {FPS:.0f} fps; "
+    print(f"video {video}: {FrameSource(video).__class__.__name__} of 720p frames at "
+          f"{FPS:.0f} fps; "
           f"recognizer gate {recognizer.unknown_threshold}, margin {recognizer.margin}, "
           f"K-of-N {DecisionSettings().votes_needed} of {DecisionSettings().window}")
     tracked, baseline = [], []

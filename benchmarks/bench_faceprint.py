@@ -35,7 +35,8 @@ def main() -> None:
     cases = {
         "baseline: numpy dot of two float32 vectors": lambda: float(a.vector @ b.vector),
         "Faceprint.similarity (model check)": lambda: a.similarity(b),
-        "ft.verification.compare -> (probability, similarity)": lambda: ft.verification.compare(a, b),
+        "ft.verification.compare -> (probability, similarity)":
+            lambda: ft.verification.compare(a, b),
         "to_json": a.to_json,
         "from_json": lambda: ft.Faceprint.from_json(text),
         "to_int16": a.to_int16,
@@ -44,7 +45,8 @@ def main() -> None:
     report(measure(cases, args.repeats, warmup=20),
            baseline="baseline: numpy dot of two float32 vectors",
            title=f"per faceprint ({args.repeats} interleaved runs)")
-    many = {"ft.verification.similarities(a, 100,000 x 128)": lambda: ft.verification.similarities(a, gallery),
+    many = {"ft.verification.similarities(a, 100,000 x 128)":
+            lambda: ft.verification.similarities(a, gallery),
             "baseline: gallery @ a.vector": lambda: gallery @ a.vector}
     report(measure(many, 50, warmup=3), baseline="baseline: gallery @ a.vector",
            title="one against 100,000 (50 interleaved runs)")

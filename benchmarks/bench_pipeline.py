@@ -57,6 +57,9 @@ class OpenCVRecipe:
         return faces, features
 
 
+OURS = f"ours: detect_embedding (detector side {ft.thresholds.DETECT_MAX_SIDE})"
+
+
 def ten_face_frame(pipeline: ft.FacePipeline) -> np.ndarray:
     names = ["obama", "biden", "astronaut", "obama2", "obama3"]
     photos = {n: ft.read_image(next(DATA.glob(n + ".*"))) for n in names}
@@ -102,7 +105,7 @@ def main() -> None:
         cases = {
             "recipe: resize+FaceDetectorYN 640 + alignCrop+feature": lambda: recipe(frame),
             "recipe stage: resize + FaceDetectorYN 640": lambda: recipe.detect(frame),
-            f"ours: detect_embedding (detector side {ft.thresholds.DETECT_MAX_SIDE})":
+            OURS:
                 lambda: pipeline.detect_embedding(frame),
             "ours stage: resize + detect": lambda: pipeline.detect(frame),
             "ours stage: align": lambda: ft.align.align_faces(frame, det.landmarks),
@@ -118,7 +121,7 @@ def main() -> None:
                          title=f"{label} (interleaved, {args.repeats} runs each)")
         if len(det):
             print(f"  per face, ours end to end: "
-                  f"{medians[f'ours: detect_embedding (detector side {ft.thresholds.DETECT_MAX_SIDE})'] / len(det) * 1e3:.2f} ms")
+                  f"{medians[OURS] / len(det) * 1e3:.2f} ms")
 
     loads = import_and_load_seconds(args.load_runs)
     print(f"\nimport face_trigger + FacePipeline() in a fresh process: median "

@@ -21,7 +21,8 @@ import face_trigger as ft
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="folder of <person>/<photo> (e.g. ../shared/lfw_dev)")
+    parser.add_argument("root", type=Path,
+                        help="folder of <person>/<photo> (e.g. ../shared/lfw_dev)")
     parser.add_argument("--target-fmr", type=float, default=1e-3)
     parser.add_argument("--output", type=Path, help="write the calibration JSON here")
     parser.add_argument("--plot", type=Path, help="write score distributions and ROC (PNG)")

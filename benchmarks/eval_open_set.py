@@ -2,7 +2,8 @@
 
 Run by hand, on a prepared folder or on a folder of people:
 
-    python benchmarks/eval_open_set.py ROOT            # ROOT/train/<name>/*, ROOT/test/<name>/*, ROOT/unknown/*
+    # ROOT/train/<name>/*, ROOT/test/<name>/*, ROOT/unknown/*
+    python benchmarks/eval_open_set.py ROOT
     python benchmarks/eval_open_set.py --lfw ../shared/lfw_dev
 
 With --lfw, people with two or more photos are enrolled with the first half of their photos

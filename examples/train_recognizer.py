@@ -13,7 +13,8 @@ Try it on the test photos:
     cp tests/data/obama.jpg tests/data/obama3.jpg /tmp/people/obama/
     cp tests/data/biden.jpg /tmp/people/biden/
     python examples/train_recognizer.py /tmp/people -o /tmp/door.pkl --key change-me
-    python examples/recognize.py /tmp/door.pkl tests/data/obama2.jpg tests/data/astronaut.png --key change-me
+    python examples/recognize.py /tmp/door.pkl tests/data/obama2.jpg tests/data/astronaut.png \
+        --key change-me
 """
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ _MOVED = {
 _RENAMED = {"enroll_gallery_folder": ("gallery", "enroll_folder")}
 
 if TYPE_CHECKING:
-    from . import door, gallery
+    from . import door, gallery  # noqa: F401 - attributes for type checkers
     from .door import DoorTrigger, load_config
     from .gallery import Gallery
     from .recognizer import FaceRecognizer

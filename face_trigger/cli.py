@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 
 import face_trigger as ft
-from face_trigger import MATCH_COSINE, FacePipeline, FaceTriggerError, __version__, read_image, write_image
+from face_trigger import (MATCH_COSINE, FacePipeline, FaceTriggerError, __version__, read_image,
+                          write_image)
 from face_trigger.draw import draw_faces, side_by_side
 from face_trigger.enrollment import IMAGE_SUFFIXES
 from face_trigger.image_io import sample_images
@@ -38,6 +39,7 @@ EXIT_DIFFERENT = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_MODEL = 4
+
 
 class UsageError(Exception):
     """Bad arguments found after parsing (exit 2)."""

@@ -44,7 +44,8 @@ def test_recognizer_loads_a_calibration(people_dir, tmp_path, pipeline):
     ft.calibrate(people_dir, target_fmr=0.2, output=tmp_path / "cal.json", pipeline=pipeline,
                  progress=False)
     recognizer = ft.FaceRecognizer().load_calibration(tmp_path / "cal.json")
-    assert recognizer.unknown_threshold == ft.calibration.MatchCalibration.load(tmp_path / "cal.json").threshold
+    saved = ft.calibration.MatchCalibration.load(tmp_path / "cal.json")
+    assert recognizer.unknown_threshold == saved.threshold
 
 
 def test_pair_similarities_match_a_loop(reference):

@@ -106,7 +106,7 @@ def test_one_firing_per_visit_never_for_the_stranger(recognizer, pipeline, visit
 
 
 def test_two_people_at_once_are_tracked_separately(tmp_path_factory, crops, recognizer,
-                                                    pipeline):
+                                                   pipeline):
     visits = [Visit("obama", *crops["obama2"], start_s=0.2, x_from=0.25, x_to=0.25),
               Visit("biden", *crops["biden"], start_s=0.2, x_from=0.75, x_to=0.75)]
     path, _ = build(tmp_path_factory, "two.avi", visits, 3.0)
@@ -155,7 +155,7 @@ def test_webhook_reaches_a_real_http_server(recognizer, pipeline, visits_video, 
     assert [seq for seq, _ in anchors] == [decisions[body["event_id"]]
                                            for _, body in _Hook.received]
     assert ft.door.verify_chain(tmp_path / "audit.jsonl", anchors=anchors) == (True, len(results),
-                                                                          None)
+                                                                               None)
 
 
 def test_command_gets_its_arguments_without_a_shell(reference, pipeline, visits_video,

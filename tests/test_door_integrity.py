@@ -52,7 +52,7 @@ def recognizer(reference):
 
 
 def test_hard_cut_between_two_scenes_never_hands_over_an_identity(recognizer, pipeline, scenes,
-                                                                   tmp_path):
+                                                                  tmp_path):
     trigger, result = run(recognizer, pipeline, scenes["cut"],
                           audit=AuditLog(tmp_path / "audit.jsonl"))
     assert result.wrong_claims == []

@@ -137,7 +137,8 @@ def test_unusable_locations_refused(tmp_path, pipeline):
     same = ft.Gallery(f"sqlite:///{tmp_path / 'url.db'}", pipeline.model.id)
     assert same.location == same.path == str(tmp_path / "url.db")
     assert (tmp_path / "url.db").is_file()
-    assert ft.gallery.upgrade_gallery(tmp_path / "url.db", pipeline.model.id) == (1, 1)  # up to date
+    # up to date
+    assert ft.gallery.upgrade_gallery(tmp_path / "url.db", pipeline.model.id) == (1, 1)
     with pytest.raises(GalleryError, match="no gallery at"):
         ft.gallery.upgrade_gallery(tmp_path / "missing.db", pipeline.model.id)
 
@@ -228,8 +229,8 @@ def test_quality_report_of_a_folder(tmp_path, gallery_location, images, referenc
         (ft.image_io.crop_around(images["obama"], reference["obama"].box), 0, 0, 0.8),
         (ft.image_io.crop_around(images["biden"], reference["biden"].box), 600, 0, 0.8)])
     ft.write_image(root / "obama" / "c_group.jpg", group)
-    tiny = paste_faces((800, 800), [(ft.image_io.crop_around(images["obama"], reference["obama"].box),
-                                        300, 300, 60 / reference["obama"].width)])
+    obama = ft.image_io.crop_around(images["obama"], reference["obama"].box)
+    tiny = paste_faces((800, 800), [(obama, 300, 300, 60 / reference["obama"].width)])
     ft.write_image(root / "obama" / "d_tiny.jpg", tiny)
     ft.write_image(root / "obama" / "e_blurred.jpg",
                    cv2.GaussianBlur(images["obama3"], (0, 0), 8))

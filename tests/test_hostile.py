@@ -247,7 +247,7 @@ def test_a_frame_without_a_face_is_answered_with_empty_results(classifier, refer
 
 # ---------------------------------------------------------------- item 14: unsigned models
 def test_an_unsigned_model_warns_and_the_door_refuses_it(reference, tmp_path, monkeypatch,
-                                                        caplog, folders_for_door):
+                                                         caplog, folders_for_door):
     monkeypatch.delenv("FACE_TRIGGER_MODEL_KEY", raising=False)
     enrolled = np.stack([reference[n].embedding for n in ("obama", "obama3", "biden")])
     model = tmp_path / "door.pkl"

@@ -59,7 +59,8 @@ def test_same_identity_across_frame_sizes(pipeline, images, reference, height):
 
 
 def test_multi_face_frame_identities(pipeline, images, reference):
-    items = [(ft.image_io.crop_around(images[n], reference[n].box), x, 200, 220 / reference[n].width)
+    crop = ft.image_io.crop_around
+    items = [(crop(images[n], reference[n].box), x, 200, 220 / reference[n].width)
              for n, x in [("obama", 50), ("biden", 700), ("astronaut", 1350)]]
     frame = paste_faces((1920, 1080), items)
     faces = pipeline.analyze(frame)

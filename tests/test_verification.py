@@ -52,7 +52,8 @@ def test_compare_seed_order(pipeline, images):
         images["obama2"])
     probability, similarity = ft.verification.compare(a, b)
     assert similarity == pytest.approx(ft.similarity(a, b))
-    assert probability == pytest.approx(ft.calibration.default_calibration().probability(similarity))
+    expected = ft.calibration.default_calibration().probability(similarity)
+    assert probability == pytest.approx(expected)
     assert ft.verification.compare(a.vector, b.vector)[1] == pytest.approx(similarity)
     with pytest.raises(ft.EmbeddingError, match="faceprint with a faceprint"):
         ft.similarity(a, b.vector)

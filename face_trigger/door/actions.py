@@ -68,7 +68,6 @@ def _fill(template: str, event: Mapping[str, Any]) -> str:
                                 for k in EVENT_FIELDS})
 
 
-
 def _kill_group(process: "subprocess.Popen", reap: bool = True) -> None:
     """SIGKILL the process group of ``process`` (it leads its own session) and reap it
     (``reap=False`` from another thread: the thread waiting on it reaps it)."""
@@ -82,6 +81,7 @@ def _kill_group(process: "subprocess.Popen", reap: bool = True) -> None:
         process.communicate(timeout=5)
     except (subprocess.TimeoutExpired, ValueError, OSError):
         pass
+
 
 @dataclass
 class CommandAction(Action):

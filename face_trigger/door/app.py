@@ -34,19 +34,19 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
     """
     s = config.sections
     pipeline = FacePipeline(YuNetDetector(max_side=s["detector"]["max_side"],
-                                                conf_threshold=s["detector"]["conf_threshold"]))
+                                          conf_threshold=s["detector"]["conf_threshold"]))
     recognizer = _recognizer(s["recognizer"], pipeline, key, err)
     stop = stop if stop is not None else threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
     source = FrameSource(s["source"]["uri"], live=s["source"]["live"],
-                            max_backoff_s=s["source"]["max_backoff_s"], stop=stop.is_set)
+                         max_backoff_s=s["source"]["max_backoff_s"], stop=stop.is_set)
     audit = AuditLog(s["audit"]["path"], max_bytes=s["audit"]["max_bytes"],
-                        backups=s["audit"]["backups"], fsync=s["audit"]["fsync"])
+                     backups=s["audit"]["backups"], fsync=s["audit"]["fsync"])
     trigger = DoorTrigger(recognizer, pipeline, settings=config.decision_settings(),
-                             actions=config.build_actions(), audit=audit,
-                             snapshot_dir=s["audit"]["snapshots"], dry_run=dry_run)
+                          actions=config.build_actions(), audit=audit,
+                          snapshot_dir=s["audit"]["snapshots"], dry_run=dry_run)
     try:
         for event in trigger.run(source, health=lambda: source.stats.healthy):
             if as_json:
@@ -71,11 +71,11 @@ def _recognizer(settings: dict, pipeline: FacePipeline, key: Optional[str],
     threshold, margin = settings["unknown_threshold"], settings["margin"]
     if settings["gallery"]:
         gallery = Gallery(settings["gallery"], pipeline.model, unknown_threshold=threshold,
-                             margin=margin)
+                          margin=margin)
         print(f"gallery {gallery.location}: {len(gallery)} faceprints", file=err)
         return gallery
     recognizer = FaceRecognizer(classifier=settings["classifier"],
-                                   unknown_threshold=threshold, margin=margin)
+                                unknown_threshold=threshold, margin=margin)
     if settings["model"]:
         recognizer.load(settings["model"], key=key,
                         require_signature=settings["require_signature"])

@@ -125,7 +125,7 @@ class DoorConfig:
                                                **extra))
                 elif kind == "mqtt":
                     mqtt_keys = {k: spec[k] for k in ("host", "port", "topic", "username",
-                                                        "password_env", "qos", "retain")
+                                                      "password_env", "qos", "retain")
                                  if spec.get(k) is not None}
                     built.append(MqttAction(policy=policy, **mqtt_keys, **extra))
                 elif kind == "webhook":

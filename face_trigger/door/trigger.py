@@ -78,10 +78,11 @@ class DoorTrigger:
     ----------
     recognizer : Identifier
         A trained (or loaded) FaceRecognizer, or a Gallery: its ``identify`` names each
-        observation and its ``unknown_threshold`` / ``margin`` are the gates. When it raises GalleryUnavailableError (a shared gallery's database
-        is down) the loop keeps running: faces are not identified (nothing fires), the
-        outage and the recovery go to the audit log, and identification is retried after
-        ``retry_s`` seconds, doubling up to ``max_retry_s``.
+        observation and its ``unknown_threshold`` / ``margin`` are the gates. When it
+        raises GalleryUnavailableError (a shared gallery's database is down) the loop
+        keeps running: faces are not identified (nothing fires), the outage and the
+        recovery go to the audit log, and identification is retried after ``retry_s``
+        seconds, doubling up to ``max_retry_s``.
     pipeline : FacePipeline, optional
     settings : DecisionSettings
         K-of-N voting, minimum face, cooldown and re-arming.

@@ -128,9 +128,9 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
 
 
 def enroll_folder(gallery: Gallery, root: Union[str, os.PathLike],
-                          pipeline: Optional[FacePipeline] = None, strictness: str = "normal",
-                          limits: QualityLimits = QualityLimits(),
-                          progress: Optional[bool] = None) -> GalleryEnrollment:
+                  pipeline: Optional[FacePipeline] = None, strictness: str = "normal",
+                  limits: QualityLimits = QualityLimits(),
+                  progress: Optional[bool] = None) -> GalleryEnrollment:
     """Enrol ``root/<person>/*`` photo by photo (each its own transaction), with reports."""
     from tqdm.auto import tqdm  # noqa: PLC0415
 

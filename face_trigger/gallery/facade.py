@@ -30,7 +30,7 @@ from ..faceprint import Faceprint, check_unit_vector
 from ..identity import Identity, open_set_gate
 from ..types import UNKNOWN, ModelInfo
 from .backend import (IDENTIFY_POOL, IDENTIFY_POOL_MAX, GalleryBackend, SearchResult,
-                              check_name, empty_result, redact)
+                      check_name, empty_result, redact)
 from .sqlite import COMPACT_FROM, SQLiteBackend
 
 EXPORT_FORMAT = "face_trigger-gallery"

@@ -168,4 +168,3 @@ class CompactIndex:
         if not isinstance(index, faiss.IndexRefine):
             raise GalleryError(f"{path} is not a compact index of this version")
         return cls(index, np.load(str(path) + ".ids.npy"))
-

@@ -39,8 +39,8 @@ from numpy.typing import NDArray
 from .._validate import EMBEDDING_DIM
 from ..errors import GalleryError, GalleryUnavailableError, InvalidParameterError
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
-                              check_schema, check_unit_norms, empty_result, redact,
-                              redact_text)
+                      check_schema, check_unit_norms, empty_result, redact,
+                      redact_text)
 
 try:
     import psycopg

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from .._validate import EMBEDDING_DIM
 from ..errors import GalleryError, GalleryUnavailableError
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
-                              check_schema, check_unit_norms, empty_result)
+                      check_schema, check_unit_norms, empty_result)
 from .index import CompactIndex, faiss_available
 
 logger = logging.getLogger("face_trigger.gallery")
