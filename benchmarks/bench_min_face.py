@@ -3,10 +3,10 @@
 Run by hand:  python benchmarks/bench_min_face.py [--positions 20]
 
 Face crops of the five test people are pasted at random places (wholly inside) on a grey
-1920x1080 frame, scaled so that the face box (as YuNet measures it on the original photo) is
-F pixels wide. For each detector side (the longer side of the detection copy) the table gives the share of
-frames in which exactly one face was found at the default score threshold, and the median
-detection time for one frame.
+1920x1080 frame, scaled so that the face box (as YuNet measures it on the original photo) is F
+pixels wide. For each detector side (the longer side of the detection copy) the table gives the
+share of frames in which exactly one face was found at the default score threshold, and the
+median detection time for one frame.
 """
 from __future__ import annotations
 

@@ -2,12 +2,12 @@
 
     python examples/make_demo_video.py [OUT_DIR]      (default: door_demo/)
 
-The video (25 fps, 30 s of scene, 730 frames in the file): Obama walks up to the door (his
-face grows from 40 to 240 px over 3 s), stays a second and leaves; a stranger (the astronaut,
-not enrolled) walks up at 8 s; Obama comes back at 20 s, after the default cooldown. Gaussian noise on every frame,
-motion blur on every 11th, and every 37th frame is dropped. The people folder enrols Obama
-(obama.jpg, obama3.jpg) and Biden (biden.jpg); obama2.jpg, the face in the video, is not
-among them.
+The video (25 fps, 30 s of scene, 730 frames in the file): Obama walks up to the door (his face
+grows from 40 to 240 px over 3 s), stays a second and leaves; a stranger (the astronaut, not
+enrolled) walks up at 8 s; Obama comes back at 20 s, after the default cooldown. Gaussian noise
+on every frame, motion blur on every 11th, and every 37th frame is dropped. The people folder
+enrols Obama (obama.jpg, obama3.jpg) and Biden (biden.jpg); obama2.jpg, the face in the video,
+is not among them.
 """
 from __future__ import annotations
 
