@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import uuid
 from pathlib import Path
@@ -82,16 +83,30 @@ def lfw_embeddings(lfw_dev, pipeline):
 
 
 # ---------------------------------------------------------------------- PostgreSQL + pgvector
+#: .ci/run sets this: there tests of optional extras (faiss, matplotlib, paho-mqtt) must run.
+REQUIRE_EXTRAS = os.environ.get("FACE_TRIGGER_REQUIRE_EXTRAS") == "1"
+
+
+def require(module: str, extra: str):
+    """Import an optional extra's module; skip the test without it (fail under .ci/run)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        reason = f"needs the [{extra}] extra ({exc})"
+        if REQUIRE_EXTRAS:
+            pytest.fail(f"{reason} (FACE_TRIGGER_REQUIRE_EXTRAS=1)")
+        pytest.skip(reason)
+
+
 #: .ci/run sets this: there the PostgreSQL tests must run, not skip.
 REQUIRE_POSTGRES = os.environ.get("FACE_TRIGGER_REQUIRE_POSTGRES") == "1"
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    """A real PostgreSQL 16 with pgvector from the ``pgserver`` wheel, on a Unix socket
-    (no TCP port), stopped when the test session ends."""
+def pg_extra() -> None:
+    """Skip (fail where .ci/run requires them) without pgserver and the [postgres] extra."""
     try:
-        import pgserver  # noqa: PLC0415
+        import pgserver  # noqa: F401, PLC0415
         import pgvector.psycopg  # noqa: F401, PLC0415
         import psycopg  # noqa: F401, PLC0415
     except ImportError as exc:
@@ -99,6 +114,14 @@ def pg_server(tmp_path_factory):
         if REQUIRE_POSTGRES:
             pytest.fail(f"{reason} (FACE_TRIGGER_REQUIRE_POSTGRES=1)")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_extra, tmp_path_factory):
+    """A real PostgreSQL 16 with pgvector from the ``pgserver`` wheel, on a Unix socket
+    (no TCP port), stopped when the test session ends."""
+    import pgserver  # noqa: PLC0415
+
     return pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
 
 

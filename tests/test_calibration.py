@@ -9,6 +9,7 @@ import pytest
 
 import face_trigger as ft
 from face_trigger.errors import CalibrationError
+from conftest import require
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +25,9 @@ def people_dir(tmp_path_factory, images):
     return root
 
 
+@pytest.mark.slow
 def test_calibrate_writes_a_file_that_loads_back(people_dir, tmp_path, pipeline):
-    pytest.importorskip("matplotlib")
+    require("matplotlib", "plot")
     report = ft.calibrate(people_dir, target_fmr=0.2, output=tmp_path / "cal.json",
                           plot=tmp_path / "roc.png", pipeline=pipeline, progress=False)
     c = report.calibration

@@ -79,6 +79,7 @@ def test_version(capsys):
     assert ft.__version__ in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_detect_formats(folders, data_dir):
     done = cli("detect", data_dir / "obama.jpg", folders / "unknown")
     assert done.returncode == EXIT_INPUT  # the truncated JPEG
@@ -95,12 +96,14 @@ def test_detect_formats(folders, data_dir):
     assert record["file"].endswith("biden.jpg") and len(record["box"]) == 4
 
 
+@pytest.mark.slow
 def test_detect_in_worker_processes_keeps_the_order(folders, data_dir):
     one = cli("detect", folders / "unknown", data_dir)
     two = cli("detect", "--cpus", "2", folders / "unknown", data_dir)
     assert one.stdout == two.stdout and one.returncode == two.returncode == EXIT_INPUT
 
 
+@pytest.mark.slow
 def test_identify_like_face_recognition(folders):
     done = cli("identify", folders / "known", folders / "unknown")
     lines = done.stdout.strip().splitlines()
@@ -122,6 +125,7 @@ def test_identify_like_face_recognition(folders):
     assert as_json["faces"][0]["name"] == "obama" and as_json["faces"][0]["known"]
 
 
+@pytest.mark.slow
 def test_train_then_identify_and_annotate_with_the_model(folders, tmp_path):
     model = tmp_path / "door.pkl"
     done = cli("train", folders / "people", "-o", model, "--classifier", "knn", "--key", "k")
@@ -139,6 +143,7 @@ def test_train_then_identify_and_annotate_with_the_model(folders, tmp_path):
     assert annotated.returncode == EXIT_OK and ft.read_image(out).shape == (1200, 626, 3)
 
 
+@pytest.mark.slow
 def test_verify_exit_codes(data_dir, folders):
     same = cli("verify", data_dir / "obama.jpg", data_dir / "obama2.jpg")
     assert same.returncode == EXIT_OK and same.stdout.startswith("same person")
@@ -149,6 +154,7 @@ def test_verify_exit_codes(data_dir, folders):
     assert no_face.returncode == EXIT_INPUT and "img2" in no_face.stderr
 
 
+@pytest.mark.slow
 def test_calibrate_command(folders, tmp_path):
     done = cli("calibrate", folders / "people", "--target-fmr", "0.5", "-o", tmp_path / "c.json")
     assert done.returncode == EXIT_OK, done.stderr
@@ -173,6 +179,7 @@ def test_empty_folder(tmp_path):
     assert done.returncode == EXIT_OK and done.stdout.strip() == "file,x1,y1,x2,y2,score"
 
 
+@pytest.mark.slow
 def test_watch_runs_the_door(folders, tmp_path, images, reference):
     from face_trigger.testing import Visit, door_video, write_video
     crop = ft.image_io.crop_around(images["obama2"], reference["obama2"].box, 0.6)
@@ -187,6 +194,7 @@ def test_watch_runs_the_door(folders, tmp_path, images, reference):
     assert bad.returncode == EXIT_USAGE and "decision.vote" in bad.stderr
 
 
+@pytest.mark.slow
 def test_bench_and_module_entry_point_from_another_directory(tmp_path):
     done = cli("bench", "--repeats", "3", cwd=tmp_path)
     assert done.returncode == EXIT_OK and "detect_embedding" in done.stdout
@@ -196,6 +204,7 @@ def test_bench_and_module_entry_point_from_another_directory(tmp_path):
     assert "WARN" not in demo.stderr  # OpenCV's own warnings are hidden without -v
 
 
+@pytest.mark.slow
 def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, reference):
     people = tmp_path / "people"
     shutil.copytree(folders / "people", people)
@@ -220,6 +229,7 @@ def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, r
     assert refused.returncode == EXIT_MODEL and "cannot be compared" in refused.stderr
 
 
+@pytest.mark.slow
 def test_a_postgresql_gallery_from_the_command_line(folders, pg_url, tmp_path, images,
                                                     reference):
     from face_trigger.testing import Visit, door_video, write_video

@@ -27,6 +27,8 @@ from face_trigger.testing import Visit, door_video, write_video
 from face_trigger.door.tracking import IoUTracker
 from face_trigger.door.trigger import DoorTrigger
 
+pytestmark = pytest.mark.slow  # real videos and servers: not in the fast tier
+
 FPS = 25.0
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SETTINGS = DecisionSettings(cooldown_s=3.0, rearm_s=1.0)

@@ -20,6 +20,8 @@ from face_trigger.door.decision import DecisionSettings
 from face_trigger.testing import face_crop, hard_scenes, lfw_scenes, run_door_on_scene
 from face_trigger.door.trigger import DoorTrigger
 
+pytestmark = pytest.mark.slow  # real videos and servers: not in the fast tier
+
 SETTINGS = DecisionSettings()
 
 

@@ -23,6 +23,7 @@ import face_trigger as ft
 from face_trigger import GalleryError
 from face_trigger.testing import paste_faces
 from synthetic_vectors import planted
+from conftest import require
 
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
 
@@ -196,6 +197,7 @@ for i in range(100):
 """
 
 
+@pytest.mark.slow
 def test_kill_mid_batch_leaves_the_store_consistent(gallery, gallery_location):
     child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, gallery_location,
                               gallery.model], stdout=subprocess.PIPE, text=True,
@@ -261,7 +263,7 @@ def test_quality_report_of_a_folder(tmp_path, gallery_location, images, referenc
 
 
 def test_compact_search_recall_against_exact(tmp_path):
-    pytest.importorskip("faiss")
+    require("faiss", "faiss")
     vectors, queries = planted(20_000, 1000)
     names = [f"p{i // 4}" for i in range(len(vectors))]  # 5,000 people, 4 faceprints each
     gallery = ft.Gallery(tmp_path / "big.db", "synthetic@0", compact_from=5_000)
@@ -282,11 +284,12 @@ def test_compact_search_recall_against_exact(tmp_path):
     assert (tmp_path / "big.db.faiss").is_file()
 
 
+@pytest.mark.slow
 def test_compact_search_keeps_recall_on_real_faces(tmp_path, lfw_embeddings):
     """Real queries are other photos of a person (cosine 0.45-0.85 to the enrolled one),
     not near-copies: lfw_dev's real faces, padded with people drawn from a Gaussian fitted
     to them (benchmarks/bench_gallery.py does this at 1M)."""
-    pytest.importorskip("faiss")
+    require("faiss", "faiss")
     from face_trigger.testing import FittedFaces
 
     real, labels = lfw_embeddings
@@ -322,8 +325,9 @@ def test_compact_search_keeps_recall_on_real_faces(tmp_path, lfw_embeddings):
     assert real_rank1 >= 0.95
 
 
+@pytest.mark.slow
 def test_compact_index_hides_removed_faceprints_then_rebuilds(tmp_path):
-    pytest.importorskip("faiss")
+    require("faiss", "faiss")
     from face_trigger.gallery.index import MAX_HIDDEN
 
     vectors, queries = planted(6_000, 50, seed=4)
@@ -347,7 +351,7 @@ def test_compact_index_hides_removed_faceprints_then_rebuilds(tmp_path):
 
 
 def test_compact_index_is_persisted_and_reused(tmp_path):
-    pytest.importorskip("faiss")
+    require("faiss", "faiss")
     vectors, queries = planted(6_000, 20, seed=1)
     gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=5_000)
     gallery.bulk_add([f"p{i}" for i in range(6_000)], vectors)

@@ -19,6 +19,8 @@ from face_trigger.gallery import postgres as ft_pg
 from face_trigger.testing import paste_faces
 from synthetic_vectors import planted, unit_rows
 
+pytestmark = pytest.mark.slow  # real servers: not in the fast tier
+
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
 MODEL = "synthetic@0"
 
@@ -106,7 +108,7 @@ def test_index_is_built_when_needed_and_rebuilt_after_growth(pg_url):
                           np.arange(1, 7_001)[::700])  # each finds itself
 
 
-def test_unreachable_database_is_a_typed_error_at_once(tmp_path):
+def test_unreachable_database_is_a_typed_error_at_once(pg_extra, tmp_path):
     url = f"postgresql://nobody@/nothing?host={tmp_path}"  # no server on that socket
     start = time.perf_counter()
     with pytest.raises(GalleryUnavailableError, match="cannot reach"):
@@ -118,7 +120,7 @@ def test_unreachable_database_is_a_typed_error_at_once(tmp_path):
 
 
 @pytest.fixture()
-def own_server(tmp_path):
+def own_server(pg_extra, tmp_path):
     """A server of this test's own (it is stopped and started again by the test)."""
     import pgserver
 

@@ -16,6 +16,7 @@ from face_trigger.cli import EXIT_USAGE, main
 from face_trigger.door.decision import DecisionSettings
 from face_trigger.door.config import ConfigError, load_config
 from face_trigger.door.sources import FrameSource
+from conftest import require
 
 BASE = {"source": {"uri": "door.avi"}, "recognizer": {"model": "door.pkl"}}
 
@@ -170,7 +171,7 @@ def test_a_tampered_gallery_vector_is_refused_with_its_id(tmp_path, damage, mess
     import sqlite3
 
     if compact:
-        pytest.importorskip("faiss")
+        require("faiss", "faiss")
     from synthetic_vectors import unit_rows
 
     vectors = unit_rows(np.random.default_rng(5), 300)
@@ -226,7 +227,7 @@ def test_database_secrets_never_reach_messages():
         == "postgresql://door:***@db.example:5432/faces?password=***&sslmode=require"
     assert redact("postgresql:///faces?host=/tmp&password=abc&sslpassword=k") == \
         "postgresql:///faces?host=/tmp&password=***&sslpassword=***"
-    pytest.importorskip("psycopg")
+    require("psycopg", "postgres")
     url = "postgresql://door@127.0.0.1:1/faces?password=hunter2&connect_timeout=2"
     with pytest.raises(ft.GalleryUnavailableError) as caught:
         ft.Gallery(url, "synthetic@0")
@@ -351,6 +352,7 @@ def test_a_gallery_locked_too_long_is_unavailable_not_a_crash(tmp_path):
     assert len(gallery) == 1
 
 
+@pytest.mark.slow
 def test_processes_creating_the_same_person_at_once_all_succeed(tmp_path):
     import multiprocessing
 
@@ -463,6 +465,7 @@ def _alive(pid):
         return stat.read().split()[2] != "Z"
 
 
+@pytest.mark.slow
 def test_a_command_that_outlives_its_timeout_is_killed_with_its_children(tmp_path):
     import time
 
@@ -478,6 +481,7 @@ def test_a_command_that_outlives_its_timeout_is_killed_with_its_children(tmp_pat
     assert not _alive(child)
 
 
+@pytest.mark.slow
 def test_a_hung_action_does_not_outlive_the_door_and_is_reported(tmp_path):
     import time
 
@@ -515,6 +519,7 @@ except AuditError as exc:
 """
 
 
+@pytest.mark.slow
 def test_a_full_disk_leaves_whole_audit_lines_and_a_typed_error(tmp_path):
     import subprocess
     import sys
@@ -549,6 +554,7 @@ def test_a_torn_last_line_is_moved_out_and_the_repair_audited(tmp_path):
     assert [r["type"] for r in records] == ["decision"] * 3 + ["repair", "decision"]
 
 
+@pytest.mark.slow
 def test_the_door_fails_closed_and_keeps_watching_when_it_cannot_audit(tmp_path, images,
                                                                        reference, pipeline):
     import shutil

@@ -19,6 +19,9 @@ from face_trigger.door.config import load_config
 from face_trigger.door.sources import FrameSource
 from face_trigger.testing import Visit
 from face_trigger.door.trigger import DoorTrigger
+from conftest import require
+
+pytestmark = pytest.mark.slow  # real videos and servers: not in the fast tier
 
 REQUIRED = os.environ.get("FACE_TRIGGER_REQUIRE_MQTT") == "1"  # set by .ci/run
 
@@ -103,7 +106,7 @@ def test_unreachable_broker_fails_in_the_action_not_the_loop():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens here once the probe closes
     action = MqttAction(host="127.0.0.1", port=port, timeout_s=1)
-    pytest.importorskip("paho.mqtt.client")
+    require("paho.mqtt.client", "mqtt")
     with pytest.raises(OSError):
         action.run({"event_id": "e1", "decision": "identified", "person": "x"})
 

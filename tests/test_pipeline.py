@@ -92,6 +92,7 @@ def test_embed_with_landmarks(pipeline, images, reference):
     assert float(out[0] @ reference["obama"].embedding) > 0.9999
 
 
+@pytest.mark.slow
 def test_four_threads_get_the_serial_result(images):
     pipeline = ft.FacePipeline()
     names = ["obama", "obama2", "biden", "astronaut", "obama3", "32bit"]

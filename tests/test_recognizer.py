@@ -198,6 +198,7 @@ def test_four_threads_infer_and_embed(trained, faces, images, reference):
 
 # ------------------------------------------------------------------ saving and loading
 
+@pytest.mark.slow
 def test_save_load_roundtrip_in_a_new_process(tmp_path, trained, faces):
     path = tmp_path / "model.pkl"
     trained.save(path, key="door-secret")
@@ -321,6 +322,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_kill_during_save_leaves_the_previous_file_intact(tmp_path, trained, faces, monkeypatch):
     monkeypatch.delenv("FACE_TRIGGER_MODEL_KEY", raising=False)
     target = tmp_path / "model.pkl"
