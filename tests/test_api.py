@@ -1,0 +1,97 @@
+"""The public API: what the top level exports, what the README says it exports, and the
+names that moved in 0.2 (found, with a DeprecationWarning naming the new home)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import face_trigger as ft
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_api_names() -> set:
+    """Every backquoted name in the first column of the README's "Public API" table."""
+    text = README.read_text()
+    section = text[text.index("## Public API"):]
+    section = section[:section.index("\n## ", 1)]
+    names = set()
+    for line in section.splitlines():
+        if line.startswith("| ") and not line.startswith("| name") and "---" not in line:
+            names |= set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", line.split(" | ")[0]))
+    return names
+
+
+def test_the_readme_table_lists_exactly_the_exported_names():
+    assert readme_api_names() == set(ft.__all__)
+
+
+def test_every_exported_name_resolves_and_the_top_level_stays_small():
+    for name in ft.__all__:
+        assert getattr(ft, name) is not None, name
+    assert len(ft.__all__) <= 40
+    assert {"door", "gallery", "detector", "align"} <= set(dir(ft))
+
+
+def test_import_loads_neither_scikit_learn_nor_the_door():
+    code = ("import sys, face_trigger; "
+            "print(any(m.split('.')[0] == 'sklearn' for m in sys.modules), "
+            "'face_trigger.door' in sys.modules, 'face_trigger.gallery' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False", "False"]
+
+
+@pytest.mark.parametrize("old,new", [
+    ("YuNetDetector", "face_trigger.detector"), ("align_faces", "face_trigger.align"),
+    ("AuditLog", "face_trigger.door"), ("enroll_gallery_folder", "face_trigger.gallery"),
+    ("LabelMap", "face_trigger.label_map"), ("compare", "face_trigger.verification"),
+])
+def test_moved_names_still_work_with_a_warning_naming_their_home(old, new):
+    with pytest.warns(DeprecationWarning, match=re.escape(new)):
+        value = getattr(ft, old)
+    assert value is not None
+    with pytest.raises(AttributeError):
+        ft.no_such_name  # noqa: B018
+
+
+def test_both_1_to_n_paths_answer_with_one_identity_type(reference, tmp_path):
+    enrolled = np.stack([reference[n].embedding for n in ("obama", "obama3", "biden")])
+    names = ["obama", "obama", "biden"]
+    recognizer = ft.FaceRecognizer(classifier="knn").fit(enrolled, names)
+    gallery = ft.Gallery(tmp_path / "g.db", ft.FacePipeline().model)
+    for vector, name in zip(enrolled, names):
+        gallery.add_faceprints(name, [vector])
+    queries = np.stack([reference[n].embedding for n in ("obama2", "astronaut")])
+    for identifier in (recognizer, gallery):
+        assert isinstance(identifier, ft.Identifier)
+        answers = identifier.identify(queries)
+        assert all(type(a) is ft.Identity for a in answers)
+        assert [(a.name, a.known) for a in answers] == [("obama", True), ("unknown", False)]
+    by_recognizer, by_gallery = recognizer.identify(queries)[0], gallery.identify(queries)[0]
+    assert by_recognizer.similarity == pytest.approx(by_gallery.similarity, abs=1e-5)
+    assert by_recognizer.margin == pytest.approx(by_gallery.margin, abs=1e-5)
+    assert by_recognizer.probability is not None and by_gallery.faceprint_id is not None
+
+
+def test_old_keyword_names_warn_and_still_work(reference, tmp_path):
+    gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0")
+    gallery.add_faceprints("obama", [reference["obama"].embedding])
+    with pytest.warns(DeprecationWarning, match="unknown_threshold"):
+        assert gallery.identify(reference["obama2"].embedding, threshold=0.99)[0].name == \
+            "unknown"
+    with pytest.warns(DeprecationWarning, match="pass the Gallery"):
+        assert ft.gallery.GalleryRecognizer(gallery, 0.5, 0.1) is gallery
+    assert (gallery.unknown_threshold, gallery.margin) == (0.5, 0.1)
+    recognizer = ft.FaceRecognizer().fit(reference["obama"].embedding[None], ["obama"])
+    with pytest.warns(DeprecationWarning, match="min_probability"):
+        recognizer.identify(reference["obama2"].embedding, threshold=0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ft.Gallery(tmp_path / "h.db", ft.FacePipeline().model)  # a ModelInfo is accepted
