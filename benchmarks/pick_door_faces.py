@@ -14,7 +14,7 @@ Run by hand:  python benchmarks/pick_door_faces.py ../shared/lfw_dev
   size in a built video (the pair just below the gate, 0.458, scored 0.42-0.50 per frame
   at 50-140 px and was identified: a stranger that close to the gate is, at some sizes,
   above it). The most similar pairs of all are printed too: pairs at or above the gate
-  are false matches no similarity gate refuses (README, "Door trigger").
+  are false matches no similarity gate refuses (docs/door.md).
 """
 from __future__ import annotations
 

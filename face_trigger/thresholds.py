@@ -23,7 +23,7 @@ DETECT_TOP_K: int = 5000
 #: Longest side (px) of the copy of the frame the detector runs on. Frames larger
 #: than this are downscaled, never upscaled. At 640 a 1080p frame is detected at
 #: 640x360 and faces of 50 px and more (in 1080p pixels) are found at DETECT_CONF;
-#: measured by ``python benchmarks/bench_min_face.py`` (README, "Smallest face").
+#: measured by ``python benchmarks/bench_min_face.py`` (docs/pipeline.md, "Smallest face").
 DETECT_MAX_SIDE: int = 736
 
 #: Cosine similarity at or above which two SFace embeddings are "the same person" (1:1).
@@ -52,7 +52,7 @@ MATCH_LOGISTIC: tuple = (57.452, -21.816)
 #: ``python benchmarks/eval_open_set.py --lfw ../shared/lfw_dev``: 52 people enrolled with
 #: 71 photos, 62 queries of them, 1,416 strangers. At 0.46 (margin 0.05) 62/62 queries were
 #: identified and 1 of 1,416 strangers accepted (0.07 %); 0.42 accepted 7 (0.49 %), 0.50
-#: accepted none but missed 1 query. README, "Recognizer".
+#: accepted none but missed 1 query. docs/recognizer.md.
 IDENTIFY_COSINE: float = 0.46
 
 #: ...and it must beat the best photo of any other enrolled person by at least this. On
@@ -68,7 +68,7 @@ UNKNOWN_PROBABILITY: float = 0.2
 #: margin). Voting over N attempts multiplies a stranger's chances by up to N, so K > 1 is
 #: required: with per-observation false accepts at 0.07 % (IDENTIFY_COSINE), 3 agreeing
 #: wrong votes are far rarer than one. Measured on the built demo video by
-#: ``python benchmarks/bench_door.py`` (README, "Door trigger").
+#: ``python benchmarks/bench_door.py`` (docs/door.md).
 VOTE_K: int = 3
 VOTE_N: int = 5
 
@@ -78,8 +78,8 @@ VOTE_N: int = 5
 #: (lfw_dev photos downscaled so the face is 36-80 px wide, 1,664 genuine and 14.3 million
 #: impostor pairs at the identify gate): widths 36-45 px kept TAR 0.964 and FMR 1.3e-5,
 #: the same as 90-120 px (0.984, 8.9e-6); nothing below 36 px was measured, and YuNet at
-#: the default detector side finds few faces below 40 px (README, "Smallest face").
-#: README, "Door trigger": the gate table.
+#: the default detector side finds few faces below 40 px (docs/pipeline.md, "Smallest face").
+#: docs/door.md: the gate tables.
 MIN_FACE_PX: int = 40
 
 #: Yaw-proxy gate of the door (nose offset from the eyes' midpoint over the eye distance):

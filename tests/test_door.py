@@ -381,7 +381,7 @@ def test_quality_gates_blur_and_turned_faces(images, reference):
     turned = face.landmarks.copy()
     turned[2, 0] = turned[1, 0]  # nose over the left eye: a strongly turned head
     assert face_quality(images["obama"], face.box, turned).yaw > 0.35
-    # Shipped defaults: no yaw or sharpness gate (README, "Door trigger": real faces that
+    # Shipped defaults: no yaw or sharpness gate (docs/door.md: real faces that
     # are turned or soft still match); the size gate stays.
     decider = TrackDecider(DecisionSettings())
     assert decider.needs_embedding(1, blurred, 0)

@@ -4,7 +4,7 @@ scalar-quantised codes (SQ6).
 
 128 bytes per vector instead of 512 (32 of 4-bit PQ codes, 96 of SQ6 codes); no clusters,
 so no part of the gallery is skipped. The caller re-ranks the returned candidates exactly
-(see ``gallery_sqlite``), so the index only has to put the true best match among them.
+(see ``gallery.sqlite``), so the index only has to put the true best match among them.
 faiss-cpu is the field's standard library for this; it is an optional extra
 (``pip install face_trigger[faiss]``).
 """
@@ -55,19 +55,8 @@ class CompactIndex:
     """Inner-product index of unit vectors with int64 ids: PQ64x4 fast scan over every
     vector, then SQ6 re-scoring of its best ``max(K_FACTOR * k, FIRST_STAGE)``.
 
-    Chosen on real-like data (``python benchmarks/bench_gallery.py --lfw ../shared/lfw_dev``:
-    lfw_dev embeddings padded to 1M with identities drawn from a Gaussian fitted to them;
-    queries are other photos of enrolled people, and strangers). Share of 3,581 queries whose
-    exact best was among the candidates, at 1M, and time per query against numpy float32
-    brute force in the same run (single / batch of 64): IVF-PQ32x4 fast scan, 2,000 lists,
-    a quarter scanned, 64 candidates (the index before): about 0.93; PQ32x4 over every
-    vector, top 4,096: 0.989 (0.09x / 0.23x); PQ64x4 over every vector, top 256: 0.9969
-    (0.08x / 0.21x), top 1,024: 0.9997 (0.09x / 0.24x); PQ64x4, top 1,024 re-scored by
-    scalar-quantised codes: the exact best was the re-scored top 1 / within the top 4 / 8 /
-    16 for 0.986 / 1.0 / 1.0 / 1.0 of the queries with SQ8 (160 MB at 1M), 0.950 / 0.9994 /
-    1.0 / 1.0 with SQ6 (128 MB) and 0.818 / 0.955 / 0.984 / 0.997 with SQ4 (96 MB), all at
-    0.09x / 0.26x. SQ6 keeps a fresh process at 1M under 400 MB; the gallery re-ranks the
-    top 16 exactly. IVF with SQ8 reached 0.944 at 256 of 2,000 lists (ARCHITECTURE.md).
+    Why this design and not IVF, HNSW or other code sizes: docs/gallery.md, "How the compact
+    index was chosen".
 
     Parameters
     ----------

@@ -11,11 +11,7 @@ at least min(lists, 128) per query). Writers build the index when the gallery pa
 process at a time; searches go on meanwhile). ``search_index`` records its parameters for
 every process.
 
-Why IVFFlat and not HNSW: on ``benchmarks/bench_gallery.py --data nearcopy``'s 1M random
-vectors (the worst case for graph indexes) pgvector's HNSW (m 16, ef_construction 64) found the
-planted near-duplicate for 59 % of the queries at ef_search 100 (88 % at 400, 49 ms a
-query) after a 1,302 s load; IVFFlat with 2,000 lists found all of them probing 125 lists
-(31 ms a query) after a 69 s build.
+Why IVFFlat and not HNSW, and the recall measured on real-like queries: docs/gallery.md.
 
 Needs the ``[postgres]`` extra (psycopg 3 and pgvector's Python package) and a server
 where ``CREATE EXTENSION vector`` is possible (pgvector installed; the first user needs
@@ -83,13 +79,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK_KEY = 0x46545247  # "FTRG"
 #: One index build at a time across processes (pg_try_advisory_lock key).
 _BUILD_KEY = 0x46544258  # "FTBX"
-#: Below this many faceprints, search scans exactly; above, the index. On real-like data
-#: (``python benchmarks/bench_gallery.py --lfw ../shared/lfw_dev --db ... --db-sizes 100000``:
-#: queries are other photos of enrolled people) IVFFlat at 100,000 (632 lists) found the
-#: exact best for 0.86 of 3,581 queries probing 128 lists (6.7 ms a query); of 500 real
-#: ones 0.80 at 128, 0.93 at 256 (17 ms), 1.0 at 400 (23 ms), while the exact scan took
-#: 20 ms (15 ms a query in batches of 64): up to here exact is as fast as an index that
-#: keeps its recall.
+#: Below this many faceprints, search scans exactly; above, the index. Up to here an exact
+#: scan is as fast as an IVFFlat index that keeps its recall on real-like queries
+#: (docs/gallery.md, from ``benchmarks/bench_gallery.py --lfw ... --db ...``).
 EXACT_BELOW = 200_000
 #: The index is rebuilt (more lists, fresh centroids) when the gallery has grown this
 #: many times since it was built.

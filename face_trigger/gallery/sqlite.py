@@ -35,7 +35,7 @@ logger = logging.getLogger("face_trigger.gallery")
 SCHEMA_VERSION = 1
 #: From this many faceprints on (and with faiss installed) search runs on an IVF index with
 #: 16-byte codes and exact re-ranking; below it, on an exact float32 matrix. Chosen by
-#: ``python benchmarks/bench_gallery.py`` (README, "Gallery").
+#: ``python benchmarks/bench_gallery.py`` (docs/gallery.md).
 COMPACT_FROM = 200_000
 #: Candidates the compact index returns per query before exact re-ranking (at least 4 k):
 #: its SQ6 scores rank almost exactly (on the 1M real-like benchmark the exact best was
