@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Deque, Dict, Iterable, List, Optional
+from typing import Any, Deque, Dict, Iterable, List, Optional
 
 from .. import thresholds
 from ..errors import InvalidParameterError
@@ -133,7 +133,9 @@ class TrackState:
     ``observations`` holds the last ``window`` embedded sightings (the votes);
     ``gated`` counts sightings that were not embedded, by reason ("too_small",
     "turned", "blurred"); ``verified_at`` is the video time of the identification or
-    of the latest verification that agreed with it.
+    of the latest verification that agreed with it; ``crowded``: the box touched another
+    face's at the latest detection; ``best_crop`` (BGR uint8) is the embedded sighting with
+    the highest SFace feature norm ``best_norm``, the event's snapshot.
     """
 
     observations: Deque[Observation]
@@ -146,6 +148,9 @@ class TrackState:
     embedded: int = 0
     verified_at: float = float("-inf")
     gated: "Counter[str]" = field(default_factory=Counter)
+    crowded: bool = False
+    best_norm: float = -1.0
+    best_crop: Optional[Any] = None
 
     @property
     def votes(self) -> List[str]:

@@ -2,7 +2,7 @@
 and picture cuts, after which a track may hold another face."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -36,7 +36,6 @@ class Track:
     last_frame: int
     hits: int = 1
     missed: int = 0
-    data: Dict[str, object] = field(default_factory=dict)
     previous_box: Optional[NDArray[np.float32]] = None
 
     @property

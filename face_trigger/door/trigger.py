@@ -17,17 +17,17 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Opti
 
 import numpy as np
 
-from .actions import Action, ActionRunner
-from .audit import AuditLog
 from ..align import align_faces
-from ..quality import FaceQuality, face_quality
-from ..types import UNKNOWN
-from .decision import IDENTIFIED, DecisionSettings, TrackDecider, TrackState
-from .policy import PersonArming
 from ..errors import AuditError, GalleryUnavailableError
-from ..identity import Identifier
+from ..identity import Identifier, Identity
 from ..image_io import crop_around, write_image
 from ..pipeline import FacePipeline
+from ..quality import FaceQuality, face_quality
+from ..types import UNKNOWN
+from .actions import Action, ActionRunner
+from .audit import AuditLog
+from .decision import IDENTIFIED, DecisionSettings, TrackDecider, TrackState
+from .policy import PersonArming
 from .sources import Frame
 from .tracking import CutDetector, IoUTracker, Track, box_jumped, iou_matrix
 
@@ -174,7 +174,7 @@ class DoorTrigger:
             state = self.decider.state(track.track_id)
             reason = self._verification_due(track, state, cut, after_skip, bool(crowded[i]),
                                             frame.time)
-            track.data["crowded"] = bool(crowded[i])
+            state.crowded = bool(crowded[i])
             if state.decision == IDENTIFIED and reason is None:
                 continue
             qualities[i] = face_quality(frame.image, detections.boxes[i], detections.landmarks[i])
@@ -194,7 +194,7 @@ class DoorTrigger:
             wanted = []  # the recognizer is down: wait for the next retry
         embed = sorted(wanted + list(checks))
         events: List[DoorEvent] = []
-        identities: List[Any] = []
+        identities: List[Identity] = []
         norms = np.zeros(0, np.float32)
         if embed:
             chips = align_faces(frame.image, detections.landmarks[embed])
@@ -208,9 +208,10 @@ class DoorTrigger:
                 if self.decider.verify(track.track_id, who.name, who.known, frame.time):
                     continue
                 tracks[i] = track = self._restart(frame, track, checks[i], observed=who)
-            if float(norm) > float(track.data.get("best_norm", -1.0)):  # type: ignore[arg-type]
-                track.data["best_norm"] = float(norm)
-                track.data["best_crop"] = crop_around(frame.image, detections.boxes[i], 0.3)
+            state = self.decider.state(track.track_id)
+            if float(norm) > state.best_norm:
+                state.best_norm = float(norm)
+                state.best_crop = crop_around(frame.image, detections.boxes[i], 0.3)
             decision = self.decider.observe(track.track_id, who.name, who.known,
                                             who.similarity, qualities[i], frame.index,
                                             norm=float(norm), video_time=frame.time)
@@ -235,13 +236,14 @@ class DoorTrigger:
             return None
         if after_skip:
             return "idle"
-        if crowded or track.data.get("crowded"):
+        if crowded or state.crowded:
             return "crowded"
         if now - state.verified_at >= self.settings.verify_every_s:
             return "schedule"
         return None
 
-    def _restart(self, frame: Frame, track: Track, reason: str, observed: Any) -> Track:
+    def _restart(self, frame: Frame, track: Track, reason: str,
+                 observed: Optional[Identity]) -> Track:
         """End ``track`` and continue its face as a new track with no votes. When the track
         was identified this is an identity switch: counted, logged and audited."""
         state = self.decider.state(track.track_id)
@@ -280,7 +282,7 @@ class DoorTrigger:
                 found.append((track.track_id, state.person, track.box.copy()))
         return found
 
-    def _identify(self, embeddings: np.ndarray) -> List[Any]:
+    def _identify(self, embeddings: np.ndarray) -> List[Identity]:
         """The recognizer's answers, or [] while it is unavailable (outage audited)."""
         now = time.monotonic()
         try:
@@ -333,7 +335,7 @@ class DoorTrigger:
         return all(self.decider.state(t.track_id).decision is not None
                    for t in self.tracker.tracks)
 
-    def _visible_people(self, tracks: Sequence[Any]) -> List[str]:
+    def _visible_people(self, tracks: Sequence[Track]) -> List[str]:
         """People of identified tracks seen in the latest detection (missed ones have left
         or are hidden: they must not keep their person's re-arming clock at zero)."""
         states = [self.decider.state(t.track_id) for t in tracks if t.missed == 0]
@@ -352,14 +354,14 @@ class DoorTrigger:
             self.runner = None
 
     # ------------------------------------------------------------------ decisions
-    def _decide(self, frame: Frame, track: Any, decision: str, who: Any,
+    def _decide(self, frame: Frame, track: Track, decision: str, who: Identity,
                 healthy: bool) -> DoorEvent:
         state = self.decider.state(track.track_id)
         person = (state.person if decision == IDENTIFIED else None) or UNKNOWN
         similarity = max((o.similarity for o in state.observations if o.name == person),
                          default=float(who.similarity))
         event_id = uuid.uuid4().hex
-        snapshot = self._snapshot(event_id, track.data.get("best_crop"))
+        snapshot = self._snapshot(event_id, state.best_crop)
         now = self.clock()
         fired, refused = [], {}
         armed = decision == IDENTIFIED and self.arming.can_fire(person, frame.time)
