@@ -29,11 +29,11 @@ from .embedder import SFaceEmbedder
 from .enrollment import EnrollmentResult, enroll_folder
 from .errors import (EmbeddingError, InvalidParameterError, LabelMapError, ModelFileError,
                      NotFittedError)
+from .identity import Identity, open_set_gate
 from .label_map import LabelMap, encode_labels
 from .model_files import BUNDLED_MODELS, read_verified
 from .pipeline import FacePipeline
 from .signed_file import KeyArg, read_signed, write_signed
-from .identity import Identity, open_set_gate
 from .types import UNKNOWN, ModelInfo
 
 logger = logging.getLogger(__name__)
