@@ -12,6 +12,7 @@ import numpy as np
 
 from ._fileio import atomic_write_text, read_regular_file
 from .errors import LabelMapError
+from .types import UNKNOWN
 
 FORMAT = "face_trigger-label-map"
 FORMAT_VERSION = 1
@@ -57,7 +58,7 @@ class LabelMap:
             raise LabelMapError(f"{name!r} is not in the label map") from None
 
     def decode(self, codes: Sequence[int], unknown_index: int = -1,
-               unknown_name: str = "unknown") -> List[str]:
+               unknown_name: str = UNKNOWN) -> List[str]:
         """Names for codes; ``unknown_index`` becomes ``unknown_name``."""
         return [unknown_name if int(c) == unknown_index else self.name(c) for c in codes]
 
