@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -17,34 +18,6 @@ from .faceprint import Faceprint
 from .types import Detections, Face, ModelInfo
 
 PathArg = Union[str, os.PathLike, None]
-
-
-def load_model(path: PathArg = None, role: str = "embedder"
-               ) -> Union[SFaceEmbedder, YuNetDetector]:
-    """Load a model with its integrity check (seed-compatible entry point).
-
-    Parameters
-    ----------
-    path : path, optional
-        ONNX file; ``None`` loads the bundled model for ``role``.
-    role : {"embedder", "detector"}
-        Which model to load.
-
-    Returns
-    -------
-    SFaceEmbedder or YuNetDetector
-
-    Raises
-    ------
-    ModelNotFoundError, ModelIntegrityError
-        Missing file; hash mismatch (message names the file and both hashes) or
-        a file OpenCV cannot parse.
-    """
-    if role == "embedder":
-        return SFaceEmbedder(path)
-    if role == "detector":
-        return YuNetDetector(path)
-    raise InvalidParameterError(f"role must be 'embedder' or 'detector', got {role!r}")
 
 
 class FacePipeline:
@@ -196,6 +169,80 @@ def largest_face(faces: Sequence[Face]) -> Face:
     return max(faces, key=lambda f: f.width * f.height)
 
 
+class _DefaultPipeline:
+    """The one piece of process-wide state: the pipeline behind the module-level seed API
+    (``load_model``, ``detect_embedding``), built on first use, guarded by a lock, and
+    forgotten in a forked child (its nets and lock belong to the parent)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pipeline: Optional[FacePipeline] = None
+
+    def get(self) -> FacePipeline:
+        with self.lock:
+            if self.pipeline is None:
+                self.pipeline = FacePipeline()
+            return self.pipeline
+
+    def replace(self, model: Union[SFaceEmbedder, YuNetDetector]) -> None:
+        with self.lock:
+            current = self.pipeline
+            if isinstance(model, SFaceEmbedder):
+                detector = current.detector if current is not None else None
+                self.pipeline = FacePipeline(detector, model)
+            else:
+                embedder = current.embedder if current is not None else None
+                self.pipeline = FacePipeline(model, embedder)
+
+    def forget_after_fork(self) -> None:
+        self.lock = threading.Lock()
+        self.pipeline = None
+
+
+_DEFAULT = _DefaultPipeline()
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_DEFAULT.forget_after_fork)
+
+
+def default_pipeline() -> FacePipeline:
+    """The pipeline the module-level functions use: built with the bundled models on first
+    use (or from what :func:`load_model` loaded), shared by every thread of the process."""
+    return _DEFAULT.get()
+
+
+def load_model(path: PathArg = None, role: str = "embedder"
+               ) -> Union[SFaceEmbedder, YuNetDetector]:
+    """Load a model with its integrity check and make the module-level functions use it
+    (seed API: call once, then :func:`detect_embedding` per frame at pipeline speed).
+
+    Parameters
+    ----------
+    path : path, optional
+        ONNX file; ``None`` loads the bundled model for ``role``.
+    role : {"embedder", "detector"}
+        Which model to load; the default pipeline keeps its other model.
+
+    Returns
+    -------
+    SFaceEmbedder or YuNetDetector
+
+    Raises
+    ------
+    ModelNotFoundError, ModelIntegrityError
+        Missing file; hash mismatch (message names the file and both hashes) or
+        a file OpenCV cannot parse.
+    """
+    model: Union[SFaceEmbedder, YuNetDetector]
+    if role == "embedder":
+        model = SFaceEmbedder(path)
+    elif role == "detector":
+        model = YuNetDetector(path)
+    else:
+        raise InvalidParameterError(f"role must be 'embedder' or 'detector', got {role!r}")
+    _DEFAULT.replace(model)
+    return model
+
+
 def detect_embedding(frame: NDArray[np.uint8],
                      conf_threshold: float = thresholds.DETECT_CONF,
                      nms_threshold: float = thresholds.DETECT_NMS,
@@ -204,9 +251,10 @@ def detect_embedding(frame: NDArray[np.uint8],
                      ) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Boxes (N, 4) and unit embeddings (N, 128), both float32, of every face (seed API).
 
-    Without ``pipeline`` the models are loaded for this call alone (about 0.1-0.2 s);
-    in a loop, build one :class:`FacePipeline` and pass it, or call its method.
+    Uses ``pipeline``, or the process-wide :func:`default_pipeline` (models loaded once, on
+    the first call or by :func:`load_model`): calling it in a loop costs what the pipeline
+    method costs.
     """
     if pipeline is None:
-        pipeline = FacePipeline()
+        pipeline = _DEFAULT.get()
     return pipeline.detect_embedding(frame, conf_threshold, nms_threshold, max_count)

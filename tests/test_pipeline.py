@@ -30,7 +30,7 @@ def test_detect_embedding_seed_api(pipeline, images):
     assert boxes.dtype == embeddings.dtype == np.float32
 
 
-def test_detect_embedding_without_a_pipeline_loads_models(images):
+def test_detect_embedding_without_a_pipeline_uses_the_default_one(images):
     boxes, embeddings = ft.detect_embedding(images["astronaut"])
     assert boxes.shape == (1, 4) and embeddings.shape == (1, 128)
 
@@ -119,3 +119,49 @@ def test_four_threads_get_the_serial_result(images):
     for (_, _, j), (boxes, embeddings) in results.items():
         assert np.allclose(boxes, serial[j][0], atol=1e-4)
         assert np.allclose(embeddings, serial[j][1], atol=1e-5)
+
+
+SEED_SCRIPT = """
+import json, os, sys, time, threading
+import face_trigger as ft
+frame = ft.read_image(sys.argv[1])
+model = ft.load_model()                       # the seed: load once...
+assert ft.pipeline.default_pipeline().embedder is model
+boxes, embeddings = ft.detect_embedding(frame)
+first = ft.pipeline.default_pipeline()
+for _ in range(3):                            # ...then per frame, no model loaded again
+    ft.detect_embedding(frame)
+assert ft.pipeline.default_pipeline() is first
+pid = os.fork()
+if pid == 0:                                  # a forked child builds its own nets
+    b, e = ft.detect_embedding(frame)
+    os._exit(0 if e.shape == (1, 128) and ft.pipeline.default_pipeline() is not first else 3)
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"faces": len(boxes), "child": os.waitstatus_to_exitcode(status)}))
+"""
+
+
+def test_the_module_api_loads_the_models_once_and_survives_a_fork(data_dir):
+    """The seed's usage (load_model, then detect_embedding in a loop) runs on one
+    process-wide pipeline; a forked child (its parent's nets are not its own) gets a new one.
+    Run in a fresh process: the pipeline is process-wide state."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", SEED_SCRIPT, str(data_dir / "obama.jpg")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"faces": 1, "child": 0}
+
+
+def test_threads_share_the_one_default_pipeline(images):
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(
+        (ft.pipeline.default_pipeline(), ft.detect_embedding(images["obama"])[1].shape)))
+        for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(p) for p, _ in found}) == 1 and {s for _, s in found} == {(1, 128)}
