@@ -10,9 +10,12 @@ FaceRecognizerSF.alignCrop + feature for one face at a time.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -57,8 +60,9 @@ class OpenCVRecipe:
         return faces, features
 
 
-OURS = f"ours: detect_embedding (detector side {ft.thresholds.DETECT_MAX_SIDE})"
+OURS = f"ours: detect_embedding (cv2.dnn, detector side {ft.thresholds.DETECT_MAX_SIDE})"
 SEED = "seed: ft.detect_embedding after ft.load_model() (the module API)"
+FAST = "openvino: detect_embedding (detector side 736)"
 
 
 def ten_face_frame(pipeline: ft.FacePipeline) -> np.ndarray:
@@ -74,14 +78,26 @@ def ten_face_frame(pipeline: ft.FacePipeline) -> np.ndarray:
     return paste_faces(FULL_HD, items)
 
 
-def import_and_load_seconds(runs: int) -> list:
-    code = ("import time; t = time.perf_counter(); import face_trigger as ft; "
-            "ft.FacePipeline(); print(time.perf_counter() - t)")
+def cold_start_seconds(runs: int, engine: str, cache: str) -> list:
+    """Fresh processes: import, FacePipeline(engine=...), first detect_embedding on a 1080p
+    frame. ``cache``: "cold" empties OpenVINO's model cache before each run."""
+    code = ("import time, sys; t = time.perf_counter(); import face_trigger as ft; "
+            "imported = time.perf_counter() - t; "
+            "from face_trigger.testing import full_hd_frame; "
+            "frame = full_hd_frame(ft.read_image(sys.argv[2])); t = time.perf_counter(); "
+            "ft.FacePipeline(engine=sys.argv[1]).detect_embedding(frame); "
+            "print(imported + time.perf_counter() - t)")
     out = []
-    for _ in range(runs):
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                check=True, cwd=Path(__file__).resolve().parent.parent)
-        out.append(float(result.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory() as folder:
+        env = dict(os.environ, FACE_TRIGGER_CACHE_DIR=folder)
+        for _ in range(runs):
+            if cache == "cold":
+                shutil.rmtree(Path(folder) / "openvino", ignore_errors=True)
+            result = subprocess.run([sys.executable, "-c", code, engine,
+                                     str(DATA / "obama.jpg")], capture_output=True, text=True,
+                                    check=True, env=env,
+                                    cwd=Path(__file__).resolve().parent.parent)
+            out.append(float(result.stdout.strip().splitlines()[-1]))
     return out
 
 
@@ -93,8 +109,9 @@ def main() -> None:
     ft.runtime.configure_opencv(quiet=True)
     print(machine_line())
 
-    pipeline = ft.FacePipeline()
-    ft.load_model()  # the seed's usage: the module API's pipeline, loaded once
+    pipeline = ft.FacePipeline(engine="opencv")
+    fast = ft.FacePipeline(engine="openvino") if ft.engines.openvino_available() else None
+    ft.load_model()  # the seed's usage: the module API's pipeline (engine "auto"), loaded once
     recipe = OpenCVRecipe()
     one = full_hd_frame(ft.read_image(DATA / "obama.jpg"))
     ten = ten_face_frame(pipeline)
@@ -115,22 +132,40 @@ def main() -> None:
             "ours stage: embed (batched)": lambda: pipeline.embedder.embed_chips(chips),
         }
         for side in (640, 480):
-            detector = ft.detector.YuNetDetector(max_side=side)
+            detector = ft.detector.YuNetDetector(max_side=side, engine="opencv")
             other = ft.FacePipeline(detector, pipeline.embedder)
             cases[f"ours: detect_embedding, detector side {side}"] = \
                 (lambda p=other: p.detect_embedding(frame))
+        if fast is not None:
+            fast_chips = ft.align.align_faces(frame, fast.detect(frame).landmarks)
+            cases[FAST] = lambda: fast.detect_embedding(frame)
+            cases["openvino stage: resize + detect"] = lambda: fast.detect(frame)
+            cases["openvino stage: embed (batched)"] = \
+                (lambda: fast.embedder.embed_chips(fast_chips))
+            small = ft.detector.YuNetDetector(max_side=640, engine="openvino")
+            fast640 = ft.FacePipeline(small, fast.embedder)
+            cases["openvino: detect_embedding, detector side 640"] = \
+                (lambda: fast640.detect_embedding(frame))
         medians = report(measure(cases, args.repeats),
                          baseline="recipe: resize+FaceDetectorYN 640 + alignCrop+feature",
                          title=f"{label} (interleaved, {args.repeats} runs each)")
         if len(det):
             print(f"  per face, ours end to end: "
                   f"{medians[OURS] / len(det) * 1e3:.2f} ms")
-        print(f"  the module API against the pipeline method: {medians[SEED] / medians[OURS]:.3f}x")
+        same = FAST if fast is not None else OURS
+        print(f"  the module API against the pipeline method on the same engine: "
+              f"{medians[SEED] / medians[same]:.3f}x")
 
-    loads = import_and_load_seconds(args.load_runs)
-    print(f"\nimport face_trigger + FacePipeline() in a fresh process: median "
-          f"{statistics.median(loads) * 1e3:.0f} ms, p90 {np.percentile(loads, 90) * 1e3:.0f} ms "
-          f"over {len(loads)} runs")
+    print("\nimport face_trigger + FacePipeline() + first detect_embedding (1080p) in a fresh "
+          "process (reading the photo excluded):")
+    starts = [("opencv", "warm")]
+    if ft.engines.openvino_available():
+        starts += [("openvino", "cold"), ("openvino", "warm")]
+    for engine, cache in starts:
+        loads = cold_start_seconds(args.load_runs, engine, cache)
+        label = engine + (f", model cache {cache}" if engine == "openvino" else "")
+        print(f"  {label}: median {statistics.median(loads) * 1e3:.0f} ms, p90 "
+              f"{np.percentile(loads, 90) * 1e3:.0f} ms over {len(loads)} runs")
 
 
 if __name__ == "__main__":

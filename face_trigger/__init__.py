@@ -56,7 +56,7 @@ _LAZY = {"FaceRecognizer": "recognizer", "Gallery": "gallery", "DoorTrigger": "d
          "load_config": "door"}
 #: Public modules, reachable as attributes (``ft.draw.draw_faces``) without an import.
 _SUBPACKAGES = ("door", "gallery", "align", "calibration", "detector", "draw", "embedder",
-                "enrollment", "errors", "faceprint", "identity", "image_io", "label_map",
+                "engines", "enrollment", "errors", "faceprint", "identity", "image_io", "label_map",
                 "model_files", "pipeline", "quality", "recognizer", "runtime", "signed_file",
                 "thresholds", "types", "verification")
 

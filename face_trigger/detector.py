@@ -1,4 +1,5 @@
-"""YuNet face detector (OpenCV ``FaceDetectorYN``) on a downscaled copy of the frame."""
+"""YuNet face detector on a downscaled copy of the frame: OpenCV's ``FaceDetectorYN``, or the
+same network on OpenVINO with the same decoding (see :mod:`face_trigger.engines`)."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ import numpy as np
 
 from . import thresholds
 from ._validate import check_frame, check_range
+from .engines import OpenVINONet, resolve_engine
 from .errors import InvalidParameterError, ModelIntegrityError
 from .model_files import read_verified
 from .types import Detections, ModelInfo
@@ -54,6 +56,10 @@ class YuNetDetector:
         Candidates kept before non-maximum suppression.
     expected_sha256 : str, optional
         Pin a custom model file to this hash (bundled files are always checked).
+    engine : {"auto", "opencv", "openvino"}
+        Runtime (:mod:`face_trigger.engines`); "auto" = OpenVINO when installed, with
+        OpenCV's decoding and non-maximum suppression reproduced (boxes within about a
+        pixel, embeddings of the faces found agree to a cosine of 0.9998).
 
     Notes
     -----
@@ -69,7 +75,7 @@ class YuNetDetector:
                  max_count: int = thresholds.MAX_FACES,
                  max_side: Optional[int] = thresholds.DETECT_MAX_SIDE,
                  top_k: int = thresholds.DETECT_TOP_K,
-                 expected_sha256: Optional[str] = None) -> None:
+                 expected_sha256: Optional[str] = None, engine: str = "auto") -> None:
         _check_params(conf_threshold, nms_threshold, max_count)
         if max_side is not None and (not isinstance(max_side, (int, np.integer)) or max_side < 32):
             raise InvalidParameterError(f"max_side must be an int >= 32 or None, got {max_side!r}")
@@ -80,10 +86,18 @@ class YuNetDetector:
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise InvalidParameterError(f"top_k must be a positive int, got {top_k!r}")
         self.top_k = int(top_k)
+        self.engine = resolve_engine(engine)
         data, self.model_info = read_verified("detector", model_path, expected_sha256)
         self._model_path = model_path
         self._lock = threading.Lock()
         self._input_size: Tuple[int, int] = (320, 320)
+        self._ov: Optional[OpenVINONet] = None
+        if self.engine == "openvino":
+            # f32: in bf16 the landmarks moved by up to 1 px and end-to-end embeddings by a
+            # cosine of up to 0.015 from cv2.dnn's; in f32 they agree (docs/pipeline.md)
+            self._ov = OpenVINONet(data, f"detector model {self.model_info.name}",
+                                   dynamic=(2, 3), precision="f32")
+            return
         try:
             self._net = cv2.FaceDetectorYN.create(
                 "onnx", np.frombuffer(data, np.uint8), np.zeros(0, np.uint8), self._input_size,
@@ -131,13 +145,16 @@ class YuNetDetector:
         det_w, det_h = detection_size(width, height, self.max_side)
         small = frame if (det_w, det_h) == (width, height) else cv2.resize(
             frame, (det_w, det_h), interpolation=cv2.INTER_LINEAR)
-        with self._lock:
-            if self._input_size != (det_w, det_h):
-                self._net.setInputSize((det_w, det_h))
-                self._input_size = (det_w, det_h)
-            self._net.setScoreThreshold(float(conf))
-            self._net.setNMSThreshold(float(nms))
-            _, raw = self._net.detect(small)
+        if self._ov is not None:
+            raw = _yunet_openvino(self._ov, small, float(conf), float(nms), self.top_k)
+        else:
+            with self._lock:
+                if self._input_size != (det_w, det_h):
+                    self._net.setInputSize((det_w, det_h))
+                    self._input_size = (det_w, det_h)
+                self._net.setScoreThreshold(float(conf))
+                self._net.setNMSThreshold(float(nms))
+                _, raw = self._net.detect(small)
         if raw is None or len(raw) == 0:
             return Detections.empty()
         raw = raw.reshape(-1, _YUNET_COLUMNS).astype(np.float32)
@@ -156,7 +173,7 @@ class YuNetDetector:
         return {"model_path": self._model_path, "conf_threshold": self.conf_threshold,
                 "nms_threshold": self.nms_threshold, "max_count": self.max_count,
                 "max_side": self.max_side, "top_k": self.top_k,
-                "expected_sha256": self.model_info.sha256}
+                "expected_sha256": self.model_info.sha256, "engine": self.engine}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)  # type: ignore[misc]
@@ -167,3 +184,42 @@ def _check_params(conf: float, nms: float, count: int) -> None:
     check_range(nms, "nms_threshold", 0.0, 1.0)
     if not isinstance(count, (int, np.integer)) or count < 1:
         raise InvalidParameterError(f"max_count must be a positive int, got {count!r}")
+
+
+#: YuNet's feature strides; its input is padded to a multiple of the largest.
+_STRIDES = (8, 16, 32)
+
+
+def _yunet_openvino(net: OpenVINONet, image: np.ndarray, conf: float, nms: float,
+                    top_k: int) -> np.ndarray:
+    """What ``FaceDetectorYN.detect`` returns, float32 (M, 15), computed on OpenVINO with
+    OpenCV's own decoding: the image padded right and bottom to a multiple of 32, scores
+    sqrt(cls * obj) of the clipped outputs, boxes and landmarks from each stride's grid,
+    then non-maximum suppression on integer boxes, as OpenCV does."""
+    height, width = image.shape[:2]
+    pad_h, pad_w = -(-height // 32) * 32, -(-width // 32) * 32
+    padded = cv2.copyMakeBorder(image, 0, pad_h - height, 0, pad_w - width,
+                                cv2.BORDER_CONSTANT, value=0)
+    outputs = net.infer(cv2.dnn.blobFromImage(padded))
+    rows = []
+    for i, stride in enumerate(_STRIDES):
+        cls, obj, bbox, kps = (outputs[i + 3 * k][0] for k in range(4))
+        score = np.sqrt(np.clip(cls[:, 0], 0, 1) * np.clip(obj[:, 0], 0, 1))
+        keep = np.flatnonzero(score >= conf)
+        if not keep.size:
+            continue
+        cols = pad_w // stride
+        grid = np.stack([keep % cols, keep // cols], axis=1).astype(np.float32)
+        centre = (grid + bbox[keep, :2]) * stride
+        size = np.exp(bbox[keep, 2:4]) * stride
+        points = (kps[keep].reshape(-1, 5, 2) + grid[:, None, :]) * stride
+        rows.append(np.concatenate([centre - size / 2, size, points.reshape(-1, 10),
+                                    score[keep, None]], axis=1))
+    if not rows:
+        return np.zeros((0, _YUNET_COLUMNS), np.float32)
+    faces = np.concatenate(rows).astype(np.float32)
+    if len(faces) > 1:
+        boxes = [[int(v) for v in row[:4]] for row in faces]
+        kept = cv2.dnn.NMSBoxes(boxes, faces[:, 14].tolist(), conf, nms, 1.0, top_k)
+        faces = faces[np.asarray(kept, np.int64).reshape(-1)]
+    return faces

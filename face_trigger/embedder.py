@@ -1,6 +1,7 @@
 """SFace embedder: aligned 112x112 chips -> unit-length 128-d float32 embeddings."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from typing import Optional, Tuple, Union
@@ -11,6 +12,7 @@ from numpy.typing import NDArray
 
 from ._validate import EMBEDDING_DIM, describe
 from .align import CHIP_SIZE
+from .engines import OpenVINONet, resolve_engine
 from .errors import InvalidImageError, InvalidParameterError, ModelIntegrityError
 from .model_files import read_verified
 from .types import ModelInfo
@@ -20,7 +22,7 @@ DEFAULT_BATCH_SIZE = 32
 
 
 class SFaceEmbedder:
-    """Compute SFace embeddings with OpenCV DNN, many chips per forward pass.
+    """Compute SFace embeddings, many chips per forward pass.
 
     Parameters
     ----------
@@ -28,9 +30,17 @@ class SFaceEmbedder:
         SFace ONNX file; ``None`` uses the bundled, checksum-verified model.
     batch_size : int
         Chips per forward pass (memory grows linearly with it).
-    engine : int
-        ``cv2.dnn.ENGINE_*`` where the OpenCV build has engines (OpenCV 5);
-        ``ENGINE_AUTO`` by default.
+    engine : {"auto", "opencv", "openvino"}
+        Runtime (:mod:`face_trigger.engines`); "auto" = OpenVINO when installed. Both give
+        the same embeddings (cosine 1.00000 on every lfw_dev photo), so they share the
+        model identity.
+    precision : {"f32", "bf16"}
+        "bf16" (OpenVINO on a CPU with AVX512_BF16 or AMX) is about twice as fast but
+        agreed with f32 only to a cosine of 0.994 on lfw_dev (2 of 1,549 photos below
+        0.999): its embeddings carry another identity (``<name>+bf16@...``), so a gallery
+        of f32 faceprints refuses them.
+    dnn_engine : int, optional
+        ``cv2.dnn.ENGINE_*`` for the opencv engine (OpenCV 5); its default otherwise.
     expected_sha256 : str, optional
         Pin a custom model file to this hash (bundled files are always checked).
 
@@ -44,25 +54,39 @@ class SFaceEmbedder:
     """
 
     def __init__(self, model_path: Union[str, os.PathLike, None] = None, *,
-                 batch_size: int = DEFAULT_BATCH_SIZE, engine: Optional[int] = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, engine: str = "auto",
+                 precision: str = "f32", dnn_engine: Optional[int] = None,
                  expected_sha256: Optional[str] = None) -> None:
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise InvalidParameterError(f"batch_size must be a positive int, got {batch_size!r}")
         self.batch_size = int(batch_size)
-        self.engine = engine
+        self.engine = resolve_engine(engine)
+        if precision not in ("f32", "bf16") or (precision == "bf16" and self.engine != "openvino"):
+            raise InvalidParameterError(f"precision must be 'f32', or 'bf16' with the openvino "
+                                        f"engine, got {precision!r} ({self.engine})")
+        self.precision = precision
+        self.dnn_engine = dnn_engine
         self._model_path = model_path
         data, self.model_info = read_verified("embedder", model_path, expected_sha256)
+        self._lock = threading.Lock()
+        self._ov: Optional[OpenVINONet] = None
+        if self.engine == "openvino":
+            self._ov = OpenVINONet(data, f"embedder model {self.model_info.name}",
+                                   dynamic=(0,), precision=precision)
+            if precision == "bf16":  # agrees with f32 only to 0.994: not the same identity
+                self.model_info = dataclasses.replace(
+                    self.model_info, name=self.model_info.name + "+bf16")
+            return
         buffer = np.frombuffer(data, np.uint8)
         try:
-            if engine is None or not hasattr(cv2.dnn, "ENGINE_AUTO"):
+            if dnn_engine is None or not hasattr(cv2.dnn, "ENGINE_AUTO"):
                 self._net = cv2.dnn.readNetFromONNX(buffer)
             else:
-                self._net = cv2.dnn.readNetFromONNX(buffer, engine)
+                self._net = cv2.dnn.readNetFromONNX(buffer, dnn_engine)
         except cv2.error as exc:
             raise ModelIntegrityError(
                 f"embedder model {self.model_info.name} could not be loaded by OpenCV: "
                 f"{str(exc).strip().splitlines()[-1]}") from exc
-        self._lock = threading.Lock()
 
     @property
     def model(self) -> ModelInfo:
@@ -114,9 +138,13 @@ class SFaceEmbedder:
             batch = chips[start:start + self.batch_size]
             blob = cv2.dnn.blobFromImages(list(batch), 1.0, (CHIP_SIZE, CHIP_SIZE), (0, 0, 0),
                                           swapRB=True, crop=False)
-            with self._lock:
-                self._net.setInput(blob)
-                raw = self._net.forward()
+            raw: NDArray[np.float32]
+            if self._ov is not None:
+                raw = self._ov.infer(blob)[0]
+            else:
+                with self._lock:
+                    self._net.setInput(blob)
+                    raw = np.asarray(self._net.forward(), np.float32)
             out[start:start + len(batch)] = raw.reshape(len(batch), EMBEDDING_DIM)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.maximum(norms, np.finfo(np.float32).tiny, out=norms)
@@ -126,7 +154,8 @@ class SFaceEmbedder:
     def __getstate__(self) -> dict:
         # The OpenCV net is not picklable: keep what rebuilds it (and re-verifies it).
         return {"model_path": self._model_path, "batch_size": self.batch_size,
-                "engine": self.engine,
+                "engine": self.engine, "precision": self.precision,
+                "dnn_engine": self.dnn_engine,
                 "expected_sha256": self.model_info.sha256}
 
     def __setstate__(self, state: dict) -> None:

@@ -29,6 +29,9 @@ class FacePipeline:
         Built with defaults (bundled model, 736 px detection side) when omitted.
     embedder : SFaceEmbedder, optional
         Built with defaults (bundled model) when omitted.
+    engine : {"auto", "opencv", "openvino"}
+        Runtime of the nets built here (:mod:`face_trigger.engines`); "auto" = OpenVINO
+        when the ``[openvino]`` extra is installed.
 
     Notes
     -----
@@ -45,9 +48,9 @@ class FacePipeline:
     """
 
     def __init__(self, detector: Optional[YuNetDetector] = None,
-                 embedder: Optional[SFaceEmbedder] = None) -> None:
-        self.detector = detector if detector is not None else YuNetDetector()
-        self.embedder = embedder if embedder is not None else SFaceEmbedder()
+                 embedder: Optional[SFaceEmbedder] = None, *, engine: str = "auto") -> None:
+        self.detector = detector if detector is not None else YuNetDetector(engine=engine)
+        self.embedder = embedder if embedder is not None else SFaceEmbedder(engine=engine)
 
     @property
     def model(self) -> ModelInfo:

@@ -19,7 +19,8 @@ PACKAGE = Path(face_trigger.__file__).parent
 
 CORE = {
     0: {"errors", "types", "thresholds", "_validate", "_fileio", "_version", "runtime"},
-    1: {"model_files", "image_io", "align", "draw", "label_map", "signed_file", "quality"},
+    1: {"model_files", "image_io", "align", "draw", "label_map", "signed_file", "quality",
+        "engines"},
     2: {"detector", "embedder"},
     3: {"pipeline", "faceprint", "identity", "enrollment"},
     4: {"verification", "calibration", "recognizer"},

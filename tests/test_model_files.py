@@ -96,11 +96,19 @@ def test_custom_model_pinned_hash_mismatch(tmp_path):
         ft.detector.YuNetDetector(custom, expected_sha256="0" * 64)
 
 
+def available_engines():
+    engines = [("opencv", "OpenCV")]
+    if ft.engines.openvino_available():
+        engines.append(("openvino", "OpenVINO"))
+    return engines
+
+
 def test_unparseable_custom_model_gives_typed_error(tmp_path):
     custom = tmp_path / "not_really.onnx"
     custom.write_bytes(b"\x08\x07garbage that is not an onnx graph" * 100)
-    with pytest.raises(ModelIntegrityError, match="could not be loaded by OpenCV"):
-        ft.embedder.SFaceEmbedder(custom)
+    for engine, runtime in available_engines():
+        with pytest.raises(ModelIntegrityError, match=f"could not be loaded by {runtime}"):
+            ft.embedder.SFaceEmbedder(custom, engine=engine)
     data, info = ft.model_files.read_verified("embedder", custom)
     assert not info.bundled and info.name == "not_really"
 
