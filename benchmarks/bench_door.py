@@ -87,12 +87,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("door_bench"))
     parser.add_argument("--lfw", type=Path, help="lfw_dev folder: add the real-face scenes")
+    parser.add_argument("--engine", default="auto", choices=ft.engines.ENGINES,
+                        help="runtime of the nets (auto: OpenVINO when installed)")
     args = parser.parse_args()
     ft.runtime.configure_opencv(quiet=True)
     logging.getLogger("face_trigger").setLevel(logging.ERROR)  # switches are counted below
     print(machine_line())
     video = build_demo(args.out)
-    pipeline = ft.FacePipeline()
+    pipeline = ft.FacePipeline(engine=args.engine)
     recognizer = ft.FaceRecognizer()
     recognizer.fit_folder(args.out / "people", progress=False)
     print(f"video {video}: {FrameSource(video).__class__.__name__} of 720p frames at "
@@ -112,6 +114,16 @@ def main() -> None:
     print(f"  baseline (embed every face)  {b:7.1f} fps  (rounds: "
           f"{', '.join(f'{x:.1f}' for x in baseline)})")
     print(f"  ratio                        {t / b:7.2f}x")
+    print(f"  engine: {pipeline.detector.engine}")
+    if ft.engines.openvino_available():
+        per_engine = {e: [] for e in ("opencv", "openvino")}
+        pipes = {e: ft.FacePipeline(engine=e) for e in per_engine}
+        for _ in range(args.rounds):
+            for engine in per_engine:
+                per_engine[engine].append(run_trigger(recognizer, pipes[engine], video)[0])
+        cv_fps, ov_fps = (statistics.median(per_engine[e]) for e in ("opencv", "openvino"))
+        print(f"  door trigger by engine, alternating: cv2.dnn {cv_fps:.1f} fps, OpenVINO "
+              f"{ov_fps:.1f} fps ({ov_fps / cv_fps:.2f}x)")
     print(f"\nframes {trigger.frames}, faces embedded {trigger.embedded_faces} "
           f"({100 * trigger.embedded_faces / trigger.frames:.1f} % of frames needed an embedding); "
           f"detector skipped on {trigger.skipped_detections} idle frames "

@@ -96,7 +96,7 @@ class YuNetDetector:
             # f32: in bf16 the landmarks moved by up to 1 px and end-to-end embeddings by a
             # cosine of up to 0.015 from cv2.dnn's; in f32 they agree (docs/pipeline.md)
             self._ov = OpenVINONet(data, f"detector model {self.model_info.name}",
-                                   dynamic=(2, 3), precision="f32")
+                                   dynamic=(2, 3), precision="f32", uint8_nhwc=True)
             return
         try:
             self._net = cv2.FaceDetectorYN.create(
@@ -200,7 +200,7 @@ def _yunet_openvino(net: OpenVINONet, image: np.ndarray, conf: float, nms: float
     pad_h, pad_w = -(-height // 32) * 32, -(-width // 32) * 32
     padded = cv2.copyMakeBorder(image, 0, pad_h - height, 0, pad_w - width,
                                 cv2.BORDER_CONSTANT, value=0)
-    outputs = net.infer(cv2.dnn.blobFromImage(padded))
+    outputs = net.infer(padded[None])
     rows = []
     for i, stride in enumerate(_STRIDES):
         cls, obj, bbox, kps = (outputs[i + 3 * k][0] for k in range(4))
