@@ -351,7 +351,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             fn()
             times[name].append(time.perf_counter() - start)
     print(f"face_trigger {__version__}, OpenCV {opencv_version()}, {os.cpu_count()} CPUs, "
-          f"detector side {ft.thresholds.DETECT_MAX_SIDE}")
+          f"detector side {ft.thresholds.DETECT_MAX_SIDE}, engine {pipeline.detector.engine}")
     for name, values in times.items():
         print(f"  {name:38s} median {np.median(values) * 1e3:7.2f} ms  p90 "
               f"{np.percentile(values, 90) * 1e3:7.2f} ms  ({len(values)} runs)")
@@ -363,7 +363,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     pipeline = FacePipeline()
     det_model, emb_model = pipeline.detector.model, pipeline.embedder.model
     print(f"face_trigger {__version__}, OpenCV {opencv_version()}, {os.cpu_count()} CPUs")
-    print(f"detector {det_model.id}, embedder {emb_model.id} (sha256 verified)")
+    print(f"detector {det_model.id}, embedder {emb_model.id} (sha256 verified; engine "
+          f"{pipeline.embedder.engine})")
     found = []
     panels = []
     for path in sample_images():
