@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, List, Sequence
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -97,7 +98,9 @@ class OpenVINONet:
                 steps.input().preprocess().convert_element_type(ov.Type.f32)
                 model = steps.build()
             compiled = core.compile_model(model, "CPU", {
-                "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision})
+                "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision,
+                # as many threads as OpenCV's setting (configure_opencv(threads=...))
+                "INFERENCE_NUM_THREADS": max(1, cv2.getNumThreads())})
         except RuntimeError as exc:
             raise ModelIntegrityError(f"{name} could not be loaded by OpenVINO: "
                                       f"{str(exc).strip().splitlines()[-1]}") from exc

@@ -16,7 +16,9 @@ def configure_opencv(threads: Optional[int] = None, quiet: Optional[bool] = None
     ----------
     threads : int, optional
         Threads OpenCV may use per call (``cv2.setNumThreads``); 0 disables
-        threading. ``None`` leaves the setting alone.
+        threading. OpenVINO nets built afterwards use as many (at least one), so
+        N worker processes with ``threads=1`` do not oversubscribe the cores.
+        ``None`` leaves the setting alone.
     quiet : bool, optional
         True shows only OpenCV errors (hides e.g. the OpenCV 5 warning
         "Targets are not supported by the new graph engine" that the YuNet
