@@ -78,11 +78,11 @@ class OpenVINONet:
 
         self.name = name
         core = ov.Core()
-        folder = cache_dir()
         try:
+            folder = cache_dir()
             folder.mkdir(parents=True, exist_ok=True)
             core.set_property({"CACHE_DIR": str(folder)})
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, KeyError):  # no home folder, read-only, ...
             pass  # no cache: every process compiles again, nothing else changes
         try:
             model = core.read_model(bytes(data), ov.Tensor(np.empty(0, np.uint8)))
