@@ -11,6 +11,7 @@ is not among them.
 """
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -46,8 +47,11 @@ def build_demo(out: Path) -> Path:
     return write_video(out / "demo.avi", frames, FPS)
 
 
-def main() -> int:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("door_demo")
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, default=Path("door_demo"),
+                        help="folder for demo.avi and people/ (default: door_demo)")
+    out = parser.parse_args(argv).out
     ft.runtime.configure_opencv(quiet=True)
     video = build_demo(out)
     print(f"wrote {video} and {out / 'people'}")

@@ -14,6 +14,7 @@ from ._validate import check_frame, check_range
 from .engines import OpenVINONet, resolve_engine
 from .errors import InvalidParameterError, ModelIntegrityError
 from .model_files import read_verified
+from .runtime import opencv_warnings_hidden
 from .types import Detections, ModelInfo
 
 _YUNET_COLUMNS = 15  # x, y, w, h, 5 x (x, y) landmarks, score
@@ -99,9 +100,10 @@ class YuNetDetector:
                                    dynamic=(2, 3), precision="f32", uint8_nhwc=True)
             return
         try:
-            self._net = cv2.FaceDetectorYN.create(
-                "onnx", np.frombuffer(data, np.uint8), np.zeros(0, np.uint8), self._input_size,
-                self.conf_threshold, self.nms_threshold, self.top_k)
+            with opencv_warnings_hidden():
+                self._net = cv2.FaceDetectorYN.create(
+                    "onnx", np.frombuffer(data, np.uint8), np.zeros(0, np.uint8),
+                    self._input_size, self.conf_threshold, self.nms_threshold, self.top_k)
         except cv2.error as exc:
             raise ModelIntegrityError(
                 f"detector model {self.model_info.name} could not be loaded by OpenCV: "

@@ -2,7 +2,9 @@
 CLI, benchmarks) call :func:`configure_opencv` once, explicitly."""
 from __future__ import annotations
 
-from typing import Optional
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import cv2
 
@@ -32,6 +34,27 @@ def configure_opencv(threads: Optional[int] = None, quiet: Optional[bool] = None
         log = getattr(getattr(cv2, "utils", None), "logging", None)
         if log is not None:
             log.setLogLevel(log.LOG_LEVEL_ERROR if quiet else log.LOG_LEVEL_WARNING)
+
+
+_LOG_LOCK = threading.Lock()
+
+
+@contextmanager
+def opencv_warnings_hidden() -> Iterator[None]:
+    """Show only OpenCV errors while a net is built: OpenCV 5 prints "Targets are not
+    supported by the new graph engine" for every YuNet it creates, which says nothing to
+    the user. The previous log level is restored after."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
+    with _LOG_LOCK:
+        previous = log.getLogLevel()
+        log.setLogLevel(min(previous, log.LOG_LEVEL_ERROR))
+        try:
+            yield
+        finally:
+            log.setLogLevel(previous)
 
 
 def opencv_version() -> str:

@@ -241,10 +241,16 @@ def test_a_postgresql_gallery_from_the_command_line(folders, pg_url, tmp_path, i
     crop = ft.image_io.crop_around(images["obama2"], reference["obama2"].box, 0.6)
     video = write_video(tmp_path / "v.avi", (f for f, _ in door_video(
         [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0)))
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
     watched = cli("watch", video, "--gallery", pg_url, "--json", "--audit",
-                  tmp_path / "audit.jsonl", cwd=tmp_path)  # snapshots/ lands in tmp_path
+                  tmp_path / "log" / "audit.jsonl", cwd=elsewhere)
     assert watched.returncode == EXIT_OK, watched.stderr
-    assert [json.loads(line)["person"] for line in watched.stdout.splitlines()] == ["obama"]
+    events = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert [e["person"] for e in events] == ["obama"]
+    # snapshots go beside the audit log, not into the working folder
+    assert Path(events[0]["snapshot"]).parent == tmp_path / "log" / "snapshots"
+    assert list(elsewhere.iterdir()) == []
     down = cli("enroll", folders / "people", "--db",
                f"postgresql://door:secret@/faces?host={tmp_path}")
     assert down.returncode == EXIT_ERROR and "cannot reach" in down.stderr

@@ -194,16 +194,22 @@ def test_a_failing_command_does_not_stop_the_loop(recognizer, pipeline, visits_v
 
 
 def test_unhealthy_source_fails_closed_and_dry_run_fires_nothing(recognizer, pipeline,
-                                                                 visits_video):
+                                                                 visits_video, tmp_path):
     trigger = DoorTrigger(recognizer, pipeline, settings=SETTINGS, actions=[LogAction()])
     events = list(trigger.run(FrameSource(visits_video[0]), health=lambda: False))
     trigger.close()
     identified = [e for e in events if e.decision == "identified"]
     assert identified and all(not e.fired and "fail closed" in e.refused["log"]
                               for e in identified)
-    _, events = run(recognizer, pipeline, visits_video[0], actions=[LogAction()], dry_run=True)
-    assert all(not e.fired for e in events)
+    marker = tmp_path / "ran"
+    command = CommandAction(argv=["touch", str(marker), "{event_id}", "{person}"])
+    _, events = run(recognizer, pipeline, visits_video[0], actions=[LogAction(), command],
+                    dry_run=True)
+    assert all(not e.fired for e in events) and not marker.exists()
     assert any(e.refused.get("log", "").startswith("dry run") for e in events)
+    identified = [e for e in events if e.decision == "identified"]
+    for event in identified:  # "would run" shows the event's own fields, not blanks
+        assert f"'{event.event_id}', 'obama'" in event.refused["command"]
 
 
 def test_known_strangers_and_time_windows(recognizer, pipeline, visits_video):
@@ -368,6 +374,13 @@ def test_example_script_rejects_a_bad_setting(tmp_path):
                            "--set", "decision.votes=4"], capture_output=True, text=True,
                           env=env, timeout=60, cwd=tmp_path)
     assert done.returncode == 2 and "decision.votes" in done.stderr
+
+
+def test_demo_builder_help_writes_nothing(tmp_path):
+    done = subprocess.run([sys.executable, str(EXAMPLES / "make_demo_video.py"), "--help"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0 and "usage" in done.stdout
+    assert list(tmp_path.iterdir()) == []  # it wrote a 22 MB video into "--help/" before
 
 
 def test_quality_gates_blur_and_turned_faces(images, reference):

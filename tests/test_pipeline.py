@@ -165,3 +165,17 @@ def test_threads_share_the_one_default_pipeline(images):
     for t in threads:
         t.join()
     assert len({id(p) for p, _ in found}) == 1 and {s for _, s in found} == {(1, 128)}
+
+
+def test_building_the_nets_prints_no_opencv_noise():
+    """OpenCV 5 printed "Targets are not supported by the new graph engine" for every
+    YuNet; the warning is hidden while the nets are built and the log level restored."""
+    import subprocess
+    import sys
+
+    code = ("import cv2, face_trigger as ft; ft.FacePipeline(engine='opencv'); "
+            "print(cv2.utils.logging.getLogLevel())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert "Targets are not supported" not in out.stderr
+    assert out.stdout.strip() == "3"  # LOG_LEVEL_WARNING: real warnings still show

@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Optional, Sequence, TextIO
 
 from ..detector import YuNetDetector
@@ -46,7 +47,8 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
                      backups=s["audit"]["backups"], fsync=s["audit"]["fsync"])
     trigger = DoorTrigger(recognizer, pipeline, settings=config.decision_settings(),
                           actions=config.build_actions(), audit=audit,
-                          snapshot_dir=s["audit"]["snapshots"], dry_run=dry_run)
+                          snapshot_dir=s["audit"]["snapshots"] or
+                          Path(s["audit"]["path"]).parent / "snapshots", dry_run=dry_run)
     try:
         for event in trigger.run(source, health=lambda: source.stats.healthy):
             if as_json:

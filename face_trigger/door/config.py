@@ -16,7 +16,7 @@ Example (all sections optional but [source] and one of recognizer.model / .peopl
     known_strangers = ["mallory"]
     [audit]
     path = "door_audit.jsonl"
-    snapshots = "snapshots"
+    snapshots = "snapshots"        # default: a snapshots/ folder beside the audit log
     [[actions]]
     type = "command"               # command | webhook | mqtt | log
     argv = ["/usr/local/bin/open-door", "{person}", "{event_id}"]
@@ -65,7 +65,7 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
                  "rearm_s": (_NUMBER, thresholds.REARM_S), "idle_detect_every": (int, 4),
                  "known_strangers": (list, [])},
     "audit": {"path": (str, "door_audit.jsonl"), "max_bytes": (int, 10_000_000),
-              "backups": (int, 5), "snapshots": (str, "snapshots"), "fsync": (bool, True)},
+              "backups": (int, 5), "snapshots": (str, None), "fsync": (bool, True)},
 }
 #: Allowed intervals of the numeric keys that are not checked by the objects built at
 #: start (DecisionSettings and the actions check their own): (low, high, low open).

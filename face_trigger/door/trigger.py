@@ -363,20 +363,6 @@ class DoorTrigger:
         event_id = uuid.uuid4().hex
         snapshot = self._snapshot(event_id, state.best_crop)
         now = self.clock()
-        fired, refused = [], {}
-        armed = decision == IDENTIFIED and self.arming.can_fire(person, frame.time)
-        for action in self.actions:
-            granted, reason = action.policy.allows(person, now)
-            if granted and not healthy:
-                granted, reason = False, "source or recognizer unhealthy (fail closed)"
-            if granted and not armed:
-                granted, reason = False, "cooldown: this visit already fired"
-            if granted and self.dry_run:
-                granted, reason = False, "dry run: " + action.describe({"person": person})
-            if granted:
-                fired.append(action.name)
-            else:
-                refused[action.name] = reason
         event = DoorEvent(
             event_id=event_id, time=now.isoformat(timespec="milliseconds"),
             video_time=round(frame.time, 3), frame=frame.index, track_id=track.track_id,
@@ -390,7 +376,23 @@ class DoorTrigger:
                         "votes_needed": self.settings.votes_needed,
                         "window": self.settings.window},
             model=self.pipeline.model.id, config=self.config_hash, snapshot=snapshot,
-            fired=fired, refused=refused)
+            fired=[], refused={})
+        fired, refused = [], {}
+        armed = decision == IDENTIFIED and self.arming.can_fire(person, frame.time)
+        for action in self.actions:
+            granted, reason = action.policy.allows(person, now)
+            if granted and not healthy:
+                granted, reason = False, "source or recognizer unhealthy (fail closed)"
+            if granted and not armed:
+                granted, reason = False, "cooldown: this visit already fired"
+            if granted and self.dry_run:
+                granted, reason = False, "dry run: " + action.describe(
+                    event.to_dict() | {"action": action.name})
+            if granted:
+                fired.append(action.name)
+            else:
+                refused[action.name] = reason
+        event = dataclasses.replace(event, fired=fired, refused=refused)
         audited, anchor = self._audit_anchored({"type": "decision", **event.to_dict()})
         if not audited:
             if fired:  # fail closed: nothing fires that is not audited; the door watches on
