@@ -181,10 +181,21 @@ def _known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[s
 
 def _threshold(args: argparse.Namespace) -> float:
     if args.tolerance is not None:
+        if args.threshold is not None:
+            raise UsageError("give --threshold (cosine) or --tolerance (distance), not both")
         if not 0 < args.tolerance < 2:
             raise UsageError(f"--tolerance must be in (0, 2), got {args.tolerance}")
         return 1.0 - args.tolerance ** 2 / 2.0  # L2 distance of unit vectors -> cosine
-    return args.threshold
+    if args.threshold is None:
+        return ft.IDENTIFY_COSINE
+    return _cosine_flag(args.threshold, "--threshold")
+
+
+def _cosine_flag(value: float, flag: str) -> float:
+    """A cosine similarity given on the command line: in [-1, 1], else a usage error."""
+    if not -1.0 <= value <= 1.0:  # NaN fails too
+        raise UsageError(f"{flag} is a cosine similarity in [-1, 1], got {value}")
+    return value
 
 
 def _cmd_identify(args: argparse.Namespace) -> int:
@@ -274,7 +285,16 @@ def _gallery_labels(db: str, faces: Sequence[Any], pipeline: Any) -> List[str]:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    result = ft.verify(args.image1, args.image2, threshold=args.threshold)
+    threshold = _cosine_flag(args.threshold, "--threshold")
+    result = ft.verify(args.image1, args.image2, threshold=threshold, soft=True)
+    if result.detail:  # a readable image without a face: an answer ("not verified"), exit 1
+        if args.json:
+            print(json.dumps({"verified": False, "similarity": None, "threshold": threshold,
+                              "match_probability": 0.0, "model": result.model,
+                              "error": result.detail}))
+        else:
+            print(f"not verified: {result.detail}")
+        return EXIT_DIFFERENT
     if args.json:
         print(json.dumps({"verified": result.verified, "similarity": round(result.similarity, 4),
                           "threshold": result.threshold,
@@ -433,8 +453,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("known", metavar="KNOWN_DIR_OR_MODEL",
                    help="folder of <name>.jpg files or <name>/ folders, or a saved .pkl")
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
-    p.add_argument("--threshold", type=float, default=ft.IDENTIFY_COSINE,
-                   help="cosine similarity to accept a match (default %(default)s)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help=f"cosine similarity to accept a match (default {ft.IDENTIFY_COSINE})")
     p.add_argument("--tolerance", type=float, default=None,
                    help="face_recognition-style L2 distance instead: accept when the distance "
                         "of unit embeddings is <= T (threshold = 1 - T^2/2); SFace's scale "

@@ -1,6 +1,7 @@
 """1:1 verification: is this the same person? Similarity, match probability, verify()."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple, Union
 
@@ -12,7 +13,7 @@ from .calibration import MatchCalibration, default_calibration
 from .errors import EmbeddingError, NoFaceError
 from .faceprint import Faceprint, check_same_model, check_unit_vector
 from .image_io import ImageSource, read_image
-from .pipeline import FacePipeline, largest_face
+from .pipeline import FacePipeline, default_pipeline, largest_face
 from .types import Face
 
 Vector = Union[Faceprint, NDArray[np.float32]]
@@ -102,7 +103,7 @@ def verify(img1: ImageSource, img2: ImageSource, *, pipeline: Optional[FacePipel
     ----------
     img1, img2 : path, bytes or BGR uint8 array
     pipeline : FacePipeline, optional
-        Reuse one across calls (models load once); built when omitted.
+        Default: the process-wide pipeline of the module API (models load once).
     threshold : float
         Cosine similarity for "same person" (default MATCH_COSINE, FMR about 1e-3).
     calibration : MatchCalibration, optional
@@ -113,11 +114,12 @@ def verify(img1: ImageSource, img2: ImageSource, *, pipeline: Optional[FacePipel
     Raises
     ------
     NoFaceError
-        An image has no face (message names ``img1`` or ``img2``), unless ``soft``.
+        An image has no face (the message names its file, or ``img1`` / ``img2`` for
+        bytes and arrays), unless ``soft``.
     ImageReadError, InvalidImageError
         An image cannot be read.
     """
-    pipeline = pipeline if pipeline is not None else FacePipeline()
+    pipeline = pipeline if pipeline is not None else default_pipeline()
     calibration = calibration if calibration is not None else default_calibration()
     faces: List[Optional[Face]] = []
     for image in (img1, img2):
@@ -126,7 +128,8 @@ def verify(img1: ImageSource, img2: ImageSource, *, pipeline: Optional[FacePipel
     first, second = faces
     boxes = (None if first is None else np.array(first.box),
              None if second is None else np.array(second.box))
-    missing = [name for name, f in zip(("img1", "img2"), faces) if f is None]
+    missing = [str(image) if isinstance(image, (str, os.PathLike)) else name
+               for name, image, f in zip(("img1", "img2"), (img1, img2), faces) if f is None]
     if first is None or second is None:
         message = f"no face found in {' and '.join(missing)}"
         if not soft:

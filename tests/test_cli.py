@@ -150,8 +150,25 @@ def test_verify_exit_codes(data_dir, folders):
     different = cli("verify", "--json", data_dir / "obama.jpg", data_dir / "biden.jpg")
     assert different.returncode == EXIT_DIFFERENT
     assert json.loads(different.stdout)["verified"] is False
-    no_face = cli("verify", data_dir / "obama.jpg", folders / "unknown" / "c_wall.png")
-    assert no_face.returncode == EXIT_INPUT and "img2" in no_face.stderr
+    # a readable photo without a face is an answer, named by its file, on stdout (also JSON)
+    wall = folders / "unknown" / "c_wall.png"
+    no_face = cli("verify", data_dir / "obama.jpg", wall)
+    assert no_face.returncode == EXIT_DIFFERENT and str(wall) in no_face.stdout
+    as_json = json.loads(cli("verify", "--json", data_dir / "obama.jpg", wall).stdout)
+    assert as_json["verified"] is False and str(wall) in as_json["error"]
+    unreadable = cli("verify", data_dir / "obama.jpg", folders / "missing.jpg")
+    assert unreadable.returncode == EXIT_INPUT
+    bad = cli("verify", "--threshold", "5", data_dir / "obama.jpg", data_dir / "obama2.jpg")
+    assert bad.returncode == EXIT_USAGE and "--threshold" in bad.stderr
+
+
+def test_identify_flags_are_checked_as_usage(data_dir, folders):
+    too_high = cli("identify", "--threshold", "2", folders / "known", folders / "unknown")
+    assert too_high.returncode == EXIT_USAGE and "--threshold" in too_high.stderr
+    assert "Traceback" not in too_high.stderr
+    both = cli("identify", "--threshold", "0.5", "--tolerance", "1.0", folders / "known",
+               folders / "unknown")
+    assert both.returncode == EXIT_USAGE and "not both" in both.stderr
 
 
 @pytest.mark.slow

@@ -39,6 +39,14 @@ def test_no_face_names_the_image(pipeline, images):
     assert soft.boxes[0] is None and soft.boxes[1] is not None
 
 
+
+def test_no_face_in_a_file_names_the_file(pipeline, data_dir, tmp_path):
+    wall = tmp_path / "wall.png"
+    ft.write_image(wall, np.full((300, 300, 3), 128, np.uint8))
+    with pytest.raises(NoFaceError, match=f"no face found in {wall}"):
+        ft.verify(data_dir / "obama.jpg", wall)  # the module's default pipeline
+
+
 def test_match_probability_is_monotonic_and_bounded():
     calibration = ft.calibration.default_calibration()
     grid = np.linspace(-1, 1, 2001)
