@@ -234,6 +234,9 @@ def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, r
     assert done.returncode == EXIT_OK, done.stderr
     assert "enrolled 3 of 4 photos" in done.stdout and "several_faces" in done.stdout
     assert "2 people, 3 faceprints" in done.stderr
+    again = cli("enroll", people, "--db", db)  # the same folder once more: nothing twice
+    assert again.returncode == EXIT_OK and "2 people, 3 faceprints" in again.stderr
+    assert "enrolled 0 of 4 photos; 3 already enrolled, skipped" in again.stdout
     as_json = [json.loads(line) for line in cli("enroll", people, "--db", tmp_path / "h.db",
                                                 "--json").stdout.splitlines()]
     assert len(as_json) == 4 and sum(r["enrolled"] for r in as_json) == 3

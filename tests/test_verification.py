@@ -39,7 +39,6 @@ def test_no_face_names_the_image(pipeline, images):
     assert soft.boxes[0] is None and soft.boxes[1] is not None
 
 
-
 def test_no_face_in_a_file_names_the_file(pipeline, data_dir, tmp_path):
     wall = tmp_path / "wall.png"
     ft.write_image(wall, np.full((300, 300, 3), 128, np.uint8))

@@ -44,6 +44,10 @@ class QualityLimits:
     lookalike_from: float = thresholds.IDENTIFY_COSINE
 
 
+#: The flag of a photo whose file (by sha256) is already a faceprint of the person.
+ALREADY_ENROLLED = "already_enrolled"
+
+
 @dataclass(frozen=True)
 class PhotoReport:
     """Outcome for one photo: ``flags`` found, ``enrolled`` or not, and details."""
@@ -55,6 +59,13 @@ class PhotoReport:
     detail: str = ""
     faceprint_id: Optional[int] = None
 
+    @property
+    def outcome(self) -> str:
+        """"enrolled", "skipped" (the photo was enrolled before) or "refused"."""
+        if self.enrolled:
+            return "enrolled"
+        return "skipped" if ALREADY_ENROLLED in self.flags else "refused"
+
 
 @dataclass
 class GalleryEnrollment:
@@ -64,10 +75,12 @@ class GalleryEnrollment:
 
     def summary(self) -> str:
         enrolled = sum(r.enrolled for r in self.reports)
-        lines = [f"enrolled {enrolled} of {len(self.reports)} photos"]
-        lines += [f"  {r.path} ({r.person}): {'enrolled' if r.enrolled else 'refused'}; "
+        again = sum(ALREADY_ENROLLED in r.flags for r in self.reports)
+        lines = [f"enrolled {enrolled} of {len(self.reports)} photos"
+                 + (f"; {again} already enrolled, skipped" if again else "")]
+        lines += [f"  {r.path} ({r.person}): {r.outcome}; "
                   f"{', '.join(r.flags)}{'; ' + r.detail if r.detail else ''}"
-                  for r in self.reports if r.flags]
+                  for r in self.reports if r.flags and ALREADY_ENROLLED not in r.flags]
         return "\n".join(lines)
 
 
@@ -89,13 +102,18 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
             frame = decode_image(data, name)
     except FaceTriggerError as exc:
         return PhotoReport(name, person, False, ("unreadable",), str(exc))
+    if source is not None:  # enrolling a folder again must not enrol its photos twice
+        done = [r.id for r in gallery.records(person) if r.source_sha256 == source]
+        if done:
+            return PhotoReport(name, person, False, (ALREADY_ENROLLED,),
+                               f"faceprint {done[0]} holds this photo", done[0])
     faces = pipeline.analyze(frame)
     if not faces:
         return PhotoReport(name, person, False, ("no_face",))
     flags, details = [], []
     if len(faces) > 1:
         flags.append("several_faces")
-        details.append(f"{len(faces)} faces, the largest used")
+        details.append(f"{len(faces)} faces: the largest is the one checked")
     face = largest_face(faces)
     quality = face_quality(frame, face.box, face.landmarks)
     if quality.width < limits.min_face_px:
