@@ -20,9 +20,8 @@ from ._fileio import atomic_write_bytes, atomic_write_text
 from ._validate import unit_rows
 from .enrollment import EnrollmentResult, enroll_folder
 from .errors import CalibrationError, FaceTriggerError, InvalidParameterError
-from .model_files import BUNDLED_MODELS
+from .model_files import bundled_info
 from .pipeline import FacePipeline
-from .types import model_id
 
 FORMAT = "face_trigger-calibration"
 FORMAT_VERSION = 1
@@ -93,11 +92,9 @@ class MatchCalibration:
 
 def default_calibration() -> MatchCalibration:
     """The shipped calibration of the bundled SFace model (see thresholds.py)."""
-    bundled = BUNDLED_MODELS["embedder"]
     return MatchCalibration(
         threshold=thresholds.MATCH_COSINE, slope=thresholds.MATCH_LOGISTIC[0],
-        intercept=thresholds.MATCH_LOGISTIC[1],
-        model=model_id(Path(bundled.filename).stem, bundled.sha256),
+        intercept=thresholds.MATCH_LOGISTIC[1], model=bundled_info("embedder").id,
         target_fmr=1e-3, fmr=thresholds.MATCH_FMR, fnmr=thresholds.MATCH_FNMR,
         genuine_pairs=140, impostor_pairs=1_198_786,
         source="../shared/lfw_dev; python benchmarks/calibrate_lfw.py ../shared/lfw_dev")

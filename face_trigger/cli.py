@@ -157,9 +157,26 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return status
 
 
+def _is_gallery(location: str) -> bool:
+    """A PostgreSQL or sqlite:/// URL, or an SQLite file (a gallery, not a .pkl)."""
+    if location.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        return True
+    try:
+        with open(location, "rb") as handle:
+            return handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def _known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[str]]:
-    """A recognizer from a saved model or from KNOWN/<name>.jpg files or <name>/ folders."""
+    """The identifier of KNOWN: a gallery (``--db``, or KNOWN is one), a saved model, or
+    KNOWN/<name>.jpg files and <name>/ folders enrolled now."""
     threshold = _threshold(args)
+    if args.db or _is_gallery(known):
+        # no net is built here: worker processes build their own
+        gallery = ft.Gallery(args.db or known, ft.model_files.bundled_info("embedder"),
+                             unknown_threshold=threshold)
+        return gallery, []
     path = Path(known)
     recognizer = ft.FaceRecognizer(classifier="knn", unknown_threshold=threshold)
     if path.is_file():
@@ -199,6 +216,12 @@ def _cosine_flag(value: float, flag: str) -> float:
 
 
 def _cmd_identify(args: argparse.Namespace) -> int:
+    if args.db:  # no KNOWN: every positional is an image
+        args.images = ([args.known] if args.known else []) + list(args.images)
+    elif not args.known or not args.images:
+        raise UsageError("identify needs KNOWN and at least one image (or --db and images)")
+    if not args.images:
+        raise UsageError("identify needs at least one image")
     recognizer, warnings = _known_recognizer(args.known, args)
     for line in warnings:
         print(f"face-trigger: {line}", file=sys.stderr)
@@ -450,9 +473,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = command("identify", _cmd_identify,
                 "name the faces of images with known people (face_recognition's CLI output)")
-    p.add_argument("known", metavar="KNOWN_DIR_OR_MODEL",
-                   help="folder of <name>.jpg files or <name>/ folders, or a saved .pkl")
-    p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("known", metavar="KNOWN", nargs="?",
+                   help="folder of <name>.jpg files or <name>/ folders, a saved .pkl, or a "
+                        "gallery (SQLite file or postgresql:// URL)")
+    p.add_argument("images", nargs="*", metavar="IMAGE_OR_DIR")
+    p.add_argument("--db", help="identify against this gallery (then no KNOWN): " + DB_HELP)
     p.add_argument("--threshold", type=float, default=None,
                    help=f"cosine similarity to accept a match (default {ft.IDENTIFY_COSINE})")
     p.add_argument("--tolerance", type=float, default=None,

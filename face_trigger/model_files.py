@@ -67,6 +67,13 @@ def _bundled(role: str) -> BundledModel:
                                     f"{sorted(BUNDLED_MODELS)}") from None
 
 
+def bundled_info(role: str) -> ModelInfo:
+    """Identity of a bundled model (what its embeddings are marked with), without reading
+    the file or building a net."""
+    bundled = _bundled(role)
+    return ModelInfo(Path(bundled.filename).stem, bundled.sha256, True)
+
+
 def model_search_dirs() -> List[Path]:
     """Folders searched for bundled model files, in order (environment read now)."""
     dirs: List[Path] = []

@@ -31,7 +31,7 @@ from .errors import (EmbeddingError, InvalidParameterError, LabelMapError, Model
                      NotFittedError)
 from .identity import Identity, open_set_gate
 from .label_map import LabelMap, encode_labels
-from .model_files import BUNDLED_MODELS, read_verified
+from .model_files import bundled_info, read_verified
 from .pipeline import FacePipeline
 from .signed_file import KeyArg, read_signed, write_signed
 from .types import UNKNOWN, ModelInfo
@@ -127,8 +127,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         if self._embedder is not None:
             return self._embedder.model
         if self.dnn_model_path is None:
-            bundled = BUNDLED_MODELS["embedder"]
-            return ModelInfo(Path(bundled.filename).stem, bundled.sha256, True)
+            return bundled_info("embedder")
         return read_verified("embedder", self.dnn_model_path)[1]
 
     def embed(self, images: Union[NDArray[np.uint8], Sequence[NDArray[np.uint8]]],

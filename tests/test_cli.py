@@ -162,6 +162,19 @@ def test_verify_exit_codes(data_dir, folders):
     assert bad.returncode == EXIT_USAGE and "--threshold" in bad.stderr
 
 
+def test_identify_against_a_gallery(folders, tmp_path):
+    db = tmp_path / "g.db"
+    assert cli("enroll", folders / "people", "--db", db).returncode == EXIT_OK
+    photos = [folders / "unknown" / "a_obama2.jpg", folders / "unknown" / "b_astronaut.png"]
+    for call in (("identify", db, *photos), ("identify", "--db", db, *photos)):
+        done = cli(*call)  # a gallery as KNOWN (it said "not a face_trigger model file")
+        assert done.returncode == EXIT_OK, done.stderr
+        names = [line.split(",")[1] for line in done.stdout.strip().splitlines()]
+        assert names == ["obama", "unknown_person"]
+    lonely = cli("identify", folders / "known")
+    assert lonely.returncode == EXIT_USAGE and "image" in lonely.stderr
+
+
 def test_identify_flags_are_checked_as_usage(data_dir, folders):
     too_high = cli("identify", "--threshold", "2", folders / "known", folders / "unknown")
     assert too_high.returncode == EXIT_USAGE and "--threshold" in too_high.stderr
