@@ -34,6 +34,8 @@ def atomic_write_with(path: PathLike, write: Callable[[str], object],
     temporary name's ending (``.npy`` keeps ``numpy.save`` from adding one)."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():  # say so, rather than name the temporary file
+        raise FileNotFoundError(f"cannot write {target}: folder {directory} does not exist")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=directory)
     os.close(fd)
     try:

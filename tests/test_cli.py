@@ -162,6 +162,19 @@ def test_verify_exit_codes(data_dir, folders):
     assert bad.returncode == EXIT_USAGE and "--threshold" in bad.stderr
 
 
+def test_output_folders_that_do_not_exist_are_named_before_any_work(folders, tmp_path):
+    missing = tmp_path / "nodir"
+    enrolled = cli("enroll", folders / "people", "--db", missing / "g.db")
+    assert enrolled.returncode == EXIT_USAGE and f"folder {missing} does not exist" in \
+        enrolled.stderr  # it was exit 4, "not a usable gallery"
+    recognizer = ft.FaceRecognizer(classifier="knn").fit(
+        np.eye(128, dtype=np.float32)[:2], ["a", "b"])
+    for write in (lambda: recognizer.save_label_mapping(missing / "x.json"),
+                  lambda: recognizer.save(missing / "x.pkl")):
+        with pytest.raises(FileNotFoundError, match=f"cannot write .*folder {missing}"):
+            write()  # it named a temporary file
+
+
 def test_identify_against_a_gallery(folders, tmp_path):
     db = tmp_path / "g.db"
     assert cli("enroll", folders / "people", "--db", db).returncode == EXIT_OK

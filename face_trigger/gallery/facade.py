@@ -79,6 +79,10 @@ def _sqlite_path(text: str) -> str:
     path = text[len("sqlite:///"):] if text.startswith("sqlite:///") else text
     if not path:
         raise GalleryLocationError("sqlite:/// needs a file path after it")
+    folder = os.path.dirname(path)
+    if path != ":memory:" and folder and not os.path.isdir(folder):
+        raise GalleryLocationError(f"cannot create the gallery {path}: folder {folder} does "
+                                   "not exist")
     return path
 
 
