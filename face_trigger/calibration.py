@@ -161,6 +161,19 @@ class CalibrationReport:
     people: int
     enrollment: EnrollmentResult = field(repr=False)
 
+    @property
+    def caution(self) -> str:
+        """Why the chosen threshold cannot be trusted at its target FMR, or "": with N
+        impostor pairs an FMR below about 3 / N is not measurable (the rule of three: zero
+        false matches in N pairs still allows an FMR up to 3 / N at 95 % confidence)."""
+        c = self.calibration
+        needed = math.ceil(3.0 / c.target_fmr)
+        if c.impostor_pairs >= needed:
+            return ""
+        return (f"{c.impostor_pairs} impostor pairs cannot show an FMR of {c.target_fmr:g}: "
+                f"that needs at least {needed} (rule of three); the threshold is a guess. "
+                "Add people, or ask for a larger target FMR")
+
     def format_table(self) -> str:
         """The table as text: threshold, FMR, false matches, FNMR, misses."""
         c = self.calibration

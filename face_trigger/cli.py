@@ -336,6 +336,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     report = ft.calibrate(args.folder, target_fmr=args.target_fmr, output=args.output,
                           plot=args.plot)
     c = report.calibration
+    if report.caution:
+        print(f"face-trigger: warning: {report.caution}", file=sys.stderr)
     print(report.format_table())
     print(f"threshold for FMR <= {c.target_fmr:g}: {c.threshold:.4f} (FMR {c.fmr:.2e}, FNMR "
           f"{c.fnmr:.3f}; {c.genuine_pairs} genuine, {c.impostor_pairs} impostor pairs)")

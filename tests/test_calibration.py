@@ -98,3 +98,18 @@ def test_bad_calibration_files(tmp_path):
         ft.calibration.MatchCalibration.load(tmp_path / "broken.json")
     with pytest.raises(ValueError, match="target_fmr"):
         ft.calibration.threshold_for_fmr(np.arange(10.0), 0.0)
+
+
+@pytest.mark.parametrize("pairs,cautious", [(2_999, True), (3_000, False)])
+def test_too_few_impostor_pairs_for_the_target_fmr_are_flagged(pairs, cautious):
+    from dataclasses import replace
+
+    from face_trigger.calibration import CalibrationReport
+    from face_trigger.enrollment import EnrollmentResult
+
+    shipped = ft.calibration.default_calibration()
+    calibration = replace(shipped, target_fmr=1e-3, impostor_pairs=pairs)
+    report = CalibrationReport(calibration, [], 2,
+                               EnrollmentResult(np.zeros((0, 128), np.float32), [], []))
+    assert bool(report.caution) == cautious
+    assert ft.calibration.CalibrationReport(shipped, [], 2, report.enrollment).caution == ""

@@ -203,6 +203,8 @@ def test_calibrate_command(folders, tmp_path):
     assert done.returncode == EXIT_OK, done.stderr
     assert "threshold for FMR <= 0.5" in done.stdout
     assert ft.calibration.MatchCalibration.load(tmp_path / "c.json").genuine_pairs == 1
+    # 2 impostor pairs cannot show an FMR of 0.5 (it said nothing before)
+    assert "warning: 2 impostor pairs" in done.stderr and "rule of three" in done.stderr
 
 
 def test_corrupt_model_directory_is_a_model_error(tmp_path, data_dir):
