@@ -28,7 +28,7 @@ import numpy as np
 import face_trigger as ft
 from face_trigger import (MATCH_COSINE, FacePipeline, FaceTriggerError, __version__, read_image,
                           write_image)
-from face_trigger.draw import draw_faces, side_by_side
+from face_trigger.draw import FACE_COLOUR, UNKNOWN_COLOUR, draw_faces, side_by_side
 from face_trigger.enrollment import IMAGE_SUFFIXES
 from face_trigger.image_io import sample_images
 from face_trigger.runtime import configure_opencv, opencv_version
@@ -301,12 +301,6 @@ def _cmd_gallery_upgrade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _gallery_labels(db: str, faces: Sequence[Any], pipeline: Any) -> List[str]:
-    gallery = ft.Gallery(db, pipeline.model.id)
-    matches = gallery.identify(np.stack([f.embedding for f in faces]))
-    return [f"{m.name} {m.similarity:.2f}" for m in matches]
-
-
 def _cmd_verify(args: argparse.Namespace) -> int:
     threshold = _cosine_flag(args.threshold, "--threshold")
     result = ft.verify(args.image1, args.image2, threshold=threshold, soft=True)
@@ -352,15 +346,16 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     pipeline = FacePipeline()
     faces = pipeline.analyze(frame)
     labels = [f"{f.score:.2f}" for f in faces]
+    colours = None
     if args.model and args.db:
         raise UsageError("annotate takes --model or --db, not both")
-    if args.db and faces:
-        labels = _gallery_labels(args.db, faces, pipeline)
-    if args.model and faces:
-        recognizer = ft.FaceRecognizer().load(args.model, key=args.key)
-        who = recognizer.identify(np.stack([f.vector for f in faces]))
+    if (args.db or args.model) and faces:
+        identifier = (ft.Gallery(args.db, pipeline.model) if args.db
+                      else ft.FaceRecognizer().load(args.model, key=args.key))
+        who = identifier.identify(np.stack([f.vector for f in faces]))
         labels = [f"{w.name} {w.similarity:.2f}" for w in who]
-    write_image(args.output, draw_faces(frame, faces, labels))
+        colours = [FACE_COLOUR if w.known else UNKNOWN_COLOUR for w in who]
+    write_image(args.output, draw_faces(frame, faces, labels, colours=colours))
     print(f"{len(faces)} face(s); annotated image written to {args.output}", file=sys.stderr)
     return EXIT_OK
 

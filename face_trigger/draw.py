@@ -13,11 +13,14 @@ from .types import Face
 
 #: BGR colours of the five landmarks: right eye, left eye, nose, right mouth, left mouth.
 LANDMARK_COLOURS = ((255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (0, 255, 255))
+#: BGR box colours: a face, and a face identified as nobody enrolled.
+FACE_COLOUR, UNKNOWN_COLOUR = (0, 200, 0), (0, 0, 220)
 
 
 def draw_faces(frame: NDArray[np.uint8], faces: Iterable[Face],
                labels: Optional[Sequence[str]] = None,
-               colour: tuple = (0, 200, 0)) -> NDArray[np.uint8]:
+               colour: tuple = FACE_COLOUR,
+               colours: Optional[Sequence[tuple]] = None) -> NDArray[np.uint8]:
     """Return a copy of ``frame`` with boxes, landmarks and labels drawn.
 
     Parameters
@@ -29,6 +32,8 @@ def draw_faces(frame: NDArray[np.uint8], faces: Iterable[Face],
         One text per face; defaults to the detector score.
     colour : (B, G, R)
         Box and text colour.
+    colours : sequence of (B, G, R), optional
+        One colour per face instead (e.g. ``UNKNOWN_COLOUR`` for strangers).
 
     Returns
     -------
@@ -38,9 +43,12 @@ def draw_faces(frame: NDArray[np.uint8], faces: Iterable[Face],
     faces = list(faces)
     if labels is not None and len(labels) != len(faces):
         raise InvalidParameterError(f"got {len(labels)} labels for {len(faces)} faces")
+    if colours is not None and len(colours) != len(faces):
+        raise InvalidParameterError(f"got {len(colours)} colours for {len(faces)} faces")
     thickness = max(1, round(max(canvas.shape[:2]) / 400))
     font_scale = max(0.4, max(canvas.shape[:2]) / 1500)
     for i, face in enumerate(faces):
+        colour = colours[i] if colours is not None else colour
         x1, y1, x2, y2 = (int(round(v)) for v in face.box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
         for point, point_colour in zip(face.landmarks, LANDMARK_COLOURS):

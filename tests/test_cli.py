@@ -271,6 +271,20 @@ def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, r
     out = tmp_path / "named.png"
     annotated = cli("annotate", folders / "unknown" / "a_obama2.jpg", "-o", out, "--db", db)
     assert annotated.returncode == EXIT_OK and out.is_file()
+    # a known face and a stranger side by side: their boxes are drawn in different colours
+    pair = paste_faces((1200, 600), [
+        (ft.image_io.crop_around(images["obama2"], reference["obama2"].box), 0, 0, 0.8),
+        (ft.image_io.crop_around(images["astronaut"], reference["astronaut"].box), 600, 0,
+         0.8 * reference["obama2"].width / reference["astronaut"].width)])
+    ft.write_image(tmp_path / "pair.png", pair)
+    cli("annotate", tmp_path / "pair.png", "-o", out, "--db", db)
+    drawn = ft.read_image(out)
+    edge = {}
+    for face in ft.FacePipeline().analyze(pair):
+        x1, y1, _, y2 = (int(round(v)) for v in face.box)
+        edge["left" if x1 < 600 else "right"] = drawn[(y1 + y2) // 2, x1].astype(int)
+    assert np.abs(edge["left"] - ft.draw.FACE_COLOUR).max() < 80  # obama: known
+    assert np.abs(edge["right"] - ft.draw.UNKNOWN_COLOUR).max() < 80  # the astronaut
     wrong = tmp_path / "wrong.db"
     ft.Gallery(wrong, "another_model@0")
     refused = cli("enroll", people, "--db", wrong)
