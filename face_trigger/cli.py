@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -75,10 +76,10 @@ def expand_inputs(paths: Sequence[str]) -> List[Tuple[str, Optional[str]]]:
     return out
 
 
-def _progress(items: Sequence[Any], what: str):
+def _progress(items: Iterable[Any], what: str, total: int):
     from tqdm.auto import tqdm  # a bar on a terminal only (disable=None), never when piped
-    return tqdm(items, desc=what, unit="image", disable=None if len(items) > 1 else True,
-                file=sys.stderr, leave=False)
+    return tqdm(items, desc=what, unit="image", total=total,
+                disable=None if total > 1 else True, file=sys.stderr, leave=False)
 
 
 # Worker processes of --cpus: each builds its own pipeline once (OpenCV nets cannot be shared).
@@ -113,13 +114,16 @@ def analyze_files(paths: Sequence[str], max_side: Optional[int], cpus: int,
         cpus = os.cpu_count() or 1  # -1: every core, like face_recognition's --cpus -1
     if cpus <= 1 or len(paths) < 2:
         pipeline = FacePipeline(ft.detector.YuNetDetector(max_side=max_side))
-        for path in _progress(paths, what):
+        for path in _progress(paths, what, len(paths)):
             yield _analyze_with(pipeline, path)
         return
-    with ProcessPoolExecutor(max_workers=cpus, initializer=_init_worker,
-                             initargs=(max_side,)) as pool:
+    # Workers are spawned, not forked: a fork after OpenCV's (or OpenVINO's) threads have
+    # started in this process (building KNOWN's recognizer does) can leave a child waiting
+    # on a lock no thread will release. Results stream in input order as they come.
+    with ProcessPoolExecutor(max_workers=cpus, initializer=_init_worker, initargs=(max_side,),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
         results = pool.map(_analyze_in_worker, paths, chunksize=4)
-        yield from _progress(list(results), what)
+        yield from _progress(results, what, len(paths))
 
 
 # ---------------------------------------------------------------------------- commands

@@ -175,6 +175,25 @@ def test_output_folders_that_do_not_exist_are_named_before_any_work(folders, tmp
             write()  # it named a temporary file
 
 
+@pytest.mark.slow
+def test_identify_with_worker_processes_never_hangs(folders, tmp_path):
+    """--cpus 2 hung in 3 of 8 runs (children forked after OpenCV's threads had started in
+    the parent, which had just enrolled KNOWN): workers are spawned now. Eight runs, each
+    under a timeout, all complete with every image named, in input order."""
+    images = tmp_path / "many"
+    images.mkdir()
+    for i in range(3):
+        shutil.copyfile(folders / "unknown" / "a_obama2.jpg", images / f"{i}_obama2.jpg")
+        shutil.copyfile(folders / "unknown" / "b_astronaut.png", images / f"{i}_astronaut.png")
+    expected = sorted((f"{i}_astronaut.png", "unknown_person") for i in range(3)) + \
+        sorted((f"{i}_obama2.jpg", "obama") for i in range(3))
+    for _ in range(8):
+        done = cli("identify", "--cpus", "2", folders / "known", images, timeout=60)
+        assert done.returncode == EXIT_OK, done.stderr
+        rows = [line.split(",") for line in done.stdout.strip().splitlines()]
+        assert [(Path(p).name, n) for p, n in rows] == sorted(expected)
+
+
 def test_identify_against_a_gallery(folders, tmp_path):
     db = tmp_path / "g.db"
     assert cli("enroll", folders / "people", "--db", db).returncode == EXIT_OK
