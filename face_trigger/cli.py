@@ -165,6 +165,8 @@ def _is_gallery(location: str) -> bool:
     """A PostgreSQL or sqlite:/// URL, or an SQLite file (a gallery, not a .pkl)."""
     if location.startswith(("postgresql://", "postgres://", "sqlite:///")):
         return True
+    if not os.path.isfile(location):  # a folder, or a FIFO that would block the read
+        return False
     try:
         with open(location, "rb") as handle:
             return handle.read(16) == b"SQLite format 3\x00"

@@ -205,6 +205,10 @@ def test_identify_against_a_gallery(folders, tmp_path):
         assert names == ["obama", "unknown_person"]
     lonely = cli("identify", folders / "known")
     assert lonely.returncode == EXIT_USAGE and "image" in lonely.stderr
+    fifo = tmp_path / "known.db"
+    os.mkfifo(fifo)  # not waited on while guessing whether KNOWN is a gallery
+    piped = cli("identify", fifo, photos[0], timeout=30)
+    assert piped.returncode == EXIT_USAGE and "neither a folder nor a saved model" in piped.stderr
 
 
 def test_identify_flags_are_checked_as_usage(data_dir, folders):
