@@ -100,6 +100,27 @@ class Face:
                                  "FacePipeline.analyze (or embed) to get its embedding")
         return self.embedding
 
+    # insightface's names (``FaceAnalysis.get`` faces), read-only, for code ported from it
+    @property
+    def bbox(self) -> FloatArray:
+        """insightface's name for ``box``."""
+        return self.box
+
+    @property
+    def kps(self) -> FloatArray:
+        """insightface's name for ``landmarks`` (the same five points and order)."""
+        return self.landmarks
+
+    @property
+    def det_score(self) -> float:
+        """insightface's name for ``score``."""
+        return self.score
+
+    @property
+    def normed_embedding(self) -> FloatArray:
+        """insightface's name for the unit embedding (``vector``)."""
+        return self.vector
+
     @property
     def width(self) -> float:
         """Box width in pixels."""

@@ -179,3 +179,12 @@ def test_building_the_nets_prints_no_opencv_noise():
                          timeout=120, check=True)
     assert "Targets are not supported" not in out.stderr
     assert out.stdout.strip() == "3"  # LOG_LEVEL_WARNING: real warnings still show
+
+
+def test_faces_answer_to_insightface_names(pipeline, images):
+    face = pipeline.analyze(images["obama"])[0]
+    assert face.bbox is face.box and face.kps is face.landmarks
+    assert face.det_score == face.score and face.normed_embedding is face.vector
+    detected = pipeline.detect(images["obama"])[0]
+    with pytest.raises(ft.EmbeddingError, match="not embedded"):
+        detected.normed_embedding  # noqa: B018
