@@ -163,7 +163,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 def _is_gallery(location: str) -> bool:
     """A PostgreSQL or sqlite:/// URL, or an SQLite file (a gallery, not a .pkl)."""
-    if location.startswith(("postgresql://", "postgres://", "sqlite:///")):
+    from face_trigger.gallery.facade import POSTGRES_SCHEMES  # noqa: PLC0415 - identify only
+
+    if location.startswith(POSTGRES_SCHEMES + ("sqlite:///",)):
         return True
     if not os.path.isfile(location):  # a folder, or a FIFO that would block the read
         return False

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from .types import UNKNOWN
 
@@ -64,9 +64,9 @@ class Identifier(Protocol):
     def identify(self, embeddings: Any) -> List[Identity]: ...
 
 
-def open_set_gate(similarity: NDArray[np.floating], margin: NDArray[np.floating],
-                  unknown_threshold: float, min_margin: float) -> NDArray[np.bool_]:
+def open_set_gate(similarity: ArrayLike, margin: ArrayLike, unknown_threshold: float,
+                  min_margin: float) -> NDArray[np.bool_]:
     """The open-set decision both 1:N paths share: known where the best person's
     similarity reaches ``unknown_threshold`` and leads every other person by at least
-    ``min_margin``. Arrays of shape (N,); returns bool (N,)."""
+    ``min_margin``. Arrays of shape (N,) give bool (N,); scalars give a 0-d bool."""
     return (np.asarray(similarity) >= unknown_threshold) & (np.asarray(margin) >= min_margin)

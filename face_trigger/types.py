@@ -48,12 +48,7 @@ class ModelInfo:
     @property
     def id(self) -> str:
         """Short identity ``"<name>@<first 12 hex of sha256>"`` recorded on embeddings."""
-        return model_id(self.name, self.sha256)
-
-
-def model_id(name: str, sha256: str) -> str:
-    """The identity recorded on embeddings: ``"<name>@<first 12 hex of sha256>"``."""
-    return f"{name}@{sha256[:12]}"
+        return f"{self.name}@{self.sha256[:12]}"
 
 
 def _as_readonly(array: np.ndarray) -> np.ndarray:

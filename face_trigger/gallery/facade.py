@@ -443,7 +443,7 @@ def _decide(scores: NDArray[np.float32], ids: NDArray[np.int64], names: List[str
           name, hits[0][1]) for name, hits in per.items()), reverse=True)
     best, name, best_id = ranked[0]
     lead = best - ranked[1][0] if len(ranked) > 1 else float("inf")
-    known = bool(open_set_gate(np.array([best]), np.array([lead]), unknown_threshold, margin)[0])
+    known = bool(open_set_gate(best, lead, unknown_threshold, margin))
     return Identity(name if known else UNKNOWN, known, float(best), float(lead),
                     faceprint_id=best_id if known else None)
 
