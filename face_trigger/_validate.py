@@ -41,6 +41,43 @@ def check_frame(frame: Any, name: str = "frame") -> np.ndarray:
     return frame
 
 
+#: Channel orders a frame may be given in. BGR is OpenCV's order and the default
+#: everywhere; RGB is what PIL, face_recognition, matplotlib and most notebooks hold.
+CHANNEL_ORDERS = ("bgr", "rgb")
+
+
+def check_channels(channels: Any) -> str:
+    """``channels`` if it is "bgr" or "rgb", else InvalidParameterError."""
+    if channels not in CHANNEL_ORDERS:
+        raise InvalidParameterError(f"channels must be 'bgr' or 'rgb', got {channels!r}")
+    return str(channels)
+
+
+def bgr_frame(frame: Any, name: str = "frame", channels: str = "bgr") -> np.ndarray:
+    """:func:`check_frame`, then an RGB frame (``channels="rgb"``) turned into a new
+    contiguous BGR array; a BGR frame is returned as is.
+
+    There is no way to tell RGB from BGR by looking at the pixels, so nothing is guessed:
+    the caller says which order its array is in.
+    """
+    check_channels(channels)
+    frame = check_frame(frame, name)
+    if channels == "rgb":
+        return np.ascontiguousarray(frame[..., ::-1])
+    return frame
+
+
+def bgr_frames(frames: Any, channels: str = "bgr") -> Any:
+    """One frame or a sequence of frames as :func:`bgr_frame` returns them (for RGB input;
+    BGR frames pass untouched and are checked where they are used)."""
+    check_channels(channels)
+    if channels == "bgr":
+        return frames
+    if isinstance(frames, np.ndarray) and frames.ndim == 3:
+        return bgr_frame(frames, "frame", channels)
+    return [bgr_frame(f, f"frames[{i}]", channels) for i, f in enumerate(frames)]
+
+
 def check_landmarks(landmarks: Any, count: int | None = None) -> np.ndarray:
     """Return landmarks as a finite ``float32 (N, 5, 2)`` array.
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from . import thresholds
-from ._validate import check_frame, check_range
+from ._validate import bgr_frame, check_range
 from .engines import OpenVINONet, resolve_engine
 from .errors import InvalidParameterError, ModelIntegrityError
 from .model_files import read_verified
@@ -116,15 +116,17 @@ class YuNetDetector:
 
     def detect(self, frame: np.ndarray, *, conf_threshold: Optional[float] = None,
                nms_threshold: Optional[float] = None,
-               max_count: Optional[int] = None) -> Detections:
+               max_count: Optional[int] = None, channels: str = "bgr") -> Detections:
         """Detect faces in one frame.
 
         Parameters
         ----------
         frame : ndarray, uint8 (H, W, 3)
-            BGR image; not modified.
+            BGR image (RGB with ``channels="rgb"``); not modified.
         conf_threshold, nms_threshold, max_count : optional
             Override the instance's settings for this call.
+        channels : {"bgr", "rgb"}
+            Channel order of ``frame``.
 
         Returns
         -------
@@ -136,9 +138,9 @@ class YuNetDetector:
         Raises
         ------
         InvalidImageError
-            ``frame`` is not a non-empty BGR uint8 (H, W, 3) array.
+            ``frame`` is not a non-empty uint8 (H, W, 3) array.
         """
-        frame = check_frame(frame)
+        frame = bgr_frame(frame, "frame", channels)
         conf = self.conf_threshold if conf_threshold is None else conf_threshold
         nms = self.nms_threshold if nms_threshold is None else nms_threshold
         count = self.max_count if max_count is None else max_count

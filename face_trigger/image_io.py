@@ -4,16 +4,17 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
 
 from ._fileio import atomic_write_bytes, read_regular_file
-from ._validate import check_frame, describe
+from ._validate import bgr_frame, check_channels, check_frame, describe
 from .errors import ImageReadError, InvalidImageError
 
-ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray]
+#: A path, encoded bytes, an array, or a PIL.Image.Image (typed Any: PIL is optional).
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, Any]
 
 _JPEG_SOI = b"\xff\xd8"
 _JPEG_SOS = b"\xff\xda"
@@ -26,17 +27,23 @@ MAX_IMAGE_BYTES = 256 * 1024 * 1024
 MAX_IMAGE_PIXELS = 50_000_000
 
 
-def read_image(source: ImageSource, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+def read_image(source: ImageSource, max_pixels: int = MAX_IMAGE_PIXELS, *,
+               channels: str = "bgr") -> np.ndarray:
     """Load an image as BGR ``uint8 (H, W, 3)``.
 
     Parameters
     ----------
-    source : path, bytes or ndarray
+    source : path, bytes, ndarray or PIL.Image
         A file path, the encoded bytes of a file (JPEG, PNG, BMP, TIFF, WebP...),
-        or an array (passed to :func:`to_bgr`; arrays are taken as BGR/BGRA, the
-        OpenCV convention).
+        an array (passed to :func:`to_bgr`), or a ``PIL.Image.Image`` (any mode; its
+        pixels are RGB by definition and converted).
+    channels : {"bgr", "rgb"}
+        Channel order of an ``ndarray`` source. **Arrays are BGR unless you say
+        "rgb"** (OpenCV's order; face_recognition, PIL and matplotlib hold RGB, and an
+        RGB array read as BGR still "works" but scores about 0.1 lower). Files, bytes and
+        PIL images know their own order; this is ignored for them.
 
-    Files and bytes get their EXIF orientation applied; an alpha channel is
+    Files, bytes and PIL images get their EXIF orientation applied; an alpha channel is
     dropped; gray and 16-bit images are converted. The input is never modified.
     Files are read only when they are regular files of at most 256 MB (a FIFO or a
     device is refused, not waited on), and decoded only when their header declares at
@@ -56,13 +63,36 @@ def read_image(source: ImageSource, max_pixels: int = MAX_IMAGE_PIXELS) -> np.nd
     >>> frame.shape, frame.dtype
     ((1137, 910, 3), dtype('uint8'))
     """
+    check_channels(channels)
     if isinstance(source, np.ndarray):
-        return to_bgr(source)
+        return to_bgr(source, channels=channels)
+    if _is_pil_image(source):
+        return _pil_to_bgr(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image(bytes(source), name="image bytes", max_pixels=max_pixels)
     if isinstance(source, (str, os.PathLike)):
         return decode_image(read_image_bytes(source), name=str(source), max_pixels=max_pixels)
-    raise InvalidImageError(f"image must be a path, bytes or numpy array, got {describe(source)}")
+    raise InvalidImageError("image must be a path, bytes, numpy array or PIL image, got "
+                            f"{describe(source)}")
+
+
+def _is_pil_image(value: object) -> bool:
+    """True for a ``PIL.Image.Image`` (checked without importing PIL, which is optional)."""
+    return any(cls.__module__.startswith("PIL.") and cls.__name__ == "Image"
+               for cls in type(value).__mro__)
+
+
+def _pil_to_bgr(image: Any) -> np.ndarray:
+    """A PIL image as BGR uint8 (H, W, 3), EXIF orientation applied (as for files)."""
+    from PIL import ImageOps
+    try:
+        upright = ImageOps.exif_transpose(image)
+        rgb = np.asarray((upright if upright is not None else image).convert("RGB"))
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"PIL image could not be read: {exc}") from exc
+    if rgb.size == 0:
+        raise InvalidImageError(f"PIL image is empty: size {image.size}")
+    return np.ascontiguousarray(rgb[..., ::-1])
 
 
 def read_image_bytes(path: Union[str, "os.PathLike[str]"]) -> bytes:
@@ -161,19 +191,20 @@ def _check_complete(data: bytes, name: str) -> None:
             raise ImageReadError(f"{name} is a truncated PNG (no IEND chunk)")
 
 
-def to_bgr(image: np.ndarray) -> np.ndarray:
+def to_bgr(image: np.ndarray, channels: str = "bgr") -> np.ndarray:
     """Convert an image array to BGR ``uint8 (H, W, 3)``.
 
     Accepts ``uint8`` or ``uint16`` arrays of shape (H, W), (H, W, 1), (H, W, 3)
-    (taken as BGR) or (H, W, 4) (taken as BGRA; alpha is dropped). 16-bit values
-    are scaled to 8 bit. A BGR ``uint8`` input is returned as is (not copied);
-    other inputs are converted into a new array.
+    (BGR, or RGB with ``channels="rgb"``) or (H, W, 4) (BGRA or RGBA; alpha is
+    dropped). 16-bit values are scaled to 8 bit. A BGR ``uint8`` input is returned as
+    is (not copied); other inputs are converted into a new array.
 
     Raises
     ------
     InvalidImageError
         Not an array, an empty array, a float/bool/other dtype, or another shape.
     """
+    check_channels(channels)
     if not isinstance(image, np.ndarray):
         raise InvalidImageError(f"image must be a numpy array, got {describe(image)}")
     if image.size == 0:
@@ -188,9 +219,10 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
         return cv2.cvtColor(np.ascontiguousarray(image.reshape(image.shape[:2])),
                             cv2.COLOR_GRAY2BGR)
     if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGRA2BGR)
+        code = cv2.COLOR_RGBA2BGR if channels == "rgb" else cv2.COLOR_BGRA2BGR
+        return cv2.cvtColor(np.ascontiguousarray(image), code)
     if image.ndim == 3 and image.shape[2] == 3:
-        return check_frame(image, "image")
+        return bgr_frame(image, "image", channels)
     raise InvalidImageError(f"image must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
                             f"got {image.shape}")
 

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import thresholds
-from ._validate import EMBEDDING_DIM, check_frame
+from ._validate import EMBEDDING_DIM, bgr_frame, bgr_frames
 from .align import align_faces
 from .detector import YuNetDetector
 from .embedder import SFaceEmbedder
@@ -35,6 +35,10 @@ class FacePipeline:
 
     Notes
     -----
+    Frames are BGR (OpenCV's order) unless a call is given ``channels="rgb"``; an RGB
+    frame read as BGR is still found and embedded, but about 0.1 lower in cosine
+    similarity to its own BGR self, so pass the order your arrays are in.
+
     Thread safety: safe to share; each net is guarded by its own lock, so
     concurrent calls give the same results as serial ones but do not run their
     forward passes in parallel. For throughput, one pipeline per worker.
@@ -58,11 +62,11 @@ class FacePipeline:
         return self.embedder.model
 
     def detect(self, frame: NDArray[np.uint8], **overrides: Any) -> Detections:
-        """Detections for one BGR uint8 frame (see :meth:`YuNetDetector.detect`)."""
+        """Detections for one uint8 frame (see :meth:`YuNetDetector.detect`)."""
         return self.detector.detect(frame, **overrides)
 
     def embed(self, frames: Union[NDArray[np.uint8], Sequence[NDArray[np.uint8]]],
-              landmarks: NDArray) -> NDArray[np.float32]:
+              landmarks: NDArray, *, channels: str = "bgr") -> NDArray[np.float32]:
         """Align and embed faces given by landmarks.
 
         Parameters
@@ -70,18 +74,21 @@ class FacePipeline:
         frames : ndarray uint8 (H, W, 3) or sequence of N of them
             One frame for all faces, or one frame per face.
         landmarks : array-like float (N, 5, 2)
+        channels : {"bgr", "rgb"}
+            Channel order of the frames.
 
         Returns
         -------
         ndarray, float32 (N, 128), unit rows.
         """
-        return self.embedder.embed_chips(align_faces(frames, landmarks))
+        return self.embedder.embed_chips(align_faces(bgr_frames(frames, channels), landmarks))
 
     def analyze(self, frame: NDArray[np.uint8], *,
                 conf_threshold: float = thresholds.DETECT_CONF,
                 nms_threshold: float = thresholds.DETECT_NMS,
-                max_count: int = thresholds.MAX_FACES) -> List[Face]:
-        """Detect every face of a frame and embed them in one batch.
+                max_count: int = thresholds.MAX_FACES, channels: str = "bgr") -> List[Face]:
+        """Detect every face of a frame (BGR, or RGB with ``channels="rgb"``) and embed
+        them in one batch.
 
         Returns
         -------
@@ -90,14 +97,16 @@ class FacePipeline:
             unit embedding and ``model`` set to the embedder's identity.
         """
         return self.analyze_batch([frame], conf_threshold=conf_threshold,
-                                  nms_threshold=nms_threshold, max_count=max_count)[0]
+                                  nms_threshold=nms_threshold, max_count=max_count,
+                                  channels=channels)[0]
 
     def analyze_batch(self, frames: Sequence[NDArray[np.uint8]], *,
                       conf_threshold: float = thresholds.DETECT_CONF,
                       nms_threshold: float = thresholds.DETECT_NMS,
-                      max_count: int = thresholds.MAX_FACES) -> List[List[Face]]:
+                      max_count: int = thresholds.MAX_FACES,
+                      channels: str = "bgr") -> List[List[Face]]:
         """:meth:`analyze` for many frames; all their faces share forward passes."""
-        frames = [check_frame(f, f"frames[{i}]") for i, f in enumerate(frames)]
+        frames = [bgr_frame(f, f"frames[{i}]", channels) for i, f in enumerate(frames)]
         detections = [self.detector.detect(f, conf_threshold=conf_threshold,
                                            nms_threshold=nms_threshold, max_count=max_count)
                       for f in frames]
@@ -123,9 +132,10 @@ class FacePipeline:
     def detect_embedding(self, frame: NDArray[np.uint8],
                          conf_threshold: float = thresholds.DETECT_CONF,
                          nms_threshold: float = thresholds.DETECT_NMS,
-                         max_count: int = thresholds.MAX_FACES
+                         max_count: int = thresholds.MAX_FACES, *, channels: str = "bgr"
                          ) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """Boxes and embeddings of every face in a frame (seed API).
+        """Boxes and embeddings of every face in a frame (seed API); ``channels`` is the
+        frame's channel order, "bgr" (default) or "rgb".
 
         Returns
         -------
@@ -134,6 +144,7 @@ class FacePipeline:
         embeddings : ndarray, float32 (N, 128)
             Unit rows; row i belongs to box i. N may be 0: shapes (0, 4), (0, 128).
         """
+        frame = bgr_frame(frame, "frame", channels)
         det = self.detector.detect(frame, conf_threshold=conf_threshold,
                                    nms_threshold=nms_threshold, max_count=max_count)
         if len(det) == 0:
@@ -141,11 +152,13 @@ class FacePipeline:
         return np.array(det.boxes), self.embed(frame, det.landmarks)
 
     # ------------------------------------------------------------------ faceprints
-    def faceprints(self, frame: NDArray[np.uint8]) -> List[Faceprint]:
+    def faceprints(self, frame: NDArray[np.uint8], *, channels: str = "bgr") -> List[Faceprint]:
         """A :class:`Faceprint` for every face of a frame (one batch), strongest first."""
-        return [Faceprint(f.vector, self.model.id) for f in self.analyze(frame)]
+        return [Faceprint(f.vector, self.model.id)
+                for f in self.analyze(frame, channels=channels)]
 
-    def largest_faceprint(self, frame: NDArray[np.uint8]) -> Faceprint:
+    def largest_faceprint(self, frame: NDArray[np.uint8], *,
+                          channels: str = "bgr") -> Faceprint:
         """The faceprint of the largest face.
 
         Raises
@@ -153,16 +166,18 @@ class FacePipeline:
         NoFaceError
             The frame has no face.
         """
-        return Faceprint(largest_face(self.analyze(frame)).vector, self.model.id)
+        return Faceprint(largest_face(self.analyze(frame, channels=channels)).vector,
+                         self.model.id)
 
     def faceprint_from_chip(self, chip: NDArray[np.uint8]) -> Faceprint:
         """The faceprint of an already aligned BGR uint8 (112, 112, 3) chip."""
         return Faceprint(self.embedder.embed_chips(chip)[0], self.model.id)
 
-    def faceprint_at(self, frame: NDArray[np.uint8], landmarks: NDArray) -> Faceprint:
+    def faceprint_at(self, frame: NDArray[np.uint8], landmarks: NDArray, *,
+                     channels: str = "bgr") -> Faceprint:
         """The faceprint of the face with these five landmarks (5, 2) on a frame; use the
         ``landmarks`` of a box your own detector found."""
-        return Faceprint(self.embed(frame, landmarks)[0], self.model.id)
+        return Faceprint(self.embed(frame, landmarks, channels=channels)[0], self.model.id)
 
 
 def largest_face(faces: Sequence[Face]) -> Face:
@@ -250,14 +265,15 @@ def detect_embedding(frame: NDArray[np.uint8],
                      conf_threshold: float = thresholds.DETECT_CONF,
                      nms_threshold: float = thresholds.DETECT_NMS,
                      max_count: int = thresholds.MAX_FACES, *,
-                     pipeline: Optional[FacePipeline] = None
+                     pipeline: Optional[FacePipeline] = None, channels: str = "bgr"
                      ) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Boxes (N, 4) and unit embeddings (N, 128), both float32, of every face (seed API).
 
     Uses ``pipeline``, or the process-wide :func:`default_pipeline` (models loaded once, on
     the first call or by :func:`load_model`): calling it in a loop costs what the pipeline
-    method costs.
+    method costs. ``frame`` is BGR unless ``channels="rgb"``.
     """
     if pipeline is None:
         pipeline = _DEFAULT.get()
-    return pipeline.detect_embedding(frame, conf_threshold, nms_threshold, max_count)
+    return pipeline.detect_embedding(frame, conf_threshold, nms_threshold, max_count,
+                                     channels=channels)

@@ -22,7 +22,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import LinearSVC
 
 from . import thresholds
-from ._validate import EMBEDDING_DIM, check_gate, check_range, unit_rows
+from ._validate import EMBEDDING_DIM, bgr_frames, check_gate, check_range, unit_rows
 from ._version import __version__
 from .align import align_faces
 from .embedder import SFaceEmbedder
@@ -131,13 +131,13 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         return read_verified("embedder", self.dnn_model_path)[1]
 
     def embed(self, images: Union[NDArray[np.uint8], Sequence[NDArray[np.uint8]]],
-              landmarks: NDArray) -> NDArray[np.float32]:
+              landmarks: NDArray, *, channels: str = "bgr") -> NDArray[np.float32]:
         """Align and embed faces: one frame and landmark set per face.
 
         Parameters
         ----------
         images : ndarray uint8 (H, W, 3) or sequence of N of them
-            Whole BGR frames (one frame may serve all faces).
+            Whole frames (one frame may serve all faces), BGR unless ``channels="rgb"``.
         landmarks : array-like float (N, 5, 2) or (5, 2)
 
         Returns
@@ -149,7 +149,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         InvalidImageError, InvalidLandmarksError
             Bad frames, bad landmarks, or a count mismatch.
         """
-        return self._get_embedder().embed_chips(align_faces(images, landmarks))
+        return self._get_embedder().embed_chips(
+            align_faces(bgr_frames(images, channels), landmarks))
 
     # -------------------------------------------------------------- training
     def fit(self, X: Any, y: Any) -> "FaceRecognizer":

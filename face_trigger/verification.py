@@ -96,12 +96,14 @@ class VerifyResult:
 
 def verify(img1: ImageSource, img2: ImageSource, *, pipeline: Optional[FacePipeline] = None,
            threshold: float = thresholds.MATCH_COSINE,
-           calibration: Optional[MatchCalibration] = None, soft: bool = False) -> VerifyResult:
+           calibration: Optional[MatchCalibration] = None, soft: bool = False,
+           channels: str = "bgr") -> VerifyResult:
     """Are the largest faces of two images the same person?
 
     Parameters
     ----------
-    img1, img2 : path, bytes or BGR uint8 array
+    img1, img2 : path, bytes, uint8 array or PIL image
+        Arrays are BGR unless ``channels="rgb"`` (see :func:`read_image`).
     pipeline : FacePipeline, optional
         Default: the process-wide pipeline of the module API (models load once).
     threshold : float
@@ -123,7 +125,7 @@ def verify(img1: ImageSource, img2: ImageSource, *, pipeline: Optional[FacePipel
     calibration = calibration if calibration is not None else default_calibration()
     faces: List[Optional[Face]] = []
     for image in (img1, img2):
-        found = pipeline.analyze(read_image(image))
+        found = pipeline.analyze(read_image(image, channels=channels))
         faces.append(largest_face(found) if found else None)
     first, second = faces
     boxes = (None if first is None else np.array(first.box),
