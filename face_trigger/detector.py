@@ -78,8 +78,7 @@ class YuNetDetector:
                  top_k: int = thresholds.DETECT_TOP_K,
                  expected_sha256: Optional[str] = None, engine: str = "auto") -> None:
         _check_params(conf_threshold, nms_threshold, max_count)
-        if max_side is not None and (not isinstance(max_side, (int, np.integer)) or max_side < 32):
-            raise InvalidParameterError(f"max_side must be an int >= 32 or None, got {max_side!r}")
+        _check_side(max_side)
         self.conf_threshold = float(conf_threshold)
         self.nms_threshold = float(nms_threshold)
         self.max_count = int(max_count)
@@ -116,7 +115,8 @@ class YuNetDetector:
 
     def detect(self, frame: np.ndarray, *, conf_threshold: Optional[float] = None,
                nms_threshold: Optional[float] = None,
-               max_count: Optional[int] = None, channels: str = "bgr") -> Detections:
+               max_count: Optional[int] = None, max_side: Union[int, None, str] = "instance",
+               channels: str = "bgr") -> Detections:
         """Detect faces in one frame.
 
         Parameters
@@ -125,6 +125,9 @@ class YuNetDetector:
             BGR image (RGB with ``channels="rgb"``); not modified.
         conf_threshold, nms_threshold, max_count : optional
             Override the instance's settings for this call.
+        max_side : int or None, optional
+            Override the instance's detection side for this call (``None``: full
+            resolution); by default the instance's.
         channels : {"bgr", "rgb"}
             Channel order of ``frame``.
 
@@ -145,8 +148,10 @@ class YuNetDetector:
         nms = self.nms_threshold if nms_threshold is None else nms_threshold
         count = self.max_count if max_count is None else max_count
         _check_params(conf, nms, count)
+        side = (self.max_side if isinstance(max_side, str) and max_side == "instance"
+                else _check_side(max_side))
         height, width = frame.shape[:2]
-        det_w, det_h = detection_size(width, height, self.max_side)
+        det_w, det_h = detection_size(width, height, side)
         small = frame if (det_w, det_h) == (width, height) else cv2.resize(
             frame, (det_w, det_h), interpolation=cv2.INTER_LINEAR)
         if self._ov is not None:
@@ -181,6 +186,15 @@ class YuNetDetector:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)  # type: ignore[misc]
+
+
+def _check_side(max_side: object) -> Optional[int]:
+    """``max_side`` as an int >= 32, or None; else InvalidParameterError."""
+    if max_side is None:
+        return None
+    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 32:
+        raise InvalidParameterError(f"max_side must be an int >= 32 or None, got {max_side!r}")
+    return int(max_side)
 
 
 def _check_params(conf: float, nms: float, count: int) -> None:

@@ -5,12 +5,14 @@ import os
 import threading
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from . import thresholds
 from ._validate import EMBEDDING_DIM, bgr_frame, bgr_frames
 from .align import align_faces
+from .boxes import iou_matrix
 from .detector import YuNetDetector
 from .embedder import SFaceEmbedder
 from .errors import InvalidParameterError, NoFaceError
@@ -86,9 +88,16 @@ class FacePipeline:
     def analyze(self, frame: NDArray[np.uint8], *,
                 conf_threshold: float = thresholds.DETECT_CONF,
                 nms_threshold: float = thresholds.DETECT_NMS,
-                max_count: int = thresholds.MAX_FACES, channels: str = "bgr") -> List[Face]:
+                max_count: int = thresholds.MAX_FACES, channels: str = "bgr",
+                scales: Optional[Sequence[Optional[int]]] = None) -> List[Face]:
         """Detect every face of a frame (BGR, or RGB with ``channels="rgb"``) and embed
         them in one batch.
+
+        ``scales`` (for stills, not video): longer sides in px (``None``: the frame's own
+        size) at which the faces' landmarks are found again; each face's embedding is then
+        the normalised mean of the embeddings of its chips aligned by each landmark set,
+        which evens out SFace's sensitivity to small landmark shifts. ``STILL_SCALES``
+        is the measured choice (docs/pipeline.md, "Steadier embeddings for stills").
 
         Returns
         -------
@@ -98,20 +107,27 @@ class FacePipeline:
         """
         return self.analyze_batch([frame], conf_threshold=conf_threshold,
                                   nms_threshold=nms_threshold, max_count=max_count,
-                                  channels=channels)[0]
+                                  channels=channels, scales=scales)[0]
 
     def analyze_batch(self, frames: Sequence[NDArray[np.uint8]], *,
                       conf_threshold: float = thresholds.DETECT_CONF,
                       nms_threshold: float = thresholds.DETECT_NMS,
                       max_count: int = thresholds.MAX_FACES,
-                      channels: str = "bgr") -> List[List[Face]]:
+                      channels: str = "bgr",
+                      scales: Optional[Sequence[Optional[int]]] = None) -> List[List[Face]]:
         """:meth:`analyze` for many frames; all their faces share forward passes."""
         frames = [bgr_frame(f, f"frames[{i}]", channels) for i, f in enumerate(frames)]
+        sides = _check_scales(scales)
         detections = [self.detector.detect(f, conf_threshold=conf_threshold,
                                            nms_threshold=nms_threshold, max_count=max_count)
                       for f in frames]
         owners = [f for f, d in zip(frames, detections) for _ in range(len(d))]
-        if owners:
+        if owners and sides:
+            embeddings = np.concatenate([
+                self.embed_detections(f, d, scales=sides, conf_threshold=conf_threshold,
+                                      nms_threshold=nms_threshold)
+                for f, d in zip(frames, detections) if len(d)])
+        elif owners:
             all_landmarks = np.concatenate([d.landmarks for d in detections])
             embeddings = self.embed(owners, all_landmarks)
         else:
@@ -128,6 +144,46 @@ class FacePipeline:
                 row += 1
             results.append(faces)
         return results
+
+    def embed_detections(self, frame: NDArray[np.uint8], found: Detections, *,
+                         scales: Optional[Sequence[Optional[int]]] = None,
+                         conf_threshold: float = thresholds.DETECT_CONF,
+                         nms_threshold: float = thresholds.DETECT_NMS) -> NDArray[np.float32]:
+        """float32 (N, 128) unit rows for the N faces of ``found`` on a BGR ``frame``.
+
+        Without ``scales``: one chip per face, aligned by its own landmarks. With
+        ``scales`` (see :meth:`analyze`): each row is the normalised mean over the landmark
+        sets found again at those sides (IoU >= 0.5 with the face's box); a face missed at
+        every side keeps its own landmarks.
+        """
+        frame = bgr_frame(frame)
+        sides = _check_scales(scales)
+        if not sides or len(found) == 0:
+            return self.embed(frame, found.landmarks) if len(found) else np.zeros(
+                (0, EMBEDDING_DIM), np.float32)
+        height, width = frame.shape[:2]
+        sets: List[List[NDArray[np.float32]]] = [[] for _ in range(len(found))]
+        for side in sides:
+            factor = 1.0 if side is None else side / max(height, width)
+            copy = frame if factor == 1.0 else cv2.resize(
+                frame, (max(1, round(width * factor)), max(1, round(height * factor))),
+                interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+            again = self.detector.detect(copy, conf_threshold=conf_threshold,
+                                         nms_threshold=nms_threshold, max_side=None)
+            if len(again) == 0:
+                continue
+            overlap = iou_matrix(found.boxes, again.boxes / np.float32(factor))
+            for face, best in enumerate(overlap.argmax(axis=1)):
+                if overlap[face, best] >= _SAME_FACE_IOU:
+                    sets[face].append(again.landmarks[best] / np.float32(factor))
+        for face, landmark_sets in enumerate(sets):
+            if not landmark_sets:
+                landmark_sets.append(found.landmarks[face])
+        owner = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+        chips = self.embed(frame, np.stack([lm for s in sets for lm in s]))
+        sums = np.zeros((len(sets), EMBEDDING_DIM), np.float32)
+        np.add.at(sums, owner, chips)
+        return (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
 
     def detect_embedding(self, frame: NDArray[np.uint8],
                          conf_threshold: float = thresholds.DETECT_CONF,
@@ -178,6 +234,25 @@ class FacePipeline:
         """The faceprint of the face with these five landmarks (5, 2) on a frame; use the
         ``landmarks`` of a box your own detector found."""
         return Faceprint(self.embed(frame, landmarks, channels=channels)[0], self.model.id)
+
+
+#: Overlap at which a face found again at another scale is taken to be the same face.
+_SAME_FACE_IOU = 0.5
+
+
+def _check_scales(scales: Optional[Sequence[Optional[int]]]) -> List[Optional[int]]:
+    """``scales`` as a list of sides (int >= 32, or None for the frame's own size)."""
+    if scales is None:
+        return []
+    if isinstance(scales, (str, bytes)) or not isinstance(scales, Sequence) or not scales:
+        raise InvalidParameterError(f"scales must be a non-empty sequence of sides in px "
+                                    f"(or None for the frame's own size), got {scales!r}")
+    for side in scales:
+        if side is not None and (isinstance(side, bool) or
+                                 not isinstance(side, (int, np.integer)) or side < 32):
+            raise InvalidParameterError(f"each of scales must be an int >= 32 or None, "
+                                        f"got {side!r}")
+    return list(scales)
 
 
 def largest_face(faces: Sequence[Face]) -> Face:

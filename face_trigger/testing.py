@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from ._validate import check_frame
 from .image_io import crop_around, read_image
 from .door.sources import Frame
-from .door.tracking import iou_matrix
+from .boxes import iou_matrix
 
 if TYPE_CHECKING:
     from .pipeline import FacePipeline

@@ -112,3 +112,10 @@ COOLDOWN_S: float = 10.0
 
 #: ...and the person must have been out of view this long before firing again.
 REARM_S: float = 2.0
+
+#: Sides (px; None = the photo's own size) at which a still's landmarks are found again and
+#: the embeddings of the chips they align averaged (``FacePipeline.analyze(scales=...)``):
+#: used for enrolment, ``verify`` and calibration, not for video frames. Chosen by
+#: ``python benchmarks/eval_scales.py ../shared/lfw_dev`` (docs/pipeline.md, "Steadier
+#: embeddings for stills"); figures there.
+STILL_SCALES: tuple = (None, 400)

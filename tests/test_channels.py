@@ -97,7 +97,8 @@ def test_pil_images_are_read_in_their_own_order(data_dir, images, pipeline):
 
 def test_a_pil_image_gets_its_exif_orientation_applied(images):
     Image = require("PIL.Image", "matplotlib")
-    sideways = Image.fromarray(cv2.rotate(images["obama"], cv2.ROTATE_90_COUNTERCLOCKWISE)[..., ::-1])
+    stored = cv2.rotate(images["obama"], cv2.ROTATE_90_COUNTERCLOCKWISE)
+    sideways = Image.fromarray(np.ascontiguousarray(stored[..., ::-1]))
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 CW to display", as a phone held sideways writes it
     buffer = io.BytesIO()

@@ -3,8 +3,8 @@
 * the core is layered: L0 errors/types/... -> L1 reading, alignment, quality -> L2 the nets
   -> L3 the pipeline -> L4 what is built on it (1:1 faceprints, verification, calibration,
   identity, the seed's recognizer);
-* ``gallery/`` builds on the core only; ``door/`` on the core and ``gallery/``; the CLI on
-  everything; neither the core nor ``gallery/`` imports ``door/``;
+* ``gallery/`` and ``compat/`` build on the core only; ``door/`` on the core and
+  ``gallery/``; the CLI on everything; neither the core nor ``gallery/`` imports ``door/``;
 * ``testing.py`` is imported by tests, benchmarks and examples only;
 * the CLI uses public names only (no ``_private`` module).
 """
@@ -18,7 +18,7 @@ import face_trigger
 PACKAGE = Path(face_trigger.__file__).parent
 
 CORE = {
-    0: {"errors", "types", "thresholds", "_validate", "_fileio", "_version", "runtime"},
+    0: {"errors", "types", "thresholds", "_validate", "_fileio", "_version", "runtime", "boxes"},
     1: {"model_files", "image_io", "align", "draw", "label_map", "signed_file", "quality",
         "engines"},
     2: {"detector", "embedder"},
@@ -27,7 +27,7 @@ CORE = {
 }
 #: Higher levels: each may import from any level below it, never above.
 LEVEL = {**{name: layer for layer, names in CORE.items() for name in names},
-         "gallery": 5, "door": 6, "cli": 7, "__main__": 7, "__init__": 7, "testing": 8}
+         "gallery": 5, "compat": 5, "door": 6, "cli": 7, "__main__": 7, "__init__": 7, "testing": 8}
 
 
 def module_of(path: Path) -> str:

@@ -18,6 +18,7 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Opti
 import numpy as np
 
 from ..align import align_faces
+from ..boxes import iou_matrix
 from ..errors import AuditError, GalleryUnavailableError
 from ..identity import Identifier, Identity
 from ..image_io import crop_around, write_image
@@ -29,7 +30,7 @@ from .audit import AuditLog
 from .decision import IDENTIFIED, DecisionSettings, TrackDecider, TrackState
 from .policy import PersonArming
 from .sources import Frame
-from .tracking import CutDetector, IoUTracker, Track, box_jumped, iou_matrix
+from .tracking import CutDetector, IoUTracker, Track, box_jumped
 
 logger = logging.getLogger(__name__)
 
