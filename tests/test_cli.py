@@ -314,6 +314,54 @@ def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, r
     assert refused.returncode == EXIT_MODEL and "cannot be compared" in refused.stderr
 
 
+def test_gallery_commands_list_rename_remove_export_import(folders, tmp_path, capsys):
+    db = tmp_path / "door.db"
+    assert main(["enroll", str(folders / "people"), "--db", str(db)]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["gallery", "list", "--db", str(db)]) == EXIT_OK
+    listed = capsys.readouterr()
+    assert listed.out.splitlines() == ["biden\t1", "obama\t2"]
+    assert "2 people, 3 faceprints" in listed.err
+    assert main(["gallery", "rename", "biden", "joe_biden", "--db", str(db)]) == EXIT_OK
+    export = tmp_path / "export.json"
+    assert main(["gallery", "export", str(export), "--db", str(db)]) == EXIT_OK
+    assert main(["gallery", "remove", "obama", "--db", str(db)]) == EXIT_OK
+    assert "2 faceprint(s)" in capsys.readouterr().err
+    assert main(["gallery", "list", "--json", "--db", str(db)]) == EXIT_OK
+    assert [json.loads(line)["name"] for line in capsys.readouterr().out.splitlines()] == [
+        "joe_biden"]
+    copy = tmp_path / "copy.db"  # import creates the gallery it is given
+    assert main(["gallery", "import", str(export), "--db", str(copy)]) == EXIT_OK
+    assert "3 faceprint(s)" in capsys.readouterr().err
+    restored = ft.Gallery(copy, ft.FacePipeline().model)
+    assert [(p["name"], p["faceprints"]) for p in restored.people()] == [("joe_biden", 1),
+                                                                      ("obama", 2)]
+    assert restored.identify(ft.FacePipeline().analyze(ft.read_image(
+        folders / "unknown" / "a_obama2.jpg"))[0].vector)[0].name == "obama"
+    assert main(["gallery", "upgrade", "--db", str(db)]) == EXIT_OK
+
+
+def test_gallery_commands_refuse_clearly(folders, tmp_path, capsys):
+    db = tmp_path / "door.db"
+    assert main(["enroll", str(folders / "people"), "--db", str(db)]) == EXIT_OK
+    capsys.readouterr()
+    typo = tmp_path / "dor.db"
+    assert main(["gallery", "list", "--db", str(typo)]) == EXIT_INPUT
+    assert "no gallery at" in capsys.readouterr().err and not typo.exists()  # not created
+    assert main(["gallery", "remove", "nobody", "--db", str(db)]) == EXIT_ERROR
+    assert "'nobody' is not enrolled" in capsys.readouterr().err
+    assert main(["gallery", "rename", "obama", "biden", "--db", str(db)]) == EXIT_ERROR
+    assert "already enrolled" in capsys.readouterr().err
+    assert main(["gallery", "export", str(tmp_path / "nodir" / "x.json"), "--db", str(db)]
+                ) == EXIT_USAGE
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["gallery", "import", str(tmp_path / "missing.json"), "--db", str(db)]
+                ) == EXIT_INPUT
+    assert main(["gallery", "list"]) == EXIT_USAGE  # --db is required
+    assert main(["gallery"]) == EXIT_USAGE  # and an action
+    assert [p["faceprints"] for p in ft.Gallery(db, ft.FacePipeline().model).people()] == [1, 2]
+
+
 @pytest.mark.slow
 def test_a_postgresql_gallery_from_the_command_line(folders, pg_url, tmp_path, images,
                                                     reference):
@@ -323,6 +371,11 @@ def test_a_postgresql_gallery_from_the_command_line(folders, pg_url, tmp_path, i
     assert "2 people" in done.stderr
     upgraded = cli("gallery-upgrade", "--db", pg_url)
     assert upgraded.returncode == EXIT_OK and "up to date" in upgraded.stdout
+    listed = cli("gallery", "list", "--db", pg_url)
+    assert listed.returncode == EXIT_OK and listed.stdout.splitlines() == ["biden\t1",
+                                                                           "obama\t2"]
+    renamed = cli("gallery", "rename", "biden", "joe", "--db", pg_url)
+    assert renamed.returncode == EXIT_OK, renamed.stderr
     crop = ft.image_io.crop_around(images["obama2"], reference["obama2"].box, 0.6)
     video = write_video(tmp_path / "v.avi", (f for f, _ in door_video(
         [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0)))

@@ -95,5 +95,6 @@ def test_the_package_never_imports_its_test_helpers():
 
 
 def test_cli_uses_only_public_modules():
-    private = {m for m in imported(PACKAGE / "cli.py") if m.startswith("_") and m != "__init__"}
+    private = {m for path in (PACKAGE / "cli").glob("*.py") for m in imported(path)
+               if m.startswith("_") and m != "__init__"}
     assert not private, f"cli imports private modules: {private}"

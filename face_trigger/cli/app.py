@@ -1,14 +1,4 @@
-"""The ``face-trigger`` command line (also ``python -m face_trigger``).
-
-Data goes to stdout, messages to stderr, one line per problem (a traceback only with
-``-v``). Exit codes:
-
-* 0 success (``verify``: same person);
-* 1 ``verify``: different people; any other failure not listed below;
-* 2 usage error (bad options or arguments, invalid configuration);
-* 3 an input could not be read (the other inputs are still processed);
-* 4 a model problem (missing, corrupted or tampered file, wrong key, wrong embedder).
-"""
+"""The ``face-trigger`` commands but ``gallery`` (``gallery.py``); exit codes in ``common.py``."""
 from __future__ import annotations
 
 import argparse
@@ -34,28 +24,9 @@ from face_trigger.enrollment import IMAGE_SUFFIXES
 from face_trigger.image_io import sample_images
 from face_trigger.runtime import configure_opencv, opencv_version
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_DIFFERENT = 1
-EXIT_USAGE = 2
-EXIT_INPUT = 3
-EXIT_MODEL = 4
-
-
-class UsageError(Exception):
-    """Bad arguments found after parsing (exit 2)."""
-
-
-def _check_output(path: Optional[str]) -> None:
-    """Refuse at start, as a usage error, an output whose folder does not exist or cannot
-    be written (not after the work, and not as an unreadable input)."""
-    if not path:
-        return
-    folder = Path(path).resolve().parent
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"cannot write {path}: folder {folder} is not writable")
+from .common import (DB_HELP, EXIT_DIFFERENT, EXIT_ERROR, EXIT_INPUT, EXIT_MODEL, EXIT_OK,
+                     EXIT_USAGE, CommandError, UsageError, check_output)
+from .gallery import add_gallery_commands, upgrade
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -271,7 +242,7 @@ def _distance(who: Any) -> float:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    _check_output(args.output)
+    check_output(args.output)
     recognizer = ft.FaceRecognizer(classifier=args.classifier)
     result = recognizer.fit_folder(args.folder)
     recognizer.save(args.output, key=args.key)
@@ -302,13 +273,6 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_gallery_upgrade(args: argparse.Namespace) -> int:
-    before, after = ft.gallery.upgrade_gallery(args.db, FacePipeline().model.id)
-    print(f"schema version {before} -> {after}" if after != before
-          else f"schema version {after}: up to date")
-    return EXIT_OK
-
-
 def _cmd_verify(args: argparse.Namespace) -> int:
     threshold = _cosine_flag(args.threshold, "--threshold")
     result = ft.verify(args.image1, args.image2, threshold=threshold, soft=True)
@@ -333,8 +297,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    _check_output(args.output)
-    _check_output(args.plot)
+    check_output(args.output)
+    check_output(args.plot)
     report = ft.calibrate(args.folder, target_fmr=args.target_fmr, output=args.output,
                           plot=args.plot)
     c = report.calibration
@@ -349,7 +313,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
-    _check_output(args.output)
+    check_output(args.output)
     frame = read_image(args.image)
     pipeline = FacePipeline()
     faces = pipeline.analyze(frame)
@@ -407,7 +371,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    _check_output(args.output)
+    check_output(args.output)
     pipeline = FacePipeline()
     det_model, emb_model = pipeline.detector.model, pipeline.embedder.model
     print(f"face_trigger {__version__}, OpenCV {opencv_version()}, {os.cpu_count()} CPUs")
@@ -443,10 +407,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- parser
-
-DB_HELP = ("an SQLite file (or sqlite:///path) or postgresql://user@host/db "
-           "(needs face_trigger[postgres])")
-
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -510,8 +470,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="which quality flags refuse a photo (default %(default)s)")
     p.add_argument("--json", action="store_true", help="one JSON object per photo")
 
-    p = command("gallery-upgrade", _cmd_gallery_upgrade,
-                "bring a gallery's schema to this release (back the database up first)")
+    add_gallery_commands(sub)
+    p = command("gallery-upgrade", upgrade, "the older name of `gallery upgrade`")
     p.add_argument("--db", required=True, help=DB_HELP)
 
     p = command("verify", _cmd_verify, "are two images the same person? (exit 0 same, 1 not)")
@@ -588,7 +548,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
-    except (FaceTriggerError, OSError, ValueError, UsageError) as exc:
+    except (FaceTriggerError, OSError, ValueError, UsageError, CommandError) as exc:
         if args.verbose:
             raise
         print(f"face-trigger: error: {exc}", file=sys.stderr)

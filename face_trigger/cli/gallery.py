@@ -1,0 +1,122 @@
+"""``face-trigger gallery list | rename OLD NEW | remove NAME | export FILE | import FILE |
+upgrade``, each with ``--db``: a gallery kept from the command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Callable
+
+import face_trigger as ft
+from face_trigger.model_files import bundled_info
+
+from .common import DB_HELP, EXIT_OK, CommandError, check_output
+
+#: What every gallery action is handed: the parsed arguments and the open gallery.
+Action = Callable[[argparse.Namespace, Any], int]
+
+
+def add_gallery_commands(sub: Any) -> None:
+    """Register ``gallery`` and its actions on the top-level subparsers ``sub``."""
+    text = "keep a gallery: list, rename, remove, export, import, upgrade (each with --db)"
+    parser = sub.add_parser("gallery", help=text, description=text)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, handler: Action, help_text: str, *, create: bool = False
+               ) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--db", required=True, help=DB_HELP)
+        p.set_defaults(handler=lambda args: _with_gallery(args, handler, create))
+        return p
+
+    p = action("list", _list, "people enrolled, their faceprints and metadata")
+    p.add_argument("--json", action="store_true", help="one JSON object per person")
+    p = action("rename", _rename, "rename a person (their faceprints stay)")
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    p = action("remove", _remove, "remove a person and all their faceprints")
+    p.add_argument("name", metavar="NAME")
+    p = action("export", _export, "write people and faceprints as JSON (for import)")
+    p.add_argument("file", metavar="FILE")
+    p = action("import", _import, "add the people of an export (same model; created if missing)",
+               create=True)
+    p.add_argument("file", metavar="FILE")
+    p = actions.add_parser("upgrade", help="bring the schema to this release (back up first)",
+                           description="bring the schema to this release (back up first)")
+    p.add_argument("--db", required=True, help=DB_HELP)
+    p.set_defaults(handler=upgrade)
+
+
+def upgrade(args: argparse.Namespace) -> int:
+    """``gallery upgrade`` (and the older ``gallery-upgrade``)."""
+    before, after = ft.gallery.upgrade_gallery(args.db, bundled_info("embedder").id)
+    print(f"schema version {before} -> {after}" if after != before
+          else f"schema version {after}: up to date")
+    return EXIT_OK
+
+
+def _with_gallery(args: argparse.Namespace, handler: Action, create: bool) -> int:
+    from face_trigger.gallery.facade import POSTGRES_SCHEMES  # noqa: PLC0415 - when used
+    location = os.fspath(args.db)
+    if not create and not location.startswith(POSTGRES_SCHEMES):
+        path = location[len("sqlite:///"):] if location.startswith("sqlite:///") else location
+        if not os.path.isfile(path):  # not a typo turned into a new, empty gallery
+            raise FileNotFoundError(f"no gallery at {path}")
+    gallery = ft.Gallery(location, bundled_info("embedder"))
+    try:
+        return handler(args, gallery)
+    finally:
+        gallery.close()
+
+
+def _enrolled(gallery: Any, name: str) -> None:
+    if name not in {p["name"] for p in gallery.people()}:
+        raise CommandError(f"{name!r} is not enrolled in {gallery.location}")
+
+
+def _list(args: argparse.Namespace, gallery: Any) -> int:
+    people = gallery.people()
+    for person in people:
+        if args.json:
+            print(json.dumps(person))
+        else:
+            print(f"{person['name']}\t{person['faceprints']}")
+    print(f"{gallery.location}: {len(people)} people, {len(gallery)} faceprints",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def _rename(args: argparse.Namespace, gallery: Any) -> int:
+    _enrolled(gallery, args.old)
+    if args.new in {p["name"] for p in gallery.people()}:
+        raise CommandError(f"cannot rename {args.old!r} to {args.new!r}: {args.new!r} is "
+                           f"already enrolled in {gallery.location}")
+    gallery.rename_person(args.old, args.new)
+    print(f"renamed {args.old} -> {args.new}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _remove(args: argparse.Namespace, gallery: Any) -> int:
+    _enrolled(gallery, args.name)
+    count = gallery.remove_person(args.name)
+    print(f"removed {args.name} and {count} faceprint(s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace, gallery: Any) -> int:
+    check_output(args.file)
+    people = gallery.people()
+    gallery.export_json(args.file)
+    print(f"exported {len(people)} people, {len(gallery)} faceprints to {args.file}",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace, gallery: Any) -> int:
+    if not os.path.isfile(args.file):
+        raise FileNotFoundError(f"no gallery export at {args.file}")
+    added = gallery.import_json(args.file)
+    print(f"imported {added} faceprint(s) from {args.file}; {gallery.location}: "
+          f"{len(gallery.people())} people, {len(gallery)} faceprints", file=sys.stderr)
+    return EXIT_OK
