@@ -314,6 +314,37 @@ def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, r
     assert refused.returncode == EXIT_MODEL and "cannot be compared" in refused.stderr
 
 
+def test_annotate_a_folder_into_a_folder(folders, tmp_path, capsys):
+    db = tmp_path / "door.db"
+    assert main(["enroll", str(folders / "people"), "--db", str(db)]) == EXIT_OK
+    out = tmp_path / "annotated"  # created: its parent exists
+    status = main(["annotate", str(folders / "unknown"), "-o", str(out), "--db", str(db)])
+    assert status == EXIT_INPUT  # d_broken.jpg is reported, the others are written
+    err = capsys.readouterr().err
+    assert "d_broken.jpg" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a_obama2.jpg", "b_astronaut.png",
+                                                     "c_wall.png"]
+    assert ft.read_image(out / "a_obama2.jpg").shape == ft.read_image(
+        folders / "unknown" / "a_obama2.jpg").shape
+    assert main(["annotate", str(folders / "unknown"), "-o", str(out / "a_obama2.jpg")]
+                ) == EXIT_USAGE  # several images need a folder
+    assert main(["annotate", str(folders / "unknown"), "-o", str(tmp_path / "no" / "dir")]
+                ) == EXIT_USAGE
+
+
+def test_identify_max_side_finds_small_faces(tmp_path, images, reference, folders, capsys):
+    crop = ft.testing.face_crop(images["obama2"], reference["obama2"].box)[0]
+    small = paste_faces((3840, 2160), [(crop, 1800, 1000, 0.12)])  # a face of about 35 px
+    path = tmp_path / "crowd.jpg"
+    ft.image_io.write_image(path, small)
+    known = str(folders / "known")
+    assert main(["identify", known, str(path)]) == EXIT_OK
+    assert capsys.readouterr().out.strip().endswith("no_persons_found")
+    assert main(["identify", known, str(path), "--max-side", "3840"]) == EXIT_OK
+    assert capsys.readouterr().out.strip() == f"{path},obama"
+    assert main(["identify", known, str(path), "--max-side", "8"]) == EXIT_USAGE
+
+
 def test_gallery_commands_list_rename_remove_export_import(folders, tmp_path, capsys):
     db = tmp_path / "door.db"
     assert main(["enroll", str(folders / "people"), "--db", str(db)]) == EXIT_OK
@@ -334,8 +365,8 @@ def test_gallery_commands_list_rename_remove_export_import(folders, tmp_path, ca
     assert main(["gallery", "import", str(export), "--db", str(copy)]) == EXIT_OK
     assert "3 faceprint(s)" in capsys.readouterr().err
     restored = ft.Gallery(copy, ft.FacePipeline().model)
-    assert [(p["name"], p["faceprints"]) for p in restored.people()] == [("joe_biden", 1),
-                                                                      ("obama", 2)]
+    restored_people = [(p["name"], p["faceprints"]) for p in restored.people()]
+    assert restored_people == [("joe_biden", 1), ("obama", 2)]
     assert restored.identify(ft.FacePipeline().analyze(ft.read_image(
         folders / "unknown" / "a_obama2.jpg"))[0].vector)[0].name == "obama"
     assert main(["gallery", "upgrade", "--db", str(db)]) == EXIT_OK

@@ -81,6 +81,8 @@ def _analyze_in_worker(path: str) -> Analysed:
 def analyze_files(paths: Sequence[str], max_side: Optional[int], cpus: int,
                   what: str) -> Iterable[Analysed]:
     """One :data:`Analysed` per path, in input order."""
+    if max_side is not None and max_side < 32:
+        raise UsageError(f"--max-side must be at least 32, got {max_side}")
     if cpus < 0:
         cpus = os.cpu_count() or 1  # -1: every core, like face_recognition's --cpus -1
     if cpus <= 1 or len(paths) < 2:
@@ -211,8 +213,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
             print(f"face-trigger: {path}: {problem}", file=sys.stderr)
             status = EXIT_INPUT
     readable = [p for p, problem in inputs if problem is None]
-    for path, faces, error in analyze_files(readable, ft.thresholds.DETECT_MAX_SIDE, args.cpus,
-                                            "identifying"):
+    for path, faces, error in analyze_files(readable, args.max_side, args.cpus, "identifying"):
         if error or faces is None:
             print(f"face-trigger: {path}: {error}", file=sys.stderr)
             status = EXIT_INPUT
@@ -313,23 +314,61 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
-    check_output(args.output)
-    frame = read_image(args.image)
+    if args.model and args.db:
+        raise UsageError("annotate takes --model or --db, not both")
+    single = len(args.images) == 1 and not Path(args.images[0]).is_dir()
+    if single:
+        check_output(args.output)
+        targets = [(args.images[0], None)]
+    else:  # a folder or several images: -o is a folder, created if its parent exists
+        out = Path(args.output)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"-o {out} must be a folder when annotating several images")
+        check_output(str(out / "x.jpg") if out.is_dir() else args.output)
+        targets = expand_inputs(args.images)
+        out.mkdir(exist_ok=True)
     pipeline = FacePipeline()
+    identifier = None
+    if args.db:
+        identifier = ft.Gallery(args.db, pipeline.model)
+    elif args.model:
+        identifier = ft.FaceRecognizer().load(args.model, key=args.key)
+    status = EXIT_OK
+    for path, problem in targets:
+        output = args.output if single else str(Path(args.output) / _annotated_name(path))
+        try:
+            if problem:
+                raise ft.ImageReadError(problem)
+            count = _annotate_one(path, output, pipeline, identifier)
+        except (ft.ImageReadError, ft.InvalidImageError) as exc:
+            if single:
+                raise
+            print(f"face-trigger: {path}: {exc}", file=sys.stderr)
+            status = EXIT_INPUT
+            continue
+        print(f"{path}: {count} face(s); annotated image written to {output}", file=sys.stderr)
+    return status
+
+
+def _annotated_name(path: str) -> str:
+    """The output file name for an input: its own name, as .jpg unless it is a PNG."""
+    source = Path(path)
+    return source.name if source.suffix.lower() in (".jpg", ".jpeg", ".png") else \
+        source.stem + ".jpg"
+
+
+def _annotate_one(path: str, output: str, pipeline: FacePipeline, identifier: Any) -> int:
+    """Draw the faces of one image (named when ``identifier`` is given); returns their count."""
+    frame = read_image(path)
     faces = pipeline.analyze(frame)
     labels = [f"{f.score:.2f}" for f in faces]
     colours = None
-    if args.model and args.db:
-        raise UsageError("annotate takes --model or --db, not both")
-    if (args.db or args.model) and faces:
-        identifier = (ft.Gallery(args.db, pipeline.model) if args.db
-                      else ft.FaceRecognizer().load(args.model, key=args.key))
+    if identifier is not None and faces:
         who = identifier.identify(np.stack([f.vector for f in faces]))
         labels = [f"{w.name} {w.similarity:.2f}" for w in who]
         colours = [FACE_COLOUR if w.known else UNKNOWN_COLOUR for w in who]
-    write_image(args.output, draw_faces(frame, faces, labels, colours=colours))
-    print(f"{len(faces)} face(s); annotated image written to {args.output}", file=sys.stderr)
-    return EXIT_OK
+    write_image(output, draw_faces(frame, faces, labels, colours=colours))
+    return len(faces)
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
@@ -450,6 +489,8 @@ def _build_parser() -> argparse.ArgumentParser:
                         "of unit embeddings is <= T (threshold = 1 - T^2/2); SFace's scale "
                         "differs from dlib's, so the peer's 0.6 is far too strict: try 1.04")
     p.add_argument("--show-distance", action="store_true", help="append the distance")
+    p.add_argument("--max-side", type=int, default=ft.thresholds.DETECT_MAX_SIDE,
+                   help="detector input side; raise it for small faces (default %(default)s)")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
     p.add_argument("--cpus", type=int, default=1,
                    help="worker processes for many images (-1: one per core)")
@@ -487,8 +528,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="ROC / score distribution PNG (needs face_trigger[plot])")
 
     p = command("annotate", _cmd_annotate, "draw boxes, landmarks, names and scores")
-    p.add_argument("image")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("-o", "--output", required=True,
+                   help="image to write for one image; a folder for a folder or several")
     p.add_argument("--model", help="saved recognizer to name the faces")
     p.add_argument("--db", help="gallery to name the faces: " + DB_HELP)
     p.add_argument("--key", help="key of a signed model")
