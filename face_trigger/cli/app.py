@@ -319,7 +319,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     single = len(args.images) == 1 and not Path(args.images[0]).is_dir()
     if single:
         check_output(args.output)
-        targets = [(args.images[0], None)]
+        targets: List[Tuple[str, Optional[str]]] = [(args.images[0], None)]
     else:  # a folder or several images: -o is a folder, created if its parent exists
         out = Path(args.output)
         if out.exists() and not out.is_dir():
