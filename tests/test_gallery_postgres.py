@@ -210,7 +210,7 @@ def test_old_schema_is_refused_until_upgraded(pg_url):
         conn.execute("INSERT INTO face_trigger.faceprints (person_id, vector, created) "
                      "SELECT id, %s::vector, 0 FROM face_trigger.people",
                      (json.dumps([1.0] + [0.0] * 127),))
-    with pytest.raises(GalleryError, match="schema version 1.*gallery-upgrade"):
+    with pytest.raises(GalleryError, match="schema version 1.*gallery upgrade"):
         ft.Gallery(pg_url, MODEL)
     with pytest.raises(GalleryError, match="cannot be compared"):
         ft.gallery.upgrade_gallery(pg_url, "other@0")

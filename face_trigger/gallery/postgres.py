@@ -223,7 +223,7 @@ class PostgresBackend:
                 self._prepare(conn)
                 stored = SCHEMA_VERSION
             check_schema(self.location, stored, SCHEMA_VERSION,
-                         f"face-trigger gallery-upgrade --db '{self.location}'")
+                         f"face-trigger gallery upgrade --db '{self.location}'")
             row = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'model'").fetchone()
             check_model(self.location, row[0] if row else None, model)
         except psycopg.OperationalError as exc:

@@ -110,7 +110,7 @@ class SQLiteBackend:
                                    [("schema_version", str(SCHEMA_VERSION)), ("model", model)])
             else:
                 check_schema(self.path, int(stored.get("schema_version", 0)), SCHEMA_VERSION,
-                             f"face-trigger gallery-upgrade --db {self.path}")
+                             f"face-trigger gallery upgrade --db {self.path}")
                 check_model(self.path, stored.get("model"), model)
         self._snapshot = self._load_snapshot()
 
