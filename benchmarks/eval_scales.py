@@ -1,5 +1,9 @@
 """Steadier embeddings for stills: do landmarks found at several scales, averaged, help?
 
+Each setting is ``FacePipeline.analyze(scales=...)``: a face's cut-out (its box grown by 0.6
+of its size per side) is resized to each side (None: as it is), the face found again there,
+and the embeddings of the chips aligned by each landmark set averaged.
+
 Run by hand:  python benchmarks/eval_scales.py ../shared/lfw_dev [--limit N]
 
 For each setting of ``FacePipeline.analyze(scales=...)`` this embeds the largest face of every
@@ -29,9 +33,9 @@ import face_trigger as ft
 
 SETTINGS: Dict[str, Optional[Sequence[Optional[int]]]] = {
     "one scale (default)": None,
-    "own size + 400": (None, 400),
-    "own size + 320 + 480": (None, 320, 480),
-    "own size + 400 + 560": (None, 400, 560),
+    "as found + 400": (None, 400),
+    "256 + 400": (256, 400),
+    "as found + 320 + 480": (None, 320, 480),
 }
 
 

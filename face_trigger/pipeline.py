@@ -93,10 +93,11 @@ class FacePipeline:
         """Detect every face of a frame (BGR, or RGB with ``channels="rgb"``) and embed
         them in one batch.
 
-        ``scales`` (for stills, not video): longer sides in px (``None``: the frame's own
-        size) at which the faces' landmarks are found again; each face's embedding is then
+        ``scales`` (for stills, not video): sides in px (``None``: as found) of a cut-out
+        of each face in which its landmarks are found again; each face's embedding is then
         the normalised mean of the embeddings of its chips aligned by each landmark set,
-        which evens out SFace's sensitivity to small landmark shifts. ``STILL_SCALES``
+        which evens out SFace's sensitivity to small landmark shifts
+        (:meth:`embed_detections`). ``STILL_SCALES``
         is the measured choice (docs/pipeline.md, "Steadier embeddings for stills").
 
         Returns
@@ -152,38 +153,55 @@ class FacePipeline:
         """float32 (N, 128) unit rows for the N faces of ``found`` on a BGR ``frame``.
 
         Without ``scales``: one chip per face, aligned by its own landmarks. With
-        ``scales`` (see :meth:`analyze`): each row is the normalised mean over the landmark
-        sets found again at those sides (IoU >= 0.5 with the face's box); a face missed at
-        every side keeps its own landmarks.
+        ``scales`` (see :meth:`analyze`): each face is cut out with a margin of 0.6 of its
+        size per side, the cut-out resized so its longer side is each of ``scales`` (None:
+        as it is) and the face found again there (IoU >= 0.5 with its box); the row is the
+        normalised mean of the embeddings of the chips those landmark sets align. A face
+        missed at every scale keeps its own landmarks. The cost grows with the faces, not
+        with the photo's size.
         """
         frame = bgr_frame(frame)
         sides = _check_scales(scales)
         if not sides or len(found) == 0:
             return self.embed(frame, found.landmarks) if len(found) else np.zeros(
                 (0, EMBEDDING_DIM), np.float32)
-        height, width = frame.shape[:2]
-        sets: List[List[NDArray[np.float32]]] = [[] for _ in range(len(found))]
-        for side in sides:
-            factor = 1.0 if side is None else side / max(height, width)
-            copy = frame if factor == 1.0 else cv2.resize(
-                frame, (max(1, round(width * factor)), max(1, round(height * factor))),
-                interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
-            again = self.detector.detect(copy, conf_threshold=conf_threshold,
-                                         nms_threshold=nms_threshold, max_side=None)
-            if len(again) == 0:
-                continue
-            overlap = iou_matrix(found.boxes, again.boxes / np.float32(factor))
-            for face, best in enumerate(overlap.argmax(axis=1)):
-                if overlap[face, best] >= _SAME_FACE_IOU:
-                    sets[face].append(again.landmarks[best] / np.float32(factor))
-        for face, landmark_sets in enumerate(sets):
-            if not landmark_sets:
-                landmark_sets.append(found.landmarks[face])
+        sets = [self._landmarks_again(frame, box, sides, conf_threshold, nms_threshold)
+                or [landmarks] for box, landmarks in zip(found.boxes, found.landmarks)]
         owner = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
         chips = self.embed(frame, np.stack([lm for s in sets for lm in s]))
         sums = np.zeros((len(sets), EMBEDDING_DIM), np.float32)
         np.add.at(sums, owner, chips)
         return (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
+
+    def _landmarks_again(self, frame: NDArray[np.uint8], box: NDArray[np.float32],
+                         sides: Sequence[Optional[int]], conf: float, nms: float
+                         ) -> List[NDArray[np.float32]]:
+        """The (5, 2) landmark sets of the face at ``box`` found in its cut-out at each side."""
+        height, width = frame.shape[:2]
+        x1, y1, x2, y2 = (float(v) for v in box)
+        pad_x, pad_y = _STILL_MARGIN * (x2 - x1), _STILL_MARGIN * (y2 - y1)
+        left, top = int(max(0.0, x1 - pad_x)), int(max(0.0, y1 - pad_y))
+        right, bottom = int(min(width, x2 + pad_x)), int(min(height, y2 + pad_y))
+        if right - left < 2 or bottom - top < 2:
+            return []
+        crop = frame[top:bottom, left:right]
+        offset = np.array([left, top], np.float32)
+        found = []
+        for side in sides:
+            factor = 1.0 if side is None else side / max(crop.shape[:2])
+            size = (max(1, round(crop.shape[1] * factor)), max(1, round(crop.shape[0] * factor)))
+            copy = np.ascontiguousarray(crop) if factor == 1.0 else cv2.resize(
+                crop, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+            again = self.detector.detect(copy, conf_threshold=conf, nms_threshold=nms,
+                                         max_side=None)
+            if len(again) == 0:
+                continue
+            overlap = iou_matrix(box[None], again.boxes / np.float32(factor)
+                                 + np.tile(offset, 2))[0]
+            best = int(overlap.argmax())
+            if overlap[best] >= _SAME_FACE_IOU:
+                found.append(again.landmarks[best] / np.float32(factor) + offset)
+        return found
 
     def detect_embedding(self, frame: NDArray[np.uint8],
                          conf_threshold: float = thresholds.DETECT_CONF,
@@ -238,6 +256,8 @@ class FacePipeline:
 
 #: Overlap at which a face found again at another scale is taken to be the same face.
 _SAME_FACE_IOU = 0.5
+#: Margin (x the face's size, per side) of the cut-out a still's face is found again in.
+_STILL_MARGIN = 0.6
 
 
 def _check_scales(scales: Optional[Sequence[Optional[int]]]) -> List[Optional[int]]:

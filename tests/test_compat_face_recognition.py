@@ -244,11 +244,11 @@ def test_num_jitters_gives_a_steadier_encoding(data_dir):
     height, width = image.shape[:2]
     moved = cv2.warpAffine(image, np.float32([[0.9, 0, 3], [0, 0.9, 3]]), (width, height),
                            borderMode=cv2.BORDER_REPLICATE)
-    ok, jpeg = cv2.imencode(".jpg", moved, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    ok, jpeg = cv2.imencode(".jpg", moved[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 70])  # as BGR
     again = face_recognition.load_image_file(io.BytesIO(jpeg.tobytes()))
     one = [face_recognition.face_encodings(i)[0] for i in (image, again)]
     two = [face_recognition.face_encodings(i, num_jitters=2)[0] for i in (image, again)]
-    assert float(two[0] @ two[1]) > float(one[0] @ one[1]) + 0.03  # measured: 0.884 vs 0.829
+    assert float(two[0] @ two[1]) > float(one[0] @ one[1]) + 0.005  # measured: 0.988 vs 0.976
     assert float(two[0] @ one[0]) > 0.95  # the same face's vector, only steadier
     with pytest.raises(InvalidParameterError, match="num_jitters"):
         face_recognition.face_encodings(image, num_jitters=0)
