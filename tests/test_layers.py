@@ -98,3 +98,15 @@ def test_cli_uses_only_public_modules():
     private = {m for path in (PACKAGE / "cli").glob("*.py") for m in imported(path)
                if m.startswith("_") and m != "__init__"}
     assert not private, f"cli imports private modules: {private}"
+
+
+def test_every_subpackage_is_in_the_wheel():
+    """pyproject.toml lists packages by hand: a new subpackage missing there works in a
+    checkout and is absent from an installed wheel."""
+    import re
+    text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    listed = set(re.findall(r'"(face_trigger(?:\.\w+)?)"', text.split("packages = [")[1]
+                            .split("]")[0]))
+    found = {"face_trigger"} | {f"face_trigger.{p.parent.name}"
+                                for p in PACKAGE.glob("*/__init__.py")}
+    assert found <= listed, f"add to pyproject.toml packages: {sorted(found - listed)}"
