@@ -86,8 +86,9 @@ class OpenVINONet:
             pass  # no cache: every process compiles again, nothing else changes
         try:
             model = core.read_model(bytes(data), ov.Tensor(np.empty(0, np.uint8)))
-            dims = [-1 if i in dynamic else int(d)
-                    for i, d in enumerate(model.inputs[0].get_partial_shape().to_shape())]
+            shape = model.inputs[0].get_partial_shape()  # a dimension may be dynamic already
+            dims = [-1 if i in dynamic or shape[i].is_dynamic else shape[i].get_length()
+                    for i in range(shape.rank.get_length())]
             model.reshape({model.inputs[0].get_any_name(): ov.PartialShape(dims)})
             if uint8_nhwc:  # the graph takes BGR uint8 (N, H, W, 3) and converts it itself
                 from openvino.preprocess import PrePostProcessor  # noqa: PLC0415

@@ -53,6 +53,20 @@ BUNDLED_MODELS: Dict[str, BundledModel] = {
         size=38_696_353,
         licence="Apache-2.0",
     ),
+    "liveness_v2": BundledModel(
+        role="liveness_v2",
+        filename="minifasnet_v2_2.7_80x80.onnx",
+        sha256="80e9e626983611363d9ac2d1755004c995aa0f67bbc74a8ab665dfaad7bb1191",
+        size=1_744_193,
+        licence="Apache-2.0",
+    ),
+    "liveness_v1se": BundledModel(
+        role="liveness_v1se",
+        filename="minifasnet_v1se_4.0_80x80.onnx",
+        sha256="c01e1017a52a2ed43e208c5e5f6779f544fc980427bb80882f7f78f1e1537d19",
+        size=1_743_361,
+        licence="Apache-2.0",
+    ),
 }
 
 _BY_FILENAME = {m.filename: m for m in BUNDLED_MODELS.values()}

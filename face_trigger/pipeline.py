@@ -17,6 +17,7 @@ from .detector import YuNetDetector
 from .embedder import SFaceEmbedder
 from .errors import InvalidParameterError, NoFaceError
 from .faceprint import Faceprint
+from .liveness import LivenessChecker
 from .types import Detections, Face, ModelInfo
 
 PathArg = Union[str, os.PathLike, None]
@@ -34,6 +35,9 @@ class FacePipeline:
     engine : {"auto", "opencv", "openvino"}
         Runtime of the nets built here (:mod:`face_trigger.engines`); "auto" = OpenVINO
         when the ``[openvino]`` extra is installed.
+    liveness : bool or LivenessChecker
+        ``True`` (or a checker) adds a liveness probability to every analysed face
+        (``Face.live``; docs/liveness.md). Off by default.
 
     Notes
     -----
@@ -54,9 +58,13 @@ class FacePipeline:
     """
 
     def __init__(self, detector: Optional[YuNetDetector] = None,
-                 embedder: Optional[SFaceEmbedder] = None, *, engine: str = "auto") -> None:
+                 embedder: Optional[SFaceEmbedder] = None, *, engine: str = "auto",
+                 liveness: Union[bool, LivenessChecker] = False) -> None:
         self.detector = detector if detector is not None else YuNetDetector(engine=engine)
         self.embedder = embedder if embedder is not None else SFaceEmbedder(engine=engine)
+        self.liveness: Optional[LivenessChecker] = (
+            liveness if isinstance(liveness, LivenessChecker)
+            else LivenessChecker(engine=engine) if liveness else None)
 
     @property
     def model(self) -> ModelInfo:
@@ -137,11 +145,14 @@ class FacePipeline:
         model_id = self.model.id
         results: List[List[Face]] = []
         row = 0
-        for det in detections:
+        for frame, det in zip(frames, detections):
+            lives: List[Optional[float]] = [None] * len(det)
+            if self.liveness is not None and len(det):
+                lives = [float(p) for p in self.liveness.check(frame, det.boxes).probability]
             faces = []
-            for face in det:
+            for face, live in zip(det, lives):
                 faces.append(Face(box=face.box, landmarks=face.landmarks, score=face.score,
-                                  embedding=embeddings[row], model=model_id))
+                                  embedding=embeddings[row], model=model_id, live=live))
                 row += 1
             results.append(faces)
         return results

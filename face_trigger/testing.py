@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["FULL_HD", "full_hd_frame", "crop_around", "paste_faces", "Visit", "door_video",
            "write_video", "face_crop", "textured_background", "Actor", "scene_video", "Scene",
            "hard_scenes", "lfw_scenes", "true_label", "FittedFaces", "similarity_percentiles",
-           "SceneRun", "run_door_on_scene"]
+           "SceneRun", "run_door_on_scene", "presented_photo"]
 
 FULL_HD = (1920, 1080)
 
@@ -171,6 +171,50 @@ def face_crop(image: NDArray[np.uint8], box: NDArray, margin: float = 0.6
     left = int(max(0, x1 - margin * (x2 - x1)))
     top = int(max(0, y1 - margin * (y2 - y1)))
     return crop, (x1 - left, y1 - top, x2 - left, y2 - top)
+
+
+def presented_photo(photo: NDArray[np.uint8], box: NDArray, kind: str = "print",
+                    size: Tuple[int, int] = (640, 480), seed: int = 0) -> NDArray[np.uint8]:
+    """A simulated presentation attack: a camera frame of ``photo``'s face held up to it.
+
+    The face (``box``, grown by its size on every side) becomes a flat rectangle in a
+    textured room, either a print (white paper border, paler inks) or a phone screen (black
+    bezel, a screen-door pixel grid), tilted a little, lit unevenly across, then re-shot:
+    blurred and JPEG-compressed at quality 75. Built to exercise the liveness check; it
+    is not evidence of how real printed or replayed attacks score.
+    """
+    if kind not in ("print", "screen"):
+        raise ValueError(f"kind must be 'print' or 'screen', got {kind!r}")
+    rng = np.random.default_rng(seed)
+    picture = crop_around(photo, np.asarray(box, np.float32), 1.0).astype(np.float32)
+    height, width = picture.shape[:2]
+    if kind == "print":
+        picture = picture * 0.82 + 28  # paper: no deep blacks, no full whites
+        border, colour = max(4, width // 14), 235.0
+    else:
+        grid = np.ones((height, width, 1), np.float32)
+        grid[::3] *= 0.72  # dark rows and columns between the screen's pixels
+        grid[:, ::3] *= 0.72
+        picture = picture * grid * 1.1
+        border, colour = max(6, width // 10), 12.0
+    card = cv2.copyMakeBorder(np.clip(picture, 0, 255), border, border, border, border,
+                              cv2.BORDER_CONSTANT, value=(colour, colour, colour))
+    frame_w, frame_h = size
+    scale = 0.7 * frame_h / card.shape[0]
+    card = cv2.resize(card, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ch, cw = card.shape[:2]
+    angle = float(rng.uniform(-6, 6))
+    centre = (frame_w / 2 + float(rng.uniform(-0.1, 0.1)) * frame_w, frame_h / 2)
+    matrix = cv2.getRotationMatrix2D((cw / 2, ch / 2), angle, 1.0)
+    matrix[:, 2] += np.array(centre) - np.array([cw / 2, ch / 2])
+    warped = cv2.warpAffine(card, matrix, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    mask = cv2.warpAffine(np.ones((ch, cw), np.float32), matrix, size, borderValue=0)[..., None]
+    room = textured_background(size, seed).astype(np.float32)
+    light = np.linspace(0.8, 1.15, frame_w, dtype=np.float32)[None, :, None]
+    lit = np.clip((room * (1 - mask) + warped * mask) * light, 0, 255).astype(np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", cv2.GaussianBlur(lit, (3, 3), 1.0),
+                            [cv2.IMWRITE_JPEG_QUALITY, 75])
+    return np.asarray(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), np.uint8)
 
 
 def textured_background(size: Tuple[int, int], seed: int) -> NDArray[np.uint8]:

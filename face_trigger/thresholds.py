@@ -119,3 +119,23 @@ REARM_S: float = 2.0
 #: ``python benchmarks/eval_scales.py ../shared/lfw_dev`` (docs/pipeline.md, "Steadier
 #: embeddings for stills"); figures there.
 STILL_SCALES: tuple = (None, 400)
+
+#: Live probability (mean of the two MiniFASNet "live" softmax entries) at or above which a
+#: face is live: the original project's decision point (its summed softmax's argmax is
+#: "live" at least from here). Measured by ``python benchmarks/eval_liveness.py
+#: ../shared/lfw_dev``: the two spoof samples score 0.229 and 0.002, the live one 1.000; real
+#: faces called spoof (BPCER) 11.2 % of 1,549 lfw_dev web photos (6.6 % at 0.3, 18.3 % at
+#: 0.7); simulated attacks called live 9.8 % (prints) and 4.9 % (screens) of about 200
+#: each. No real attack set was available: docs/liveness.md says what this does not show.
+LIVE_PROBABILITY: float = 0.5
+
+#: YuNet's box is grown by this about its centre before the liveness crops are cut. 1.2 and
+#: 1.4 changed nothing on lfw_dev or the samples and little on simulated attacks (same
+#: command), so the original crop rule is kept as it is.
+LIVENESS_BOX_SCALE: float = 1.0
+
+#: Door with liveness on: a track is identified only when this many of the VOTE_N
+#: observations in its window are live (LIVE_PROBABILITY): the same K as the votes, so one
+#: doubtful frame of a real face does not refuse it. Per-frame errors of one face are not
+#: independent; docs/liveness.md.
+LIVE_K: int = 3

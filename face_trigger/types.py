@@ -77,6 +77,8 @@ class Face:
         ``ModelInfo.id`` of the embedder that produced ``embedding``.
     track_id : int or None
         Set by a tracker.
+    live : float or None
+        Liveness probability, from a ``FacePipeline(liveness=True)``.
     """
 
     box: FloatArray
@@ -85,6 +87,7 @@ class Face:
     embedding: Optional[FloatArray] = None
     model: Optional[str] = None
     track_id: Optional[int] = None
+    live: Optional[float] = None
 
     @property
     def vector(self) -> FloatArray:

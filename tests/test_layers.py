@@ -21,7 +21,7 @@ CORE = {
     0: {"errors", "types", "thresholds", "_validate", "_fileio", "_version", "runtime", "boxes"},
     1: {"model_files", "image_io", "align", "draw", "label_map", "signed_file", "quality",
         "engines"},
-    2: {"detector", "embedder"},
+    2: {"detector", "embedder", "liveness"},
     3: {"pipeline", "faceprint", "identity", "enrollment"},
     4: {"verification", "calibration", "recognizer"},
 }

@@ -28,7 +28,7 @@ def test_manifest_checksums_and_code_table_agree():
         assert (REPO_MODELS / entry["licence_file"]).is_file()
 
 
-@pytest.mark.parametrize("role", ["detector", "embedder"])
+@pytest.mark.parametrize("role", sorted(BUNDLED_MODELS))
 def test_bundled_models_verify(role):
     data, info = ft.model_files.read_verified(role)
     assert info.bundled and info.sha256 == BUNDLED_MODELS[role].sha256 == sha256_hex(data)

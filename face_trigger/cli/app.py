@@ -371,10 +371,45 @@ def _annotate_one(path: str, output: str, pipeline: FacePipeline, identifier: An
     return len(faces)
 
 
+def _cmd_liveness(args: argparse.Namespace) -> int:
+    from face_trigger.liveness import LivenessChecker  # noqa: PLC0415 - this command only
+    threshold = ft.thresholds.LIVE_PROBABILITY if args.threshold is None else args.threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold must be in [0, 1], got {threshold}")
+    pipeline = FacePipeline(liveness=LivenessChecker(threshold=threshold))
+    status = EXIT_OK
+    if not args.json:
+        _csv_row("file", "x1", "y1", "x2", "y2", "live_probability", "verdict")
+    for path, problem in expand_inputs(args.images):
+        try:
+            if problem:
+                raise ft.ImageReadError(problem)
+            faces = pipeline.analyze(read_image(path))
+        except (ft.ImageReadError, ft.InvalidImageError) as exc:
+            print(f"face-trigger: {path}: {exc}", file=sys.stderr)
+            status = EXIT_INPUT
+            continue
+        verdicts = ["live" if (f.live or 0.0) >= threshold else "spoof" for f in faces]
+        if status == EXIT_OK and (not faces or "spoof" in verdicts):
+            status = EXIT_ERROR
+        if args.json:
+            print(json.dumps({"file": path, "threshold": threshold, "faces": [
+                {"box": [round(float(v), 1) for v in f.box], "live_probability":
+                 round(float(f.live or 0.0), 4), "live": v == "live"}
+                for f, v in zip(faces, verdicts)]}))
+            continue
+        if not faces:
+            _csv_row(path, "", "", "", "", "", "no_face")
+        for face, verdict in zip(faces, verdicts):
+            _csv_row(path, *(f"{float(v):.1f}" for v in face.box), f"{face.live:.4f}", verdict)
+    return status
+
+
 def _cmd_watch(args: argparse.Namespace) -> int:
+    extra = list(args.set) + (["liveness.enabled=true"] if args.liveness else [])
     try:
         config = ft.load_config(args.config, ft.door.door_overrides(
-            args.source, args.model, args.people, args.audit, args.set, gallery=args.gallery))
+            args.source, args.model, args.people, args.audit, extra, gallery=args.gallery))
     except ft.ConfigError as exc:
         raise UsageError(f"configuration: {exc}") from exc
     return ft.door.run_door(config, as_json=args.json, dry_run=args.dry_run, key=args.key)
@@ -545,7 +580,18 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.add_argument("--json", action="store_true", help="one JSON object per decision")
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--liveness", action="store_true",
+                   help="fire only for live faces, not photos or screens held up "
+                        "([liveness] in the config; docs/liveness.md)")
     p.add_argument("--key", help="key of a signed model")
+
+    p = command("liveness", _cmd_liveness,
+                "live or spoof (a photo or screen held up) for every face; exit 0 when all "
+                "are live")
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("--threshold", type=float, default=None,
+                   help=f"live probability to accept (default {ft.thresholds.LIVE_PROBABILITY})")
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
 
     p = command("bench", _cmd_bench, "time the pipeline on a bundled photo")
     p.add_argument("--repeats", type=int, default=30)

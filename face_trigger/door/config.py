@@ -14,6 +14,10 @@ Example (all sections optional but [source] and one of recognizer.model / .peopl
     votes_needed = 3
     window = 5
     known_strangers = ["mallory"]
+    [liveness]
+    enabled = true                 # refuse photos and screens held up (docs/liveness.md)
+    threshold = 0.5                # live probability of one observation
+    live_needed = 3                # live observations of the window needed to fire
     [audit]
     path = "door_audit.jsonl"
     snapshots = "snapshots"        # default: a snapshots/ folder beside the audit log
@@ -64,6 +68,8 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
                  "cooldown_s": (_NUMBER, thresholds.COOLDOWN_S),
                  "rearm_s": (_NUMBER, thresholds.REARM_S), "idle_detect_every": (int, 4),
                  "known_strangers": (list, [])},
+    "liveness": {"enabled": (bool, False), "threshold": (_NUMBER, thresholds.LIVE_PROBABILITY),
+                 "live_needed": (int, thresholds.LIVE_K)},
     "audit": {"path": (str, "door_audit.jsonl"), "max_bytes": (int, 10_000_000),
               "backups": (int, 5), "snapshots": (str, None), "fsync": (bool, True)},
 }
@@ -95,7 +101,7 @@ class DoorConfig:
     path: Optional[Path] = None
 
     def decision_settings(self) -> DecisionSettings:
-        d = self.sections["decision"]
+        d, live = self.sections["decision"], self.sections["liveness"]
         try:
             return DecisionSettings(
                 votes_needed=d["votes_needed"], window=d["window"], min_face_px=d["min_face_px"],
@@ -103,9 +109,11 @@ class DoorConfig:
                 min_sharpness=float(d["min_sharpness"]), cooldown_s=float(d["cooldown_s"]),
                 rearm_s=float(d["rearm_s"]), idle_detect_every=d["idle_detect_every"],
                 verify_every_s=float(d["verify_every_s"]), max_shift=float(d["max_shift"]),
-                max_resize=float(d["max_resize"]), cut_threshold=float(d["cut_threshold"]))
+                max_resize=float(d["max_resize"]), cut_threshold=float(d["cut_threshold"]),
+                liveness=live["enabled"], live_threshold=float(live["threshold"]),
+                live_needed=live["live_needed"])
         except ValueError as exc:
-            raise ConfigError(f"[decision]: {exc}") from exc
+            raise ConfigError(f"[decision] / [liveness]: {exc}") from exc
 
     def build_actions(self) -> List[Action]:
         """The configured actions with their grant policies."""

@@ -13,6 +13,9 @@ from ..quality import FaceQuality
 from ..types import UNKNOWN
 
 IDENTIFIED = "identified"
+#: The votes named a person but too few of the observations were live (a photo or a
+#: screen held up, or a real face the liveness check doubted): final for the track.
+NOT_LIVE = "not_live"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,12 @@ class DecisionSettings:
         A frame whose grey-level thumbnail differs from the previous one by more than
         this (0-1, see :class:`face_trigger.tracking.CutDetector`) is a cut: every track
         is treated as if its box had jumped.
+    liveness : bool
+        Check every embedded observation of an undecided track for liveness; then a track
+        is identified only when ``live_needed`` of the observations in its window are
+        live (probability >= ``live_threshold``). A track whose votes name someone while
+        its full window holds fewer live observations is decided ``not_live``: nothing
+        fires, the event and audit line say so.
     """
 
     votes_needed: int = thresholds.VOTE_K
@@ -80,8 +89,15 @@ class DecisionSettings:
     max_shift: float = 0.5
     max_resize: float = 1.3
     cut_threshold: float = thresholds.CUT_THRESHOLD
+    liveness: bool = False
+    live_threshold: float = thresholds.LIVE_PROBABILITY
+    live_needed: int = thresholds.LIVE_K
 
     def __post_init__(self) -> None:
+        if not 1 <= self.live_needed <= self.window or not 0 <= self.live_threshold <= 1:
+            raise InvalidParameterError(f"need 1 <= live_needed <= window and 0 <= "
+                                        f"live_threshold <= 1, got {self.live_needed} of "
+                                        f"{self.window}, {self.live_threshold}")
         if not self.max_yaw > 0 or not self.min_sharpness >= 0 or math.isnan(self.max_yaw):
             raise InvalidParameterError("max_yaw must be > 0 (inf: no yaw gate) and "
                                         "min_sharpness >= 0")
@@ -107,7 +123,8 @@ class Observation:
     """One embedded sighting of a track's face: what it said and how good it was.
 
     ``name`` is the person the recognizer named, or "unknown" below its gate;
-    ``norm`` is the raw SFace feature norm (a quality signal; NaN when not measured).
+    ``norm`` is the raw SFace feature norm (a quality signal; NaN when not measured);
+    ``live`` the liveness probability (NaN when liveness is off).
     """
 
     frame: int
@@ -117,13 +134,15 @@ class Observation:
     yaw: float
     sharpness: float
     norm: float = float("nan")
+    live: float = float("nan")
 
     def to_dict(self) -> Dict[str, object]:
         """JSON-ready, rounded."""
         return {"frame": self.frame, "name": self.name,
                 "similarity": round(self.similarity, 4), "width": round(self.width, 1),
                 "yaw": round(self.yaw, 3), "sharpness": round(min(self.sharpness, 1e9), 1),
-                "norm": None if math.isnan(self.norm) else round(self.norm, 3)}
+                "norm": None if math.isnan(self.norm) else round(self.norm, 3),
+                "live": None if math.isnan(self.live) else round(self.live, 4)}
 
 
 @dataclass
@@ -143,7 +162,7 @@ class TrackState:
     best_sharpness: float = 0.0
     best_yaw: float = float("inf")
     last_embedded: int = -(10 ** 9)
-    decision: Optional[str] = None       # None, "identified" or "unknown"
+    decision: Optional[str] = None       # None, "identified", "unknown" or "not_live"
     person: Optional[str] = None
     embedded: int = 0
     verified_at: float = float("-inf")
@@ -192,7 +211,7 @@ class TrackDecider:
         if not isinstance(quality, FaceQuality):
             quality = FaceQuality(width=float(quality))
         s, cfg = self.state(track_id), self.settings
-        if s.decision == IDENTIFIED:
+        if s.decision in (IDENTIFIED, NOT_LIVE):
             return False
         reason = self.gate(quality)
         if reason is not None:
@@ -205,9 +224,12 @@ class TrackDecider:
 
     def observe(self, track_id: int, name: str, known: bool, similarity: float,
                 quality: "FaceQuality | float", frame_index: int, *,
-                norm: float = float("nan"), video_time: float = float("nan")) -> Optional[str]:
-        """Add one embedded observation; returns "identified" or "unknown" when the track's
-        decision is made by it (each at most once per track), else None."""
+                norm: float = float("nan"), video_time: float = float("nan"),
+                live: float = float("nan")) -> Optional[str]:
+        """Add one embedded observation; returns "identified", "unknown" or "not_live" when
+        the track's decision is made by it (each at most once per track), else None.
+        ``live`` is the observation's liveness probability (needed when the settings
+        check liveness; NaN counts as not live)."""
         if not isinstance(quality, FaceQuality):
             quality = FaceQuality(width=float(quality))
         s = self.state(track_id)
@@ -218,15 +240,22 @@ class TrackDecider:
         s.best_yaw = min(s.best_yaw, quality.yaw)
         s.observations.append(Observation(frame_index, name if known else UNKNOWN,
                                           float(similarity), quality.width, quality.yaw,
-                                          quality.sharpness, float(norm)))
+                                          quality.sharpness, float(norm), float(live)))
         # A decision belongs to the face that earned it: only an observation that itself
         # names the person can complete the K votes (older votes may be another face's,
         # e.g. after two people crossed).
         latest = s.observations[-1].name
-        if latest != UNKNOWN and s.decision != IDENTIFIED \
-                and s.votes.count(latest) >= self.settings.votes_needed:
-            s.decision, s.person, s.verified_at = IDENTIFIED, latest, video_time
-            return IDENTIFIED
+        cfg = self.settings
+        if latest != UNKNOWN and s.decision not in (IDENTIFIED, NOT_LIVE) \
+                and s.votes.count(latest) >= cfg.votes_needed:
+            live = sum(o.live >= cfg.live_threshold for o in s.observations)  # NaN: False
+            if not cfg.liveness or live >= cfg.live_needed:
+                s.decision, s.person, s.verified_at = IDENTIFIED, latest, video_time
+                return IDENTIFIED
+            if len(s.observations) < cfg.window:
+                return None  # not live enough yet: wait for the window to fill
+            s.decision, s.person = NOT_LIVE, latest
+            return NOT_LIVE
         if s.decision is None and len(s.votes) == self.settings.window:
             s.decision = UNKNOWN
             return UNKNOWN

@@ -22,12 +22,13 @@ from ..boxes import iou_matrix
 from ..errors import AuditError, GalleryUnavailableError
 from ..identity import Identifier, Identity
 from ..image_io import crop_around, write_image
+from ..liveness import LivenessChecker
 from ..pipeline import FacePipeline
 from ..quality import FaceQuality, face_quality
 from ..types import UNKNOWN
 from .actions import Action, ActionRunner
 from .audit import AuditLog
-from .decision import IDENTIFIED, DecisionSettings, TrackDecider, TrackState
+from .decision import IDENTIFIED, NOT_LIVE, DecisionSettings, TrackDecider, TrackState
 from .policy import PersonArming
 from .sources import Frame
 from .tracking import CutDetector, IoUTracker, Track, box_jumped
@@ -99,6 +100,9 @@ class DoorTrigger:
         Wall clock for events and time windows (``datetime.now`` by default).
     retry_s, max_retry_s : float
         First and longest wait before retrying an unavailable recognizer.
+    liveness : LivenessChecker, optional
+        Used when ``settings.liveness`` is on (default: the pipeline's, else a new one).
+        Only undecided tracks' embedded faces are checked.
     """
 
     def __init__(self, recognizer: Identifier, pipeline: Optional[FacePipeline] = None, *,
@@ -107,9 +111,14 @@ class DoorTrigger:
                  snapshot_dir: Union[str, os.PathLike, None] = None, dry_run: bool = False,
                  tracker: Optional[IoUTracker] = None,
                  clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now().astimezone(),
-                 retry_s: float = 1.0, max_retry_s: float = 30.0) -> None:
+                 retry_s: float = 1.0, max_retry_s: float = 30.0,
+                 liveness: Optional[LivenessChecker] = None) -> None:
         self.recognizer = recognizer
         self.pipeline = pipeline if pipeline is not None else FacePipeline()
+        self.liveness: Optional[LivenessChecker] = None
+        if settings.liveness:
+            self.liveness = liveness or self.pipeline.liveness or LivenessChecker(
+                threshold=settings.live_threshold, engine=self.pipeline.embedder.engine)
         self.settings = settings
         self.actions = list(actions)
         self.audit = audit
@@ -197,12 +206,17 @@ class DoorTrigger:
         events: List[DoorEvent] = []
         identities: List[Identity] = []
         norms = np.zeros(0, np.float32)
+        lives = np.full(len(embed), np.nan, np.float32)
         if embed:
             chips = align_faces(frame.image, detections.landmarks[embed])
             embeddings, norms = self.pipeline.embedder.embed_chips_with_norms(chips)
             self.embedded_faces += len(embed)
             identities = self._identify(embeddings)
-        for i, who, norm in zip(embed, identities, norms):
+            if self.liveness is not None and wanted:  # undecided faces only
+                rows = [row for row, i in enumerate(embed) if i not in checks]
+                lives[rows] = self.liveness.check(frame.image,
+                                                  detections.boxes[sorted(wanted)]).probability
+        for i, who, norm, live in zip(embed, identities, norms, lives):
             track = tracks[i]
             if i in checks:
                 self.verifications += 1
@@ -215,7 +229,8 @@ class DoorTrigger:
                 state.best_crop = crop_around(frame.image, detections.boxes[i], 0.3)
             decision = self.decider.observe(track.track_id, who.name, who.known,
                                             who.similarity, qualities[i], frame.index,
-                                            norm=float(norm), video_time=frame.time)
+                                            norm=float(norm), video_time=frame.time,
+                                            live=float(live))
             if decision is not None:
                 events.append(self._decide(frame, track, decision, who, healthy))
         self.arming.tick(frame.time, self._visible_people(tracks))
@@ -358,7 +373,7 @@ class DoorTrigger:
     def _decide(self, frame: Frame, track: Track, decision: str, who: Identity,
                 healthy: bool) -> DoorEvent:
         state = self.decider.state(track.track_id)
-        person = (state.person if decision == IDENTIFIED else None) or UNKNOWN
+        person = (state.person if decision in (IDENTIFIED, NOT_LIVE) else None) or UNKNOWN
         similarity = max((o.similarity for o in state.observations if o.name == person),
                          default=float(who.similarity))
         event_id = uuid.uuid4().hex
@@ -375,13 +390,19 @@ class DoorTrigger:
             thresholds={"unknown_threshold": self.recognizer.unknown_threshold,
                         "margin": self.recognizer.margin,
                         "votes_needed": self.settings.votes_needed,
-                        "window": self.settings.window},
+                        "window": self.settings.window,
+                        **({"live_threshold": self.settings.live_threshold,
+                            "live_needed": self.settings.live_needed}
+                           if self.settings.liveness else {})},
             model=self.pipeline.model.id, config=self.config_hash, snapshot=snapshot,
             fired=[], refused={})
         fired, refused = [], {}
         armed = decision == IDENTIFIED and self.arming.can_fire(person, frame.time)
         for action in self.actions:
             granted, reason = action.policy.allows(person, now)
+            if granted and decision == NOT_LIVE:
+                granted, reason = False, (f"not live: fewer than {self.settings.live_needed} "
+                                          f"of {self.settings.window} observations live")
             if granted and not healthy:
                 granted, reason = False, "source or recognizer unhealthy (fail closed)"
             if granted and not armed:
