@@ -32,6 +32,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import List
 
 import numpy as np
 
@@ -54,8 +55,8 @@ def rss_mb() -> float:
         return int(statm.read().split()[1]) * 4096 / 1e6
 
 
-def run_trigger(recognizer, pipeline, video):
-    trigger = DoorTrigger(recognizer, pipeline, settings=DecisionSettings())
+def run_trigger(recognizer, pipeline, video, settings=DecisionSettings()):
+    trigger = DoorTrigger(recognizer, pipeline, settings=settings)
     memory = {}
     events = []
     start = time.perf_counter()
@@ -124,6 +125,18 @@ def main() -> None:
         cv_fps, ov_fps = (statistics.median(per_engine[e]) for e in ("opencv", "openvino"))
         print(f"  door trigger by engine, alternating: cv2.dnn {cv_fps:.1f} fps, OpenVINO "
               f"{ov_fps:.1f} fps ({ov_fps / cv_fps:.2f}x)")
+    live_on = DecisionSettings(liveness=True)
+    with_live: List[float] = []
+    without: List[float] = []
+    for _ in range(args.rounds):  # alternating, same pipeline
+        without.append(run_trigger(recognizer, pipeline, video)[0])
+        fps_live, live_trigger, live_events, _ = run_trigger(recognizer, pipeline, video, live_on)
+        with_live.append(fps_live)
+    off_fps, on_fps = statistics.median(without), statistics.median(with_live)
+    print(f"  liveness on (K {live_on.live_needed} of {live_on.window} live), alternating: "
+          f"{on_fps:.1f} fps vs {off_fps:.1f} fps off ({on_fps / off_fps:.2f}x); "
+          f"{live_trigger.embedded_faces} faces embedded (off: {trigger.embedded_faces}); "
+          f"decisions {[(e.decision, e.person) for e in live_events]}")
     print(f"\nframes {trigger.frames}, faces embedded {trigger.embedded_faces} "
           f"({100 * trigger.embedded_faces / trigger.frames:.1f} % of frames needed an embedding); "
           f"detector skipped on {trigger.skipped_detections} idle frames "

@@ -26,14 +26,20 @@ def main() -> None:
     parser.add_argument("--target-fmr", type=float, default=1e-3)
     parser.add_argument("--output", type=Path, help="write the calibration JSON here")
     parser.add_argument("--plot", type=Path, help="write score distributions and ROC (PNG)")
+    parser.add_argument("--scales", choices=["still", "one"], default="still",
+                        help="embed as verify does (STILL_SCALES averaged, the default) or "
+                             "in one pass, as a video frame")
     args = parser.parse_args()
     ft.runtime.configure_opencv(quiet=True)
     start = time.perf_counter()
-    report = ft.calibrate(args.root, args.target_fmr, output=args.output, plot=args.plot)
+    scales = ft.thresholds.STILL_SCALES if args.scales == "still" else None
+    report = ft.calibrate(args.root, args.target_fmr, output=args.output, plot=args.plot,
+                          scales=scales)
     c = report.calibration
     print(f"{len(report.enrollment.labels)} photos of {report.people} people in "
           f"{time.perf_counter() - start:.1f} s ({len(report.enrollment.skipped)} skipped); "
-          f"{c.genuine_pairs} genuine pairs, {c.impostor_pairs} impostor pairs\n")
+          f"{c.genuine_pairs} genuine pairs, {c.impostor_pairs} impostor pairs; scales "
+          f"{scales}\n")
     print(report.format_table())
     print(f"\nthreshold for FMR <= {c.target_fmr:g}: {c.threshold:.4f} (FMR {c.fmr:.2e}, "
           f"FNMR {c.fnmr:.3f}: coarse, one miss = {1 / c.genuine_pairs:.3f})")

@@ -26,7 +26,7 @@ from .pipeline import FacePipeline
 FORMAT = "face_trigger-calibration"
 FORMAT_VERSION = 1
 #: Thresholds listed in every FMR / FNMR table.
-TABLE_THRESHOLDS = (0.25, 0.30, 0.34, 0.36, 0.38, 0.40, 0.42, 0.45, 0.50, 0.55, 0.60)
+TABLE_THRESHOLDS = (0.25, 0.30, 0.34, 0.36, 0.37, 0.38, 0.40, 0.42, 0.45, 0.50, 0.55, 0.60)
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,9 @@ def calibrate(root: Union[str, os.PathLike], target_fmr: float = 1e-3,
               output: Union[str, os.PathLike, None] = None,
               plot: Union[str, os.PathLike, None] = None,
               pipeline: Optional[FacePipeline] = None,
-              progress: Optional[bool] = None) -> CalibrationReport:
+              progress: Optional[bool] = None,
+              scales: Optional[Sequence[Optional[int]]] = thresholds.STILL_SCALES
+              ) -> CalibrationReport:
     """Choose the match threshold for ``target_fmr`` on a labelled folder.
 
     Parameters
@@ -204,6 +206,8 @@ def calibrate(root: Union[str, os.PathLike], target_fmr: float = 1e-3,
     plot : path, optional
         Save a PNG with the score distributions and the ROC curve (needs
         matplotlib: ``pip install face_trigger[plot]``).
+    scales : optional
+        As for ``verify`` (``FacePipeline.analyze``): calibrate the way photos are compared.
 
     Raises
     ------
@@ -211,7 +215,8 @@ def calibrate(root: Union[str, os.PathLike], target_fmr: float = 1e-3,
         Fewer than two people, or nobody with two usable photos.
     """
     pipeline = pipeline if pipeline is not None else FacePipeline()
-    enrollment = enroll_folder(root, pipeline, progress=progress, several_faces="largest")
+    enrollment = enroll_folder(root, pipeline, progress=progress, several_faces="largest",
+                               scales=scales)
     people = len(set(enrollment.labels))
     counts = (np.unique(enrollment.labels, return_counts=True)[1] if enrollment.labels
               else np.zeros(0, np.int64))

@@ -4,11 +4,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
+from . import thresholds
 from ._validate import EMBEDDING_DIM
 from .errors import FaceTriggerError, InvalidParameterError
 from .image_io import read_image
@@ -89,7 +90,9 @@ def _is_photo(path: Path) -> bool:
 
 def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
                   progress: Optional[bool] = None,
-                  several_faces: str = "skip") -> EnrollmentResult:
+                  several_faces: str = "skip",
+                  scales: Optional[Sequence[Optional[int]]] = thresholds.STILL_SCALES
+                  ) -> EnrollmentResult:
     """Embed the face of every photo of :func:`scan_folder` (``root/<person>/*.jpg`` or
     ``root/<person>.jpg``).
 
@@ -97,6 +100,7 @@ def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
     Photos with several faces are skipped (``several_faces="skip"``) or give
     their largest face (``"largest"``, recorded in the detail). ``progress``:
     show a progress bar (``None``: only on a terminal and for more than 20 photos).
+    ``scales``: see ``FacePipeline.analyze`` (the default averages two; None: one pass).
     """
     if several_faces not in ("skip", "largest"):
         raise InvalidParameterError(f"several_faces must be 'skip' or 'largest', got "
@@ -109,7 +113,7 @@ def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
     for person, path in tqdm(pairs, desc="enrolling", unit="photo",
                              disable=None if show else True):
         try:
-            faces = pipeline.analyze(read_image(path))
+            faces = pipeline.analyze(read_image(path), scales=scales)
         except FaceTriggerError as exc:
             records.append(EnrollmentRecord(path, person, UNREADABLE, str(exc)))
             continue

@@ -79,7 +79,7 @@ def test_bad_arrays_raise_invalid_image(bad, message):
 
 
 def test_unsupported_source_type():
-    with pytest.raises(InvalidImageError, match="path, bytes or numpy array"):
+    with pytest.raises(InvalidImageError, match="path, bytes, numpy array or PIL image"):
         ft.read_image(12345)
 
 

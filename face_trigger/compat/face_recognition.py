@@ -10,8 +10,8 @@ What differs, on purpose:
 
 * **tolerance.** Encodings are SFace unit vectors, not dlib's, so distances live on another
   scale. The default tolerance is :data:`DEFAULT_TOLERANCE` = sqrt(2 - 2 x MATCH_COSINE),
-  about 1.131: the distance of the shipped match threshold (cosine 0.36, false match rate
-  8.9e-4 on lfw_dev). face_recognition's 0.6 is a cosine of 0.82 here and misses most
+  about 1.122: the distance of the shipped match threshold (cosine 0.37, false match rate
+  under 1e-3 on lfw_dev). face_recognition's 0.6 is a cosine of 0.82 here and misses most
   genuine pairs: do not pass it.
 * Encodings saved by face_recognition (dlib) are not comparable with these.
   :func:`face_distance` refuses vectors that are not unit length (dlib's are not) instead of
@@ -157,7 +157,7 @@ def compare_faces(known_face_encodings: Any, face_encoding_to_check: Any,
                   tolerance: float = DEFAULT_TOLERANCE) -> List[bool]:
     """For each known encoding: is ``face_encoding_to_check`` within ``tolerance`` of it?
 
-    The default (about 1.131) is the shipped match threshold; lower is stricter. It is not
+    The default (about 1.122) is the shipped match threshold; lower is stricter. It is not
     face_recognition's 0.6, which is a different model's scale (see the module doc).
     """
     check_range(tolerance, "tolerance", 0.0, 2.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -86,8 +86,12 @@ class GalleryEnrollment:
 
 def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, np.ndarray],
                  pipeline: FacePipeline, strictness: str = "normal",
-                 limits: QualityLimits = QualityLimits()) -> PhotoReport:
-    """Check one photo of ``person`` and enrol its face unless the strictness refuses it."""
+                 limits: QualityLimits = QualityLimits(),
+                 scales: Optional[Sequence[Optional[int]]] = thresholds.STILL_SCALES
+                 ) -> PhotoReport:
+    """Check one photo of ``person`` and enrol its face unless the strictness refuses it.
+    The faceprint averages landmarks found at ``scales`` (``FacePipeline.analyze``; None:
+    one pass, as for video)."""
     if strictness not in STRICTNESS:
         raise InvalidParameterError(f"strictness must be one of {sorted(STRICTNESS)}, got "
                                     f"{strictness!r}")
@@ -107,7 +111,7 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
         if done:
             return PhotoReport(name, person, False, (ALREADY_ENROLLED,),
                                f"faceprint {done[0]} holds this photo", done[0])
-    faces = pipeline.analyze(frame)
+    faces = pipeline.analyze(frame, scales=scales)
     if not faces:
         return PhotoReport(name, person, False, ("no_face",))
     flags, details = [], []
@@ -148,7 +152,9 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
 def enroll_folder(gallery: Gallery, root: Union[str, os.PathLike],
                   pipeline: Optional[FacePipeline] = None, strictness: str = "normal",
                   limits: QualityLimits = QualityLimits(),
-                  progress: Optional[bool] = None) -> GalleryEnrollment:
+                  progress: Optional[bool] = None,
+                  scales: Optional[Sequence[Optional[int]]] = thresholds.STILL_SCALES
+                  ) -> GalleryEnrollment:
     """Enrol ``root/<person>/*`` photo by photo (each its own transaction), with reports."""
     from tqdm.auto import tqdm  # noqa: PLC0415
 
@@ -158,5 +164,6 @@ def enroll_folder(gallery: Gallery, root: Union[str, os.PathLike],
     result = GalleryEnrollment()
     for person, path in tqdm(pairs, desc="enrolling", unit="photo",
                              disable=None if show else True):
-        result.reports.append(enroll_photo(gallery, person, path, pipeline, strictness, limits))
+        result.reports.append(enroll_photo(gallery, person, path, pipeline, strictness, limits,
+                                           scales))
     return result
