@@ -47,6 +47,19 @@ def test_the_same_chip_gives_the_same_embedding(engines, images, reference):
     assert engines["openvino"].embedder.embed_chips(chips[:0]).shape == (0, 128)
 
 
+def test_both_engines_give_the_same_liveness(engines, data_dir, images, reference):
+    from face_trigger.liveness import LivenessChecker
+    checkers = [LivenessChecker(engine=name) for name in ("opencv", "openvino")]
+    for name in ("image_F1", "image_F2", "image_T1"):
+        frame = ft.read_image(data_dir / "antispoof" / f"{name}.jpg")
+        boxes = engines["opencv"].detect(frame).boxes
+        a, b = (c.check(frame, boxes).probability for c in checkers)
+        assert np.abs(a - b).max() < 1e-4, name
+    boxes = np.stack([reference[n].box for n in ("obama", "obama")])  # a batch of two
+    a, b = (c.check(images["obama"], boxes).probability for c in checkers)
+    assert np.abs(a - b).max() < 1e-4
+
+
 def test_bf16_embeddings_carry_their_own_identity(engines):
     fast = SFaceEmbedder(engine="openvino", precision="bf16")
     assert fast.model.id != engines["openvino"].model.id and "+bf16@" in fast.model.id
