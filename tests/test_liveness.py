@@ -203,3 +203,26 @@ def test_the_liveness_command(data_dir, capsys, tmp_path):
     assert main(["liveness", str(blank)]) == EXIT_ERROR
     assert capsys.readouterr().out.splitlines()[1].endswith("no_face")
     assert main(["liveness", "--threshold", "2", str(blank)]) == EXIT_USAGE
+
+
+@pytest.mark.slow
+def test_watch_liveness_refuses_a_pasted_photo(tmp_path, images, reference, data_dir):
+    """The door demo's kind of video (a photo pasted into the frame, walking up) opens the
+    door without --liveness and is decided not_live with it."""
+    from face_trigger.testing import Visit, door_video, write_video
+    crop = ft.image_io.crop_around(images["obama2"], reference["obama2"].box, 0.6)
+    video = write_video(tmp_path / "v.avi", (f for f, _ in door_video(
+        [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 4.0)), 25.0)
+    people = tmp_path / "people" / "obama"
+    people.mkdir(parents=True)
+    shutil.copyfile(data_dir / "obama.jpg", people / "obama.jpg")
+    decisions = {}
+    for flag in ([], ["--liveness"]):
+        audit = tmp_path / f"audit{len(flag)}.jsonl"
+        status = main(["watch", str(video), "--people", str(people.parent), "--audit",
+                       str(audit), *flag])
+        assert status == EXIT_OK
+        lines = [json.loads(line) for line in audit.read_text().splitlines()]
+        decisions[bool(flag)] = [(e["decision"], e["person"]) for e in lines
+                                 if e.get("type") == "decision"]
+    assert decisions == {False: [("identified", "obama")], True: [(NOT_LIVE, "obama")]}
