@@ -47,22 +47,20 @@ def similarity_matrix(landmarks: NDArray, template: NDArray = ARCFACE_TEMPLATE_1
     """
     src = check_landmarks(landmarks).astype(np.float64)
     dst = np.asarray(template, dtype=np.float64)
-    src_mean = src.mean(axis=1, keepdims=True)
+    src_mean = src.mean(axis=1)
     dst_mean = dst.mean(axis=0)
-    src_c = src - src_mean
+    src_c = src - src_mean[:, None, :]
     dst_c = dst - dst_mean
-    src_var = (src_c ** 2).sum(axis=(1, 2)) / src.shape[1]
-    if np.any(src_var <= 1e-12):
+    norm = (src_c ** 2).sum(axis=(1, 2))
+    if np.any(norm <= 1e-12 * src.shape[1]):
         raise InvalidLandmarksError("landmarks are degenerate: all five points coincide")
-    # Covariance dst^T src / n for each face: (N, 2, 2).
-    cov = np.einsum("pi,npj->nij", dst_c, src_c) / src.shape[1]
-    u, s, vt = np.linalg.svd(cov)
-    d = np.ones((src.shape[0], 2))
-    d[np.linalg.det(cov) < 0, 1] = -1.0
-    rotation = u @ (d[:, :, None] * vt)
-    scale = (s * d).sum(axis=1) / src_var
-    linear = scale[:, None, None] * rotation
-    shift = dst_mean[None, :] - np.einsum("nij,nj->ni", linear, src_mean[:, 0, :])
+    # Umeyama's solution for a 2-D similarity without reflection, in closed form: the
+    # linear part is [[a, -b], [b, a]] with a = sum(x . y) / |x|^2 and
+    # b = sum(x cross y) / |x|^2 over the centred points (no SVD per face).
+    a = np.einsum("npi,pi->n", src_c, dst_c) / norm
+    b = (src_c[:, :, 0] @ dst_c[:, 1] - src_c[:, :, 1] @ dst_c[:, 0]) / norm
+    linear = np.stack([np.stack([a, -b], axis=1), np.stack([b, a], axis=1)], axis=1)
+    shift = dst_mean[None, :] - np.einsum("nij,nj->ni", linear, src_mean)
     return np.concatenate([linear, shift[:, :, None]], axis=2)
 
 
@@ -94,9 +92,9 @@ def align_faces(frames: Sequence[NDArray[np.uint8]] | NDArray[np.uint8],
     else:
         frame_list = [check_frame(f, f"frames[{i}]") for i, f in enumerate(frames)]
         points = check_landmarks(landmarks, count=len(frame_list))
-    for i, face in enumerate(points):
-        shape = (single if frame_list is None else frame_list[i]).shape
-        _check_inside(face, shape[1], shape[0], i)
+    sizes = (np.array([single.shape[1::-1]], np.float32) if frame_list is None else
+             np.array([f.shape[1::-1] for f in frame_list], np.float32))
+    _check_inside(points, sizes)
     matrices = similarity_matrix(points)
     chips = np.empty((points.shape[0], CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
     for i, matrix in enumerate(matrices):
@@ -106,13 +104,18 @@ def align_faces(frames: Sequence[NDArray[np.uint8]] | NDArray[np.uint8],
     return chips
 
 
-def _check_inside(face: NDArray, width: int, height: int, index: int) -> None:
+def _check_inside(points: NDArray[np.float32], sizes: NDArray[np.float32]) -> None:
     """Refuse landmarks whose centre lies further outside the frame than the face is wide:
     the chip would be black, and its embedding garbage. A face cut by the frame's edge
-    (centre inside, or just outside) is kept."""
-    centre = face.mean(axis=0)
-    spread = max(float(np.ptp(face[:, 0])), float(np.ptp(face[:, 1])), 1.0)
-    if not (-spread <= centre[0] <= width + spread and -spread <= centre[1] <= height + spread):
+    (centre inside, or just outside) is kept. ``sizes``: (width, height) per face, or one
+    row for all."""
+    centres = points.mean(axis=1)
+    spread = np.maximum(np.ptp(points, axis=1).max(axis=1), 1.0)[:, None]
+    outside = np.any((centres < -spread) | (centres > sizes + spread), axis=1)
+    if outside.any():
+        index = int(np.flatnonzero(outside)[0])
+        width, height = (int(v) for v in sizes[min(index, len(sizes) - 1)])
         raise InvalidLandmarksError(
             f"landmark set {index} lies outside the {width}x{height} frame (centre "
-            f"{centre[0]:.0f}, {centre[1]:.0f}): nothing of the face would be aligned")
+            f"{centres[index, 0]:.0f}, {centres[index, 1]:.0f}): nothing of the face would be "
+            "aligned")
