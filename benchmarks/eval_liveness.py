@@ -7,9 +7,9 @@ Prints, for each box scale (YuNet's box grown about its centre before the origin
 
 * the project's three samples (two spoofs, one live) and the photos of tests/data;
 * BPCER (real faces called spoof) at several thresholds on every lfw_dev photo (web photos:
-  small, recompressed, tightly cropped: not camera frames) and on frames of the door demo
-  video (tests/data photos pasted on a plain background, noise, blur: closer to a camera,
-  but still a photo of a photo);
+  small, recompressed, tightly cropped: not camera frames) and on every 4th frame of the door
+  demo video of examples/make_demo_video.py (tests/data photos pasted on a plain background,
+  noise, blur, video compression: closer to a camera, but still a photo of a photo);
 * APCER (attacks called live) on simulated attacks built from lfw_dev and tests/data photos
   (``testing.presented_photo``: a print or a phone screen held up, re-shot). They exercise
   the code; real attacks may score otherwise.
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Sequence
@@ -27,8 +29,12 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 import face_trigger as ft
+from face_trigger.door.sources import FrameSource
 from face_trigger.liveness import LivenessChecker
-from face_trigger.testing import Visit, door_video, presented_photo
+from face_trigger.testing import presented_photo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from make_demo_video import build_demo  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9)
@@ -55,16 +61,11 @@ def rate_line(name: str, values: np.ndarray, below: bool) -> str:
         f"{t:.1f}: {s * 100:5.1f} %" for t, s in zip(THRESHOLDS, shares))
 
 
-def demo_frames(pipeline: ft.FacePipeline) -> List[np.ndarray]:
-    crops = {}
-    for name in ("obama2.jpg", "astronaut.png"):
-        photo = ft.read_image(DATA / name)
-        face = pipeline.detect(photo)[0]
-        crops[name] = (ft.image_io.crop_around(photo, face.box, 0.6), face.width)
-    visits = [Visit("obama", *crops["obama2.jpg"], start_s=0.0),
-              Visit("stranger", *crops["astronaut.png"], start_s=4.5, x_from=0.7, x_to=0.55)]
-    return [frame for i, (frame, _) in enumerate(door_video(visits, 9.0, blur_every=11))
-            if i % 3 == 0]
+def demo_frames() -> List[np.ndarray]:
+    """Every 4th frame of the door demo video of examples/make_demo_video.py."""
+    with tempfile.TemporaryDirectory() as folder:
+        video = build_demo(Path(folder))
+        return [frame.image for frame in FrameSource(video) if frame.index % 4 == 0]
 
 
 def main() -> None:
@@ -84,7 +85,7 @@ def main() -> None:
     ours = {p.name: ft.read_image(p) for p in sorted(DATA.glob("*.jpg")) if "partial" not in p.name}
     ours["astronaut.png"] = ft.read_image(DATA / "astronaut.png")
     samples = {p.name: ft.read_image(p) for p in sorted(args.samples.glob("*.jpg"))}
-    frames = [(f, largest(pipeline, f)) for f in demo_frames(pipeline)]
+    frames = [(f, largest(pipeline, f)) for f in demo_frames()]
     frames = [(f, b) for f, b in frames if b is not None and b[2] - b[0] >= 60]
     rng = np.random.default_rng(0)
     chosen = rng.choice(len(lfw), size=min(args.attacks, len(lfw)), replace=False)
