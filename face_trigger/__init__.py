@@ -55,10 +55,10 @@ __all__ = [
 _LAZY = {"FaceRecognizer": "recognizer", "Gallery": "gallery", "DoorTrigger": "door",
          "load_config": "door"}
 #: Public modules, reachable as attributes (``ft.draw.draw_faces``) without an import.
-_SUBPACKAGES = ("door", "gallery", "align", "calibration", "detector", "draw", "embedder",
-                "engines", "enrollment", "errors", "faceprint", "identity", "image_io", "label_map",
-                "model_files", "pipeline", "quality", "recognizer", "runtime", "signed_file",
-                "thresholds", "types", "verification")
+_SUBPACKAGES = ("door", "gallery", "compat", "align", "boxes", "calibration", "detector", "draw",
+                "embedder", "engines", "enrollment", "errors", "faceprint", "identity", "image_io",
+                "label_map", "liveness", "model_files", "pipeline", "quality", "recognizer",
+                "runtime", "signed_file", "thresholds", "types", "verification")
 
 #: Names that left the top level in 0.2: still found (with a DeprecationWarning) until 0.3.
 _MOVED = {

@@ -95,3 +95,16 @@ def test_old_keyword_names_warn_and_still_work(reference, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ft.Gallery(tmp_path / "h.db", ft.FacePipeline().model)  # a ModelInfo is accepted
+
+
+def test_every_public_module_is_reached_from_the_package():
+    """``ft.<module>`` works for every public module and subpackage, imported or not."""
+    package = Path(ft.__file__).parent
+    names = {p.stem for p in package.glob("*.py")}
+    names |= {p.parent.name for p in package.glob("*/__init__.py")}
+    public = sorted(n for n in names if not n.startswith("_") and n not in ("testing", "cli"))
+    code = ("import face_trigger as ft, sys; missing = [n for n in sys.argv[1:] "
+            "if not hasattr(ft, n)]; print(missing)")
+    out = subprocess.run([sys.executable, "-c", code, *public], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
