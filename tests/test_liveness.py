@@ -206,7 +206,7 @@ def test_the_liveness_command(data_dir, capsys, tmp_path):
 
 
 @pytest.mark.slow
-def test_watch_liveness_refuses_a_pasted_photo(tmp_path, images, reference, data_dir):
+def test_watch_liveness_refuses_a_pasted_photo(tmp_path, images, reference, data_dir, capsys):
     """The door demo's kind of video (a photo pasted into the frame, walking up) opens the
     door without --liveness and is decided not_live with it."""
     from face_trigger.testing import Visit, door_video, write_video
@@ -220,9 +220,12 @@ def test_watch_liveness_refuses_a_pasted_photo(tmp_path, images, reference, data
     for flag in ([], ["--liveness"]):
         audit = tmp_path / f"audit{len(flag)}.jsonl"
         status = main(["watch", str(video), "--people", str(people.parent), "--audit",
-                       str(audit), *flag])
+                       str(audit), "--json", *flag])
         assert status == EXIT_OK
         lines = [json.loads(line) for line in audit.read_text().splitlines()]
         decisions[bool(flag)] = [(e["decision"], e["person"]) for e in lines
                                  if e.get("type") == "decision"]
+        # --json goes to the current stdout (run_door once bound it at import time)
+        printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [(e["decision"], e["person"]) for e in printed] == decisions[bool(flag)]
     assert decisions == {False: [("identified", "obama")], True: [(NOT_LIVE, "obama")]}

@@ -26,13 +26,15 @@ JSON_FIELDS = ("event_id", "frame", "video_time", "time", "track_id", "box", "de
 
 
 def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False,
-             key: Optional[str] = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
-             stop: Optional[threading.Event] = None) -> int:
+             key: Optional[str] = None, out: Optional[TextIO] = None,
+             err: Optional[TextIO] = None, stop: Optional[threading.Event] = None) -> int:
     """Watch the configured source until it ends or SIGINT / SIGTERM; returns 0.
 
     One line (or JSON object) per decision goes to ``out``; enrolment reports and the
     closing summary to ``err``. Queued actions finish before it returns.
     """
+    out = out if out is not None else sys.stdout  # the current streams, not import time's
+    err = err if err is not None else sys.stderr
     s = config.sections
     pipeline = FacePipeline(YuNetDetector(max_side=s["detector"]["max_side"],
                                           conf_threshold=s["detector"]["conf_threshold"]))
