@@ -124,6 +124,32 @@ def test_the_pipeline_adds_face_live_when_asked(samples, images):
 
 
 # ------------------------------------------------------------------------------ the door
+def test_the_live_gate_of_the_decision_logic():
+    """K of N live, without models: votes alone do not identify; a full window without
+    enough live observations is not_live, and final."""
+    from face_trigger.door.decision import TrackDecider
+
+    decider = TrackDecider(DecisionSettings(liveness=True, live_needed=3))
+
+    def observe(track, live, name="obama"):
+        return decider.observe(track, name, True, 0.7, 120.0, 0, live=live)
+
+    # three votes, two live: wait; the window fills with too few live: not_live
+    assert [observe(1, v) for v in (0.9, 0.1, 0.8)] == [None, None, None]
+    assert observe(1, 0.2) is None
+    assert observe(1, float("nan")) == NOT_LIVE  # NaN counts as not live
+    assert decider.state(1).person == "obama"
+    assert observe(1, 0.99) is None and not decider.needs_embedding(1, 120.0, 10)  # final
+    # the third live observation identifies, window not yet full
+    assert [observe(2, v) for v in (0.9, 0.2, 0.8, 0.7)] == [None, None, None, "identified"]
+    # liveness off: the live values are ignored
+    plain = TrackDecider(DecisionSettings())
+    assert [plain.observe(3, "obama", True, 0.7, 120.0, 0, live=0.0) for _ in range(3)] == [
+        None, None, "identified"]
+    with pytest.raises(ft.InvalidParameterError, match="live_needed"):
+        DecisionSettings(liveness=True, live_needed=6)
+
+
 def door_frames(frame: np.ndarray, count: int, seed: int = 0):
     """``count`` frames of a still scene with camera noise (the face stays in place)."""
     rng = np.random.default_rng(seed)
