@@ -2,7 +2,7 @@
 names what was expected and what was found."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -164,6 +164,16 @@ def check_range(value: Any, name: str, low: float, high: float, *, low_open: boo
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise InvalidParameterError(f"{name} must be in {interval}, got {value!r}")
     return number
+
+
+def check_side(side: Any, name: str = "max_side") -> Optional[int]:
+    """A detection side: an int >= 32 (px), or None (full resolution / as found); else
+    InvalidParameterError naming ``name``."""
+    if side is None:
+        return None
+    if isinstance(side, bool) or not isinstance(side, (int, np.integer)) or side < 32:
+        raise InvalidParameterError(f"{name} must be an int >= 32 or None, got {side!r}")
+    return int(side)
 
 
 def check_gate(threshold: Any, margin: Any, name: str = "unknown_threshold") -> None:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from . import thresholds
-from ._validate import bgr_frame, check_range
+from ._validate import bgr_frame, check_range, check_side
 from .engines import OpenVINONet, resolve_engine
 from .errors import InvalidParameterError, ModelIntegrityError
 from .model_files import read_verified
@@ -78,7 +78,7 @@ class YuNetDetector:
                  top_k: int = thresholds.DETECT_TOP_K,
                  expected_sha256: Optional[str] = None, engine: str = "auto") -> None:
         _check_params(conf_threshold, nms_threshold, max_count)
-        _check_side(max_side)
+        check_side(max_side)
         self.conf_threshold = float(conf_threshold)
         self.nms_threshold = float(nms_threshold)
         self.max_count = int(max_count)
@@ -149,7 +149,7 @@ class YuNetDetector:
         count = self.max_count if max_count is None else max_count
         _check_params(conf, nms, count)
         side = (self.max_side if isinstance(max_side, str) and max_side == "instance"
-                else _check_side(max_side))
+                else check_side(max_side))
         height, width = frame.shape[:2]
         det_w, det_h = detection_size(width, height, side)
         small = frame if (det_w, det_h) == (width, height) else cv2.resize(
@@ -186,15 +186,6 @@ class YuNetDetector:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)  # type: ignore[misc]
-
-
-def _check_side(max_side: object) -> Optional[int]:
-    """``max_side`` as an int >= 32, or None; else InvalidParameterError."""
-    if max_side is None:
-        return None
-    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 32:
-        raise InvalidParameterError(f"max_side must be an int >= 32 or None, got {max_side!r}")
-    return int(max_side)
 
 
 def _check_params(conf: float, nms: float, count: int) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import thresholds
-from ._validate import EMBEDDING_DIM, bgr_frame, bgr_frames
+from ._validate import EMBEDDING_DIM, bgr_frame, bgr_frames, check_side
 from .align import align_faces
 from .boxes import iou_matrix
 from .detector import YuNetDetector
@@ -278,12 +278,7 @@ def _check_scales(scales: Optional[Sequence[Optional[int]]]) -> List[Optional[in
     if isinstance(scales, (str, bytes)) or not isinstance(scales, Sequence) or not scales:
         raise InvalidParameterError(f"scales must be a non-empty sequence of sides in px "
                                     f"(or None for the frame's own size), got {scales!r}")
-    for side in scales:
-        if side is not None and (isinstance(side, bool) or
-                                 not isinstance(side, (int, np.integer)) or side < 32):
-            raise InvalidParameterError(f"each of scales must be an int >= 32 or None, "
-                                        f"got {side!r}")
-    return list(scales)
+    return [check_side(side, "each of scales") for side in scales]
 
 
 def largest_face(faces: Sequence[Face]) -> Face:
