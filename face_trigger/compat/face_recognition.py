@@ -71,7 +71,7 @@ def load_image_file(file: Union[str, "os.PathLike[str]", IO[bytes]],
     if mode not in ("RGB", "L"):
         raise InvalidParameterError(f"mode must be 'RGB' or 'L', got {mode!r}")
     source = file.read() if hasattr(file, "read") else file
-    bgr = read_image(source)  # type: ignore[arg-type]
+    bgr = read_image(source)
     if mode == "L":
         return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), np.uint8)
     return np.ascontiguousarray(bgr[..., ::-1])
