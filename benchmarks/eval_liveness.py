@@ -42,11 +42,9 @@ BOX_SCALES = (1.0, 1.2, 1.4)
 
 
 def largest(pipeline: ft.FacePipeline, image: np.ndarray):
+    """The box of the largest face, or None."""
     found = pipeline.detect(image)
-    if len(found) == 0:
-        return None
-    areas = (found.boxes[:, 2] - found.boxes[:, 0]) * (found.boxes[:, 3] - found.boxes[:, 1])
-    return found.boxes[int(np.argmax(areas))]
+    return ft.pipeline.largest_face(list(found)).box if len(found) else None
 
 
 def scores(checker: LivenessChecker, frames: Sequence[np.ndarray],

@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 import face_trigger as ft
+from face_trigger.testing import reshot
 
 SETTINGS: Dict[str, Optional[Sequence[Optional[int]]]] = {
     "one scale (default)": None,
@@ -37,16 +37,6 @@ SETTINGS: Dict[str, Optional[Sequence[Optional[int]]]] = {
     "256 + 400": (256, 400),
     "as found + 320 + 480": (None, 320, 480),
 }
-
-
-def reshoot(image: np.ndarray) -> np.ndarray:
-    """The same photo as a second capture would give it: shifted, rescaled, recompressed."""
-    height, width = image.shape[:2]
-    moved = cv2.warpAffine(image, np.float32([[0.9, 0, 3], [0, 0.9, 3]]), (width, height),
-                           borderMode=cv2.BORDER_REPLICATE)
-    ok, jpeg = cv2.imencode(".jpg", moved, [cv2.IMWRITE_JPEG_QUALITY, 70])
-    assert ok
-    return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
 
 def fnmr_at(genuine: np.ndarray, impostor: np.ndarray, fmr: float) -> Tuple[float, float]:
@@ -68,7 +58,7 @@ def main() -> None:
         people = multi + [p for p in people if p not in multi][:max(0, args.limit - len(multi))]
     photos = [(person.name, path) for person in people for path in sorted(person.glob("*.jpg"))]
     images = [ft.read_image(path) for _, path in photos]
-    reshot = [reshoot(image) for image in images]
+    reshots = [reshot(image) for image in images]
     pipeline = ft.FacePipeline()
     print(f"{len(photos)} photos of {len(people)} people from {args.root}; "
           f"engine {pipeline.embedder.engine}")
@@ -78,7 +68,7 @@ def main() -> None:
         steady: List[float] = []
         times: List[float] = []
         labels: List[str] = []
-        for (person, _), image, again in zip(photos, images, reshot):
+        for (person, _), image, again in zip(photos, images, reshots):
             start = time.perf_counter()
             faces = pipeline.analyze(image, scales=scales)
             times.append(time.perf_counter() - start)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["FULL_HD", "full_hd_frame", "crop_around", "paste_faces", "Visit", "door_video",
            "write_video", "face_crop", "textured_background", "Actor", "scene_video", "Scene",
            "hard_scenes", "lfw_scenes", "true_label", "FittedFaces", "similarity_percentiles",
-           "SceneRun", "run_door_on_scene", "presented_photo"]
+           "SceneRun", "run_door_on_scene", "presented_photo", "reshot"]
 
 FULL_HD = (1920, 1080)
 
@@ -171,6 +171,18 @@ def face_crop(image: NDArray[np.uint8], box: NDArray, margin: float = 0.6
     left = int(max(0, x1 - margin * (x2 - x1)))
     top = int(max(0, y1 - margin * (y2 - y1)))
     return crop, (x1 - left, y1 - top, x2 - left, y2 - top)
+
+
+def reshot(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """The same BGR photo as a second capture would give it: shifted by 3 px, scaled by 0.9
+    (replicated border), JPEG-compressed at quality 70. For measuring how far an embedding
+    moves for nothing but capture noise."""
+    height, width = check_frame(image, "image").shape[:2]
+    moved = cv2.warpAffine(image, np.array([[0.9, 0, 3], [0, 0.9, 3]], np.float32), (width, height),
+                           borderMode=cv2.BORDER_REPLICATE)
+    ok, jpeg = cv2.imencode(".jpg", moved, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    assert ok
+    return read_image(jpeg.tobytes())
 
 
 def presented_photo(photo: NDArray[np.uint8], box: NDArray, kind: str = "print",

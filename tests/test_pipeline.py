@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import face_trigger as ft
-from face_trigger.testing import full_hd_frame, paste_faces
+from face_trigger.testing import full_hd_frame, paste_faces, reshot
 
 
 def test_same_person_above_threshold_others_below(reference):
@@ -188,14 +188,6 @@ def test_faces_answer_to_insightface_names(pipeline, images):
     detected = pipeline.detect(images["obama"])[0]
     with pytest.raises(ft.EmbeddingError, match="not embedded"):
         detected.normed_embedding  # noqa: B018
-
-
-def reshot(image):
-    """The same photo as a second capture gives it: shifted, rescaled, recompressed."""
-    height, width = image.shape[:2]
-    moved = cv2.warpAffine(image, np.float32([[0.9, 0, 3], [0, 0.9, 3]]), (width, height),
-                           borderMode=cv2.BORDER_REPLICATE)
-    return ft.read_image(cv2.imencode(".jpg", moved, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes())
 
 
 def test_still_scales_give_steadier_embeddings_of_the_same_faces(pipeline, images):
