@@ -44,8 +44,8 @@ def main() -> None:
     ft.runtime.configure_opencv(quiet=True)
     print(machine_line())
     cv, ov = pipeline("opencv"), pipeline("openvino", args.precision)
-    print(f"OpenVINO precision: detector {ov.detector._ov.precision}, embedder "
-          f"{ov.embedder._ov.precision} (bf16: --precision bf16)")
+    print(f"OpenVINO precision: detector {ov.detector._net.precision}, embedder "
+          f"{ov.embedder._net.precision} (bf16: --precision bf16)")
     end_to_end, same_chip = [], []
     for _, path in scan_folder(args.root):
         frame = ft.read_image(path)

@@ -8,7 +8,10 @@ import numpy as np
 
 from .errors import EmbeddingError, InvalidImageError, InvalidLandmarksError, InvalidParameterError
 
+#: The bundled SFace model's embedding size. Other embedders carry their own ``dim``, and
+#: every check below takes the size it expects (None: any size up to MAX_EMBEDDING_DIM).
 EMBEDDING_DIM = 128
+MAX_EMBEDDING_DIM = 4096
 
 
 def describe(value: Any) -> str:
@@ -108,11 +111,12 @@ def check_landmarks(landmarks: Any, count: int | None = None) -> np.ndarray:
     return array
 
 
-def check_embeddings(embeddings: Any, dim: int = EMBEDDING_DIM) -> np.ndarray:
+def check_embeddings(embeddings: Any, dim: Optional[int] = EMBEDDING_DIM) -> np.ndarray:
     """Return embeddings as a finite ``float32 (N, dim)`` array.
 
-    A single ``(dim,)`` vector is returned as ``(1, dim)``. Rows are not
-    re-normalised here; callers that need unit rows normalise or check.
+    A single ``(dim,)`` vector is returned as ``(1, dim)``; ``dim=None`` takes any size
+    from 2 to MAX_EMBEDDING_DIM. Rows are not re-normalised here; callers that need unit
+    rows normalise or check.
 
     Raises
     ------
@@ -127,8 +131,10 @@ def check_embeddings(embeddings: Any, dim: int = EMBEDDING_DIM) -> np.ndarray:
         raise EmbeddingError(f"embeddings must be numeric, got dtype {array.dtype}")
     if array.ndim == 1:
         array = array[None]
-    if array.ndim != 2 or array.shape[1] != dim:
-        raise EmbeddingError(f"embeddings must have shape (N, {dim}) or ({dim},), "
+    size = "dim" if dim is None else dim
+    if (array.ndim != 2 or (dim is not None and array.shape[1] != dim)
+            or not 2 <= array.shape[1] <= MAX_EMBEDDING_DIM):
+        raise EmbeddingError(f"embeddings must have shape (N, {size}) or ({size},), "
                              f"got {np.asarray(embeddings).shape}")
     array = array.astype(np.float32)
     if not np.isfinite(array).all():
@@ -136,7 +142,7 @@ def check_embeddings(embeddings: Any, dim: int = EMBEDDING_DIM) -> np.ndarray:
     return array
 
 
-def unit_rows(embeddings: Any, dim: int = EMBEDDING_DIM) -> np.ndarray:
+def unit_rows(embeddings: Any, dim: Optional[int] = EMBEDDING_DIM) -> np.ndarray:
     """Embeddings checked by :func:`check_embeddings` and L2-normalised: float32 (N, dim).
 
     Raises

@@ -1,9 +1,9 @@
-"""YuNet face detector on a downscaled copy of the frame: OpenCV's ``FaceDetectorYN``, or the
-same network on OpenVINO with the same decoding (see :mod:`face_trigger.engines`)."""
+"""YuNet face detector on a downscaled copy of the frame: the network on either engine
+(:mod:`face_trigger.engines`), decoded as OpenCV's ``FaceDetectorYN`` decodes it (the same
+rows to 1.5e-5 px on the test photos)."""
 from __future__ import annotations
 
 import os
-import threading
 from typing import Optional, Tuple, Union
 
 import cv2
@@ -11,10 +11,8 @@ import numpy as np
 
 from . import thresholds
 from ._validate import bgr_frame, check_range, check_side
-from .engines import OpenVINONet, resolve_engine
-from .errors import InvalidParameterError, ModelIntegrityError
-from .model_files import read_verified
-from .runtime import opencv_warnings_hidden
+from .engines import Net, open_net, resolve_engine
+from .errors import InvalidParameterError
 from .types import Detections, ModelInfo
 
 _YUNET_COLUMNS = 15  # x, y, w, h, 5 x (x, y) landmarks, score
@@ -87,26 +85,12 @@ class YuNetDetector:
             raise InvalidParameterError(f"top_k must be a positive int, got {top_k!r}")
         self.top_k = int(top_k)
         self.engine = resolve_engine(engine)
-        data, self.model_info = read_verified("detector", model_path, expected_sha256)
-        self._model_path = model_path
-        self._lock = threading.Lock()
-        self._input_size: Tuple[int, int] = (320, 320)
-        self._ov: Optional[OpenVINONet] = None
-        if self.engine == "openvino":
-            # f32: in bf16 the landmarks moved by up to 1 px and end-to-end embeddings by a
-            # cosine of up to 0.015 from cv2.dnn's; in f32 they agree (docs/pipeline.md)
-            self._ov = OpenVINONet(data, f"detector model {self.model_info.name}",
-                                   dynamic=(2, 3), precision="f32", uint8_nhwc=True)
-            return
-        try:
-            with opencv_warnings_hidden():
-                self._net = cv2.FaceDetectorYN.create(
-                    "onnx", np.frombuffer(data, np.uint8), np.zeros(0, np.uint8),
-                    self._input_size, self.conf_threshold, self.nms_threshold, self.top_k)
-        except cv2.error as exc:
-            raise ModelIntegrityError(
-                f"detector model {self.model_info.name} could not be loaded by OpenCV: "
-                f"{str(exc).strip().splitlines()[-1]}") from exc
+        # f32 on OpenVINO: in bf16 the landmarks moved by up to 1 px and end-to-end
+        # embeddings by a cosine of up to 0.015 from cv2.dnn's (docs/pipeline.md)
+        self._net: Net
+        self._net, self.model_info = open_net("detector", model_path, expected_sha256,
+                                              self.engine, uint8_nhwc=True,
+                                              dynamic=(2, 3))
 
     @property
     def model(self) -> ModelInfo:
@@ -154,17 +138,8 @@ class YuNetDetector:
         det_w, det_h = detection_size(width, height, side)
         small = frame if (det_w, det_h) == (width, height) else cv2.resize(
             frame, (det_w, det_h), interpolation=cv2.INTER_LINEAR)
-        if self._ov is not None:
-            raw = _yunet_openvino(self._ov, small, float(conf), float(nms), self.top_k)
-        else:
-            with self._lock:
-                if self._input_size != (det_w, det_h):
-                    self._net.setInputSize((det_w, det_h))
-                    self._input_size = (det_w, det_h)
-                self._net.setScoreThreshold(float(conf))
-                self._net.setNMSThreshold(float(nms))
-                _, raw = self._net.detect(small)
-        if raw is None or len(raw) == 0:
+        raw = _yunet_decode(self._net, small, float(conf), float(nms), self.top_k)
+        if len(raw) == 0:
             return Detections.empty()
         raw = raw.reshape(-1, _YUNET_COLUMNS).astype(np.float32)
         raw = raw[np.argsort(-raw[:, 14], kind="stable")][:count]
@@ -176,16 +151,6 @@ class YuNetDetector:
         boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
         landmarks = raw[:, 4:14].reshape(-1, 5, 2) * scale
         return Detections(boxes, landmarks, np.asarray(raw[:, 14], np.float32))
-
-    def __getstate__(self) -> dict:
-        # The OpenCV net is not picklable: keep what rebuilds it (and re-verifies it).
-        return {"model_path": self._model_path, "conf_threshold": self.conf_threshold,
-                "nms_threshold": self.nms_threshold, "max_count": self.max_count,
-                "max_side": self.max_side, "top_k": self.top_k,
-                "expected_sha256": self.model_info.sha256, "engine": self.engine}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)  # type: ignore[misc]
 
 
 def _check_params(conf: float, nms: float, count: int) -> None:
@@ -199,12 +164,12 @@ def _check_params(conf: float, nms: float, count: int) -> None:
 _STRIDES = (8, 16, 32)
 
 
-def _yunet_openvino(net: OpenVINONet, image: np.ndarray, conf: float, nms: float,
-                    top_k: int) -> np.ndarray:
-    """What ``FaceDetectorYN.detect`` returns, float32 (M, 15), computed on OpenVINO with
-    OpenCV's own decoding: the image padded right and bottom to a multiple of 32, scores
-    sqrt(cls * obj) of the clipped outputs, boxes and landmarks from each stride's grid,
-    then non-maximum suppression on integer boxes, as OpenCV does."""
+def _yunet_decode(net: Net, image: np.ndarray, conf: float, nms: float,
+                  top_k: int) -> np.ndarray:
+    """What ``FaceDetectorYN.detect`` returns, float32 (M, 15), with OpenCV's own decoding:
+    the image padded right and bottom to a multiple of 32, scores sqrt(cls * obj) of the
+    clipped outputs, boxes and landmarks from each stride's grid, then non-maximum
+    suppression on integer boxes, as OpenCV does."""
     height, width = image.shape[:2]
     pad_h, pad_w = -(-height // 32) * 32, -(-width // 32) * 32
     padded = cv2.copyMakeBorder(image, 0, pad_h - height, 0, pad_w - width,

@@ -1,6 +1,7 @@
-"""Which runtime runs the ONNX files: OpenCV's ``cv2.dnn`` (always there) or OpenVINO (the
-``[openvino]`` extra, faster on x86 CPUs). Both read the bytes that passed the model's
-sha256 check; nothing reads the path a second time.
+"""The one loader of ONNX nets: OpenCV's ``cv2.dnn`` (always there) or OpenVINO (the
+``[openvino]`` extra, faster on x86 CPUs), behind one :class:`Net` with ``infer``. Both read
+the bytes that passed the model's sha256 check; nothing reads the path a second time. The
+detector, the embedders and the liveness checker keep only their pre- and post-processing.
 
 OpenVINO compiles a model for this CPU on first use (about 0.3 s for SFace) and keeps the
 result in a model cache, ``$FACE_TRIGGER_CACHE_DIR`` or ``~/.cache/face_trigger/openvino``
@@ -13,13 +14,16 @@ import importlib.util
 import os
 import threading
 from pathlib import Path
-from typing import Any, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import InvalidParameterError, ModelIntegrityError
+from .model_files import read_verified
+from .runtime import opencv_warnings_hidden
+from .types import ModelInfo
 
 #: Accepted ``engine`` values; "auto" picks OpenVINO when it is installed.
 ENGINES = ("auto", "opencv", "openvino")
@@ -59,7 +63,73 @@ def cache_dir() -> Path:
     return Path(base) / "face_trigger" / "openvino"
 
 
-class OpenVINONet:
+class Net:
+    """One ONNX model ready to run on the engine chosen, from verified bytes.
+
+    ``infer(batch)`` returns the model's outputs, float32, in the model's order. With
+    ``uint8_nhwc`` it takes uint8 (N, H, W, C) images; otherwise a float32 NCHW blob.
+    One inference at a time per instance (internal lock): for parallel throughput, one
+    net per worker. A net made by :func:`open_net` pickles as the file it came from and
+    its hash, and is read and checked again when unpickled (joblib, multiprocessing).
+    """
+
+    engine = "base"
+    precision = "f32"
+
+    def __init__(self) -> None:
+        self.origin: Optional[Dict[str, Any]] = None
+        self._lock = threading.Lock()
+
+    def infer(self, batch: NDArray[Any]) -> List[NDArray[np.float32]]:
+        """The outputs for one input, copied out of the engine's buffers."""
+        with self._lock:
+            return self._run(batch)
+
+    def _run(self, batch: NDArray[Any]) -> List[NDArray[np.float32]]:
+        raise NotImplementedError
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        if self.origin is None:
+            raise TypeError("a Net loaded from bytes cannot be pickled; use open_net")
+        return (_reopen, (self.origin,))
+
+
+def _reopen(origin: Dict[str, Any]) -> Net:
+    return open_net(**origin)[0]
+
+
+class OpenCVNet(Net):
+    """One ONNX model read by ``cv2.dnn`` (``dnn_engine``: a ``cv2.dnn.ENGINE_*`` of OpenCV 5,
+    its default otherwise)."""
+
+    engine = "opencv"
+
+    def __init__(self, data: bytes, name: str, uint8_nhwc: bool = False,
+                 dnn_engine: Optional[int] = None) -> None:
+        super().__init__()
+        buffer = np.frombuffer(data, np.uint8)
+        try:
+            with opencv_warnings_hidden():
+                if dnn_engine is None or not hasattr(cv2.dnn, "ENGINE_AUTO"):
+                    self._net = cv2.dnn.readNetFromONNX(buffer)
+                else:
+                    self._net = cv2.dnn.readNetFromONNX(buffer, dnn_engine)
+        except cv2.error as exc:
+            raise ModelIntegrityError(f"{name} could not be loaded by OpenCV: "
+                                      f"{str(exc).strip().splitlines()[-1]}") from exc
+        self._uint8_nhwc = uint8_nhwc
+        self._outputs = list(self._net.getUnconnectedOutLayersNames())
+
+    def _run(self, batch: NDArray[Any]) -> List[NDArray[np.float32]]:
+        if self._uint8_nhwc:
+            batch = cv2.dnn.blobFromImages(list(batch), 1.0, swapRB=False, crop=False)
+        self._net.setInput(np.ascontiguousarray(batch, np.float32))
+        if len(self._outputs) == 1:
+            return [np.asarray(self._net.forward(), np.float32)]
+        return [np.asarray(o, np.float32) for o in self._net.forward(self._outputs)]
+
+
+class OpenVINONet(Net):
     """One ONNX model compiled by OpenVINO for the CPU, from verified bytes.
 
     ``dynamic`` lists the input dimensions (NCHW) left free: the batch of SFace, the height
@@ -68,14 +138,15 @@ class OpenVINONet:
     736x416, but every new frame size cost a compile and a cache file). With
     ``uint8_nhwc`` the model takes uint8 (N, H, W, C) images and converts them inside the
     graph (1.4 ms less than ``cv2.dnn.blobFromImage`` for YuNet at 736x416, same outputs).
-    ``infer`` returns the outputs in the model's order. One inference at a time per
-    instance (internal lock).
     """
+
+    engine = "openvino"
 
     def __init__(self, data: bytes, name: str, dynamic: Sequence[int] = (),
                  precision: str = "f32", uint8_nhwc: bool = False) -> None:
         import openvino as ov  # noqa: PLC0415 - optional extra, imported only when chosen
 
+        super().__init__()
         self.name = name
         core = ov.Core()
         try:
@@ -108,12 +179,39 @@ class OpenVINONet:
         self.precision = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
         self._outputs = len(compiled.outputs)
         self._request = compiled.create_infer_request()
-        self._lock = threading.Lock()
 
-    def infer(self, blob: NDArray[Any]) -> List[NDArray[np.float32]]:
-        """The outputs for one input (a float32 NCHW blob, or uint8 NHWC images), copied out
-        of OpenVINO's buffers."""
-        with self._lock:
-            self._request.infer({0: blob})
-            return [np.array(self._request.get_output_tensor(i).data, np.float32)
-                    for i in range(self._outputs)]
+    def _run(self, batch: NDArray[Any]) -> List[NDArray[np.float32]]:
+        self._request.infer({0: batch})
+        return [np.array(self._request.get_output_tensor(i).data, np.float32)
+                for i in range(self._outputs)]
+
+
+def load_net(data: bytes, engine: str, *, name: str = "model", dynamic: Sequence[int] = (),
+             precision: str = "f32", uint8_nhwc: bool = False,
+             dnn_engine: Optional[int] = None) -> Net:
+    """A :class:`Net` for verified ONNX bytes on ``engine`` ("auto", "opencv", "openvino").
+
+    ``dynamic`` (OpenVINO; cv2.dnn takes any shape): input dimensions (NCHW) left free;
+    ``precision`` (OpenVINO): "f32" or "bf16"; ``uint8_nhwc``: ``infer`` takes uint8
+    (N, H, W, C) images and the net converts them; ``dnn_engine`` (cv2.dnn; ignored by
+    OpenVINO): a ``cv2.dnn.ENGINE_*``. ``name`` is used in errors. ModelIntegrityError when
+    the engine cannot parse the bytes.
+    """
+    if resolve_engine(engine) == "openvino":
+        return OpenVINONet(data, name, dynamic=dynamic, precision=precision,
+                           uint8_nhwc=uint8_nhwc)
+    if precision != "f32":
+        raise InvalidParameterError(f"precision {precision!r} needs the openvino engine")
+    return OpenCVNet(data, name, uint8_nhwc=uint8_nhwc, dnn_engine=dnn_engine)
+
+
+def open_net(role: str, path: Union[str, os.PathLike, None] = None,
+             sha256: Optional[str] = None, engine: str = "auto", **options: Any
+             ) -> Tuple[Net, ModelInfo]:
+    """Read a model file with its integrity check (:func:`model_files.read_verified`) and
+    load it with :func:`load_net`; the net remembers where it came from, to pickle."""
+    data, info = read_verified(role, path, sha256)
+    net = load_net(data, engine, name=f"{role} model {info.name}", **options)
+    net.origin = {"role": role, "path": path, "sha256": info.sha256, "engine": net.engine,
+                  **options}
+    return net, info

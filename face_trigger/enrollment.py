@@ -10,7 +10,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import thresholds
-from ._validate import EMBEDDING_DIM
 from .errors import FaceTriggerError, InvalidParameterError
 from .image_io import read_image
 from .pipeline import FacePipeline, largest_face
@@ -38,7 +37,7 @@ class EnrollmentResult:
 
     Attributes
     ----------
-    embeddings : ndarray, float32 (n, 128)
+    embeddings : ndarray, float32 (n, dim)
         One unit row per enrolled photo.
     labels : list of str
         Person name of each row.
@@ -126,5 +125,5 @@ def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
             labels.append(person)
             records.append(EnrollmentRecord(
                 path, person, ENROLLED, f"largest of {len(faces)} faces" if len(faces) > 1 else ""))
-    matrix = np.stack(embeddings) if embeddings else np.zeros((0, EMBEDDING_DIM), np.float32)
+    matrix = np.stack(embeddings) if embeddings else np.zeros((0, pipeline.dim), np.float32)
     return EnrollmentResult(matrix.astype(np.float32), labels, records)

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import EMBEDDING_DIM
+from ._validate import EMBEDDING_DIM, MAX_EMBEDDING_DIM
 from ._version import __version__
 from .errors import EmbeddingError
+from .model_files import bundled_info
 
 FORMAT = "face_trigger-faceprint"
 FORMAT_VERSION = 1
@@ -30,8 +31,9 @@ INT16_SCALE = 32767
 UNIT_TOLERANCE = 1e-3
 
 
-def check_unit_vector(vector: Any, dim: int = EMBEDDING_DIM) -> NDArray[np.float32]:
-    """Return ``vector`` as a read-only float32 (dim,) array; it must be finite, unit length.
+def check_unit_vector(vector: Any, dim: Optional[int] = None) -> NDArray[np.float32]:
+    """Return ``vector`` as a read-only float32 (dim,) array; it must be finite, unit length
+    (``dim=None``: any size from 2 to MAX_EMBEDDING_DIM).
 
     Raises
     ------
@@ -41,8 +43,10 @@ def check_unit_vector(vector: Any, dim: int = EMBEDDING_DIM) -> NDArray[np.float
     array = np.asarray(vector)
     if array.dtype.kind != "f":
         raise EmbeddingError(f"a faceprint vector must be floating point, got dtype {array.dtype}")
-    if array.shape != (dim,):
-        raise EmbeddingError(f"a faceprint vector must have shape ({dim},), got {array.shape}")
+    if (array.ndim != 1 or (dim is not None and array.shape[0] != dim)
+            or not 2 <= array.shape[0] <= MAX_EMBEDDING_DIM):
+        raise EmbeddingError(f"a faceprint vector must have shape ({dim or 'dim'},), "
+                             f"got {array.shape}")
     if not np.isfinite(array).all():
         raise EmbeddingError("a faceprint vector contains NaN or infinite values")
     norm = float(np.linalg.norm(array.astype(np.float64)))
@@ -60,8 +64,8 @@ class Faceprint:
 
     Attributes
     ----------
-    vector : ndarray, float32 (128,)
-        L2-normalised, read-only.
+    vector : ndarray, float32 (dim,)
+        L2-normalised, read-only (128 values for the bundled SFace model).
     model : str
         Embedder identity ``"<name>@<sha256 prefix>"`` (``ModelInfo.id``).
     library_version : str
@@ -73,13 +77,13 @@ class Faceprint:
     library_version: str = __version__
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "vector", check_unit_vector(self.vector))
         if not isinstance(self.model, str) or not self.model:
             raise EmbeddingError("a faceprint needs the identity of the model that made it")
+        object.__setattr__(self, "vector", check_unit_vector(self.vector, known_dim(self.model)))
 
     @property
     def dim(self) -> int:
-        """Vector length (128)."""
+        """Vector length (128 for SFace)."""
         return int(self.vector.shape[0])
 
     def similarity(self, other: "Faceprint") -> float:
@@ -88,7 +92,7 @@ class Faceprint:
         return float(np.dot(self.vector, other.vector))
 
     def to_int16(self) -> NDArray[np.int16]:
-        """Quantised vector: ``round(vector * 32767)`` as int16 (128,)."""
+        """Quantised vector: ``round(vector * 32767)`` as int16 (dim,)."""
         return np.round(self.vector * INT16_SCALE).astype(np.int16)
 
     @classmethod
@@ -104,9 +108,9 @@ class Faceprint:
         array = np.asarray(values)
         if array.dtype.kind not in "iu":
             raise EmbeddingError(f"int16 faceprint values must be integers, got {array.dtype}")
-        if array.shape != (EMBEDDING_DIM,):
-            raise EmbeddingError(f"int16 faceprint values must have shape ({EMBEDDING_DIM},), "
-                                 f"got {array.shape}")
+        if array.ndim != 1 or not 2 <= array.shape[0] <= MAX_EMBEDDING_DIM:
+            raise EmbeddingError(f"int16 faceprint values must have shape (dim,) with dim "
+                                 f"in [2, {MAX_EMBEDDING_DIM}], got {array.shape}")
         if array.min() < -32768 or array.max() > 32767:
             raise EmbeddingError("int16 faceprint values are outside the int16 range")
         vector = array.astype(np.float64)
@@ -163,8 +167,17 @@ class Faceprint:
                               str(data.get("library_version", "")) or __version__)
 
 
+def known_dim(model: str) -> Optional[int]:
+    """The embedding size of a model id when it is known (the bundled SFace model's, in
+    f32 or bf16: 128), else None (any size)."""
+    return EMBEDDING_DIM if model.endswith("@" + bundled_info("embedder").sha256[:12]) else None
+
+
 def check_same_model(a: Faceprint, b: Faceprint) -> None:
     """Raise EmbeddingError unless both faceprints come from the same model."""
     if a.model != b.model:
         raise EmbeddingError(f"cannot compare faceprints of different models: {a.model!r} vs "
                              f"{b.model!r}; re-embed both with one model")
+    if a.dim != b.dim:
+        raise EmbeddingError(f"faceprints of {a.model!r} with {a.dim} and {b.dim} values: one "
+                             "of them is damaged")

@@ -6,7 +6,6 @@ project does. See docs/liveness.md for what was measured and what this does not 
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from typing import Any, List, Tuple, Union
 
@@ -16,9 +15,8 @@ from numpy.typing import NDArray
 
 from . import thresholds
 from ._validate import bgr_frame, check_range
-from .engines import OpenVINONet, resolve_engine
-from .errors import InvalidParameterError, ModelIntegrityError
-from .model_files import read_verified
+from .engines import Net, open_net, resolve_engine
+from .errors import InvalidParameterError
 from .types import ModelInfo
 
 #: (model role, crop scale x the face box) of the two classifiers, as the original names them.
@@ -71,7 +69,8 @@ class LivenessChecker:
     -----
     A web photo is not a camera frame: small, recompressed and tightly cropped real faces
     are called spoof more often (docs/liveness.md). One forward pass per model for all the
-    faces of a call; one call at a time per instance (internal lock).
+    faces of a call; one forward pass at a time per net (its lock). Pickles as the model
+    files and their hashes.
     """
 
     def __init__(self, *, threshold: float = thresholds.LIVE_PROBABILITY,
@@ -80,26 +79,14 @@ class LivenessChecker:
         self.threshold = check_range(threshold, "threshold", 0.0, 1.0)
         self.box_scale = check_range(box_scale, "box_scale", 0.5, 3.0)
         self.engine = resolve_engine(engine)
-        self._model_dir = model_dir
-        self._lock = threading.Lock()
         self.models: List[ModelInfo] = []
-        self._nets: List[Any] = []
+        self._nets: List[Net] = []
         self._scales: List[float] = []
         for role, scale in LIVENESS_MODELS:
-            data, info = read_verified(role, model_dir)
+            net, info = open_net(role, model_dir, None, self.engine, dynamic=(0,))
             self.models.append(info)
             self._scales.append(scale)
-            self._nets.append(self._load(data, info))
-
-    def _load(self, data: bytes, info: ModelInfo) -> Any:
-        if self.engine == "openvino":
-            return OpenVINONet(data, f"liveness model {info.name}", dynamic=(0,))
-        try:
-            return cv2.dnn.readNetFromONNX(np.frombuffer(data, np.uint8))
-        except cv2.error as exc:
-            raise ModelIntegrityError(
-                f"liveness model {info.name} could not be loaded by OpenCV: "
-                f"{str(exc).strip().splitlines()[-1]}") from exc
+            self._nets.append(net)
 
     def check(self, frame: NDArray[np.uint8], boxes: Any, *,
               channels: str = "bgr") -> LivenessResult:
@@ -129,23 +116,9 @@ class LivenessChecker:
             crops = np.stack([original_crop(frame, box, scale * self.box_scale)
                               for box in boxes])
             blob = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), np.float32)
-            total += _softmax(self._forward(net, blob))
+            total += _softmax(net.infer(blob)[0].reshape(len(blob), 3))
         probability = (total[:, LIVE_CLASS] / len(self._nets)).astype(np.float32)
         return LivenessResult(probability, probability >= self.threshold, self.threshold)
-
-    def _forward(self, net: Any, blob: NDArray[np.float32]) -> NDArray[np.float32]:
-        if isinstance(net, OpenVINONet):
-            return net.infer(blob)[0].reshape(len(blob), 3)
-        with self._lock:
-            net.setInput(blob)
-            return np.asarray(net.forward(), np.float32).reshape(len(blob), 3)
-
-    def __getstate__(self) -> dict:
-        return {"threshold": self.threshold, "box_scale": self.box_scale,
-                "model_dir": self._model_dir, "engine": self.engine}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)  # type: ignore[misc]
 
 
 def original_crop(frame: NDArray[np.uint8], box: NDArray[np.float32],

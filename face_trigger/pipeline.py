@@ -10,11 +10,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import thresholds
-from ._validate import EMBEDDING_DIM, bgr_frame, bgr_frames, check_side
+from ._validate import bgr_frame, bgr_frames, check_side
 from .align import align_faces
 from .boxes import iou_matrix
 from .detector import YuNetDetector
-from .embedder import SFaceEmbedder
+from .embedder import Embedder, SFaceEmbedder, embed_with_norms
 from .errors import InvalidParameterError, NoFaceError
 from .faceprint import Faceprint
 from .liveness import LivenessChecker
@@ -30,8 +30,9 @@ class FacePipeline:
     ----------
     detector : YuNetDetector, optional
         Built with defaults (bundled model, 736 px detection side) when omitted.
-    embedder : SFaceEmbedder, optional
-        Built with defaults (bundled model) when omitted.
+    embedder : Embedder, optional
+        Anything with ``model``, ``dim`` and ``embed_chips`` (an :class:`OnnxEmbedder` for
+        a model of your own); the bundled SFace model when omitted.
     engine : {"auto", "opencv", "openvino"}
         Runtime of the nets built here (:mod:`face_trigger.engines`); "auto" = OpenVINO
         when the ``[openvino]`` extra is installed.
@@ -58,10 +59,14 @@ class FacePipeline:
     """
 
     def __init__(self, detector: Optional[YuNetDetector] = None,
-                 embedder: Optional[SFaceEmbedder] = None, *, engine: str = "auto",
+                 embedder: Optional[Embedder] = None, *, engine: str = "auto",
                  liveness: Union[bool, LivenessChecker] = False) -> None:
+        if embedder is not None and not isinstance(embedder, Embedder):
+            raise InvalidParameterError(f"embedder must have model, dim and embed_chips, got "
+                                        f"{type(embedder).__name__}")
         self.detector = detector if detector is not None else YuNetDetector(engine=engine)
-        self.embedder = embedder if embedder is not None else SFaceEmbedder(engine=engine)
+        self.embedder: Embedder = (embedder if embedder is not None
+                                   else SFaceEmbedder(engine=engine))
         self.liveness: Optional[LivenessChecker] = (
             liveness if isinstance(liveness, LivenessChecker)
             else LivenessChecker(engine=engine) if liveness else None)
@@ -70,6 +75,16 @@ class FacePipeline:
     def model(self) -> ModelInfo:
         """Identity of the embedder model (what embeddings are comparable by)."""
         return self.embedder.model
+
+    @property
+    def dim(self) -> int:
+        """Embedding size (128 for the bundled SFace model)."""
+        return int(self.embedder.dim)
+
+    @property
+    def engine(self) -> str:
+        """The runtime of the detector ("opencv" or "openvino")."""
+        return self.detector.engine
 
     def detect(self, frame: NDArray[np.uint8], **overrides: Any) -> Detections:
         """Detections for one uint8 frame (see :meth:`YuNetDetector.detect`)."""
@@ -89,9 +104,16 @@ class FacePipeline:
 
         Returns
         -------
-        ndarray, float32 (N, 128), unit rows.
+        ndarray, float32 (N, dim), unit rows.
         """
         return self.embedder.embed_chips(align_faces(bgr_frames(frames, channels), landmarks))
+
+    def embed_with_norms(self, frame: NDArray[np.uint8], landmarks: NDArray
+                         ) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """:meth:`embed` for faces of one BGR frame, with each raw embedding's L2 norm
+        (float32 (N,); a face-quality signal of SFace, NaN from embedders that do not
+        report it)."""
+        return embed_with_norms(self.embedder, align_faces(frame, landmarks))
 
     def analyze(self, frame: NDArray[np.uint8], *,
                 conf_threshold: float = thresholds.DETECT_CONF,
@@ -111,7 +133,7 @@ class FacePipeline:
         Returns
         -------
         list of Face
-            Strongest first; each with box, landmarks, score, a float32 (128,)
+            Strongest first; each with box, landmarks, score, a float32 (dim,)
             unit embedding and ``model`` set to the embedder's identity.
         """
         return self.analyze_batch([frame], conf_threshold=conf_threshold,
@@ -140,7 +162,7 @@ class FacePipeline:
             all_landmarks = np.concatenate([d.landmarks for d in detections])
             embeddings = self.embed(owners, all_landmarks)
         else:
-            embeddings = np.zeros((0, EMBEDDING_DIM), np.float32)
+            embeddings = np.zeros((0, self.dim), np.float32)
         embeddings.flags.writeable = False
         model_id = self.model.id
         results: List[List[Face]] = []
@@ -161,7 +183,7 @@ class FacePipeline:
                          scales: Optional[Sequence[Optional[int]]] = None,
                          conf_threshold: float = thresholds.DETECT_CONF,
                          nms_threshold: float = thresholds.DETECT_NMS) -> NDArray[np.float32]:
-        """float32 (N, 128) unit rows for the N faces of ``found`` on a BGR ``frame``.
+        """float32 (N, dim) unit rows for the N faces of ``found`` on a BGR ``frame``.
 
         Without ``scales``: one chip per face, aligned by its own landmarks. With
         ``scales`` (see :meth:`analyze`): each face is cut out with a margin of 0.6 of its
@@ -175,12 +197,12 @@ class FacePipeline:
         sides = _check_scales(scales)
         if not sides or len(found) == 0:
             return self.embed(frame, found.landmarks) if len(found) else np.zeros(
-                (0, EMBEDDING_DIM), np.float32)
+                (0, self.dim), np.float32)
         sets = [self._landmarks_again(frame, box, sides, conf_threshold, nms_threshold)
                 or [landmarks] for box, landmarks in zip(found.boxes, found.landmarks)]
         owner = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
         chips = self.embed(frame, np.stack([lm for s in sets for lm in s]))
-        sums = np.zeros((len(sets), EMBEDDING_DIM), np.float32)
+        sums = np.zeros((len(sets), self.dim), np.float32)
         np.add.at(sums, owner, chips)
         return (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
 
@@ -226,14 +248,14 @@ class FacePipeline:
         -------
         boxes : ndarray, float32 (N, 4)
             x1, y1, x2, y2 in frame pixels, strongest face first.
-        embeddings : ndarray, float32 (N, 128)
-            Unit rows; row i belongs to box i. N may be 0: shapes (0, 4), (0, 128).
+        embeddings : ndarray, float32 (N, dim)
+            Unit rows; row i belongs to box i. N may be 0: shapes (0, 4), (0, dim).
         """
         frame = bgr_frame(frame, "frame", channels)
         det = self.detector.detect(frame, conf_threshold=conf_threshold,
                                    nms_threshold=nms_threshold, max_count=max_count)
         if len(det) == 0:
-            return np.zeros((0, 4), np.float32), np.zeros((0, EMBEDDING_DIM), np.float32)
+            return np.zeros((0, 4), np.float32), np.zeros((0, self.dim), np.float32)
         return np.array(det.boxes), self.embed(frame, det.landmarks)
 
     # ------------------------------------------------------------------ faceprints
@@ -303,15 +325,15 @@ class _DefaultPipeline:
                 self.pipeline = FacePipeline()
             return self.pipeline
 
-    def replace(self, model: Union[SFaceEmbedder, YuNetDetector]) -> None:
+    def replace(self, model: Union[Embedder, YuNetDetector]) -> None:
         with self.lock:
             current = self.pipeline
-            if isinstance(model, SFaceEmbedder):
-                detector = current.detector if current is not None else None
-                self.pipeline = FacePipeline(detector, model)
-            else:
+            if isinstance(model, YuNetDetector):
                 embedder = current.embedder if current is not None else None
                 self.pipeline = FacePipeline(model, embedder)
+            else:
+                detector = current.detector if current is not None else None
+                self.pipeline = FacePipeline(detector, model)
 
     def forget_after_fork(self) -> None:
         self.lock = threading.Lock()

@@ -25,7 +25,7 @@ from . import thresholds
 from ._validate import EMBEDDING_DIM, bgr_frames, check_gate, check_range, unit_rows
 from ._version import __version__
 from .align import align_faces
-from .embedder import SFaceEmbedder
+from .embedder import Embedder, SFaceEmbedder
 from .enrollment import EnrollmentResult, enroll_folder
 from .errors import (EmbeddingError, InvalidParameterError, LabelMapError, ModelFileError,
                      NotFittedError)
@@ -51,10 +51,13 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
     dnn_model_path : path, optional
         SFace model for :meth:`embed`; ``None`` = bundled.
     classifier_model_path : path, optional
-        A file written by :meth:`save`: loaded (and verified) now. A signed file
-        needs ``$FACE_TRIGGER_MODEL_KEY``; otherwise use ``FaceRecognizer().load(path, key=...)``.
+        Deprecated: use :meth:`from_file`. A file written by :meth:`save`, loaded now (a
+        recognizer made so cannot be cloned: its parameters come from the file).
     label_map_path : path, optional
-        A JSON label map, loaded now (replaces the saved model's names).
+        Deprecated: use :meth:`load_label_mapping`. A JSON label map, loaded now.
+    embedder : Embedder, optional
+        An embedder of your own (:class:`~face_trigger.OnnxEmbedder`) instead of SFace;
+        the recognizer then takes its ``dim``-sized embeddings.
     classifier : {"svm", "knn"}
         Linear SVM (``LinearSVC``, one-vs-rest) with temperature-scaled
         probabilities (3-fold cross-validated), or distance-weighted KNN.
@@ -86,7 +89,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
     def __init__(self, dnn_model_path: Union[str, os.PathLike, None] = None,
                  classifier_model_path: Union[str, os.PathLike, None] = None,
                  label_map_path: Union[str, os.PathLike, None] = None, *,
-                 classifier: str = "svm",
+                 embedder: Optional[Embedder] = None, classifier: str = "svm",
                  unknown_threshold: float = thresholds.IDENTIFY_COSINE,
                  margin: float = thresholds.IDENTIFY_MARGIN,
                  n_neighbors: Optional[int] = None, C: float = 1.0,
@@ -94,6 +97,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         self.dnn_model_path = dnn_model_path
         self.classifier_model_path = classifier_model_path
         self.label_map_path = label_map_path
+        self.embedder = embedder
         self.classifier = classifier
         self.unknown_threshold = unknown_threshold
         self.margin = margin
@@ -101,19 +105,42 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         self.C = C
         self.unknown_label = unknown_label
         self._nets_lock = threading.Lock()
-        self._embedder: Optional[SFaceEmbedder] = None
+        self._embedder: Optional[Embedder] = None
         self._pipeline: Optional[FacePipeline] = None
+        if classifier_model_path is not None or label_map_path is not None:
+            warnings.warn("FaceRecognizer(classifier_model_path=, label_map_path=) load files "
+                          "in the constructor; use FaceRecognizer.from_file(path, key=...) and "
+                          "load_label_mapping(path)", DeprecationWarning, stacklevel=2)
         if classifier_model_path is not None:
             self.load(classifier_model_path)
         if label_map_path is not None:
             self.load_label_mapping(label_map_path)
 
+    @classmethod
+    def from_file(cls, path: Union[str, os.PathLike], key: KeyArg = None, *,
+                  require_signature: bool = False, **params: Any) -> "FaceRecognizer":
+        """A recognizer loaded from a file written by :meth:`save` (see :meth:`load` for
+        what is checked). ``params`` are constructor parameters that are not in the file
+        (``dnn_model_path``, ``embedder``). ``clone()`` of the result gives an unfitted
+        recognizer with the file's parameters."""
+        return cls(**params).load(path, key, require_signature=require_signature)
+
     # ----------------------------------------------------------------- nets
-    def _get_embedder(self) -> SFaceEmbedder:
+    def _get_embedder(self) -> Embedder:
         with self._nets_lock:
             if self._embedder is None:
-                self._embedder = SFaceEmbedder(self.dnn_model_path)
+                self._embedder = (self.embedder if self.embedder is not None
+                                  else SFaceEmbedder(self.dnn_model_path))
             return self._embedder
+
+    def _embedder_dim(self) -> int:
+        """The size of the embeddings of this recognizer's embedder (SFace: 128)."""
+        return int(self.embedder.dim) if self.embedder is not None else EMBEDDING_DIM
+
+    def _dim(self) -> int:
+        """The embedding size this recognizer takes: its fitted one, else its embedder's."""
+        fitted = getattr(self, "n_features_in_", None)
+        return int(fitted) if fitted is not None else self._embedder_dim()
 
     def _get_pipeline(self) -> FacePipeline:
         embedder = self._get_embedder()
@@ -126,6 +153,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         """Identity of the embedder this recognizer works with (no net is built)."""
         if self._embedder is not None:
             return self._embedder.model
+        if self.embedder is not None:
+            return self.embedder.model
         if self.dnn_model_path is None:
             return bundled_info("embedder")
         return read_verified("embedder", self.dnn_model_path)[1]
@@ -142,7 +171,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
 
         Returns
         -------
-        ndarray, float32 (N, 128), unit rows, batched through the net.
+        ndarray, float32 (N, dim), unit rows, batched through the net.
 
         Raises
         ------
@@ -154,7 +183,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
 
     # -------------------------------------------------------------- training
     def fit(self, X: Any, y: Any) -> "FaceRecognizer":
-        """Train on embeddings ``X`` (array-like of shape (n_samples, 128)) and labels ``y``
+        """Train on embeddings ``X`` (array-like of shape (n_samples, dim): 128 for SFace, the
+        ``embedder``'s otherwise) and labels ``y``
         (names or ids, array-like of shape (n_samples,)). Returns self.
 
         Raises
@@ -168,7 +198,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
             raise InvalidParameterError(f"classifier must be one of {CLASSIFIERS}, got "
                                         f"{self.classifier!r}")
         check_gate(self.unknown_threshold, self.margin)
-        embeddings = unit_rows(X)
+        embeddings = unit_rows(X, self._embedder_dim())
         if embeddings.shape[0] == 0:
             raise EmbeddingError("cannot train on zero embeddings: enrol at least one person")
         codes, classes, label_map = encode_labels(y)
@@ -181,7 +211,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         self.classes_ = classes
         self.label_map_ = label_map
         self.signed_ = False  # trained here: no signature covers these names yet
-        self.n_features_in_ = EMBEDDING_DIM
+        self.n_features_in_ = int(embeddings.shape[1])
         self.embedder_model_ = self.embedder_model().id
         self.classifier_ = self._build_classifier(self.enrolled_codes_)
         if self.classifier_ is not None:
@@ -252,7 +282,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
     def _scores(self, embeddings: Any):
         """(picked code, its probability, its best similarity, margin), each (N,)."""
         self._check_fitted()
-        queries = unit_rows(embeddings)
+        queries = unit_rows(embeddings, self._dim())
         if not queries.shape[0]:  # a frame without a face: nothing to ask the classifier
             return (np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.float32),
                     np.zeros(0, np.float32))
@@ -351,7 +381,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         """Classifier probabilities, shape (n_samples, n_classes), columns in label-map order.
         Closed-set: they never say "nobody"; use :meth:`infer` for decisions."""
         self._check_fitted()
-        queries = unit_rows(X)
+        queries = unit_rows(X, self._dim())
         if not queries.shape[0]:
             return np.zeros((0, len(self.label_map_)), np.float64)
         return self._probabilities(queries, queries @ self.enrolled_.T)
@@ -365,6 +395,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         state.setdefault("unknown_label", None)  # files saved by 0.1
+        state.setdefault("embedder", None)  # files saved before 0.3
         self.__dict__.update(state)
         self._nets_lock = threading.Lock()
         self._embedder = None
@@ -381,13 +412,15 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         """
         self._check_fitted()
         buffer = io.BytesIO()
-        joblib.dump(self, buffer, compress=3)
+        saved = FaceRecognizer.__new__(FaceRecognizer)
+        saved.__setstate__({**self.__getstate__(), "embedder": None})  # the loader's own
+        joblib.dump(saved, buffer, compress=3)
         payload = buffer.getvalue()
         header = {
             "format": FILE_FORMAT, "format_version": FILE_FORMAT_VERSION,
             "library_version": __version__, "sklearn_version": sklearn.__version__,
             "numpy_version": np.__version__, "embedder_model": self.embedder_model_,
-            "embedding_dim": EMBEDDING_DIM, "labels": list(self.label_map_.names),
+            "embedding_dim": self.n_features_in_, "labels": list(self.label_map_.names),
             "classifier": self.classifier, "unknown_threshold": self.unknown_threshold,
             "margin": self.margin, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "payload_size": len(payload),
@@ -422,7 +455,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
                                  f"{header.get('format_version')!r}, not a recognizer file "
                                  f"version {FILE_FORMAT_VERSION}")
         mine = self.embedder_model().id
-        if header.get("embedder_model") != mine or header.get("embedding_dim") != EMBEDDING_DIM:
+        dim = self._embedder_dim()
+        if header.get("embedder_model") != mine or header.get("embedding_dim") != dim:
             raise ModelFileError(f"{path} was trained on embeddings of "
                                  f"{header.get('embedder_model')!r}, this recognizer uses "
                                  f"{mine!r}; re-enrol with this model")
@@ -442,6 +476,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         state = loaded.__getstate__()
         state["dnn_model_path"] = self.dnn_model_path
         state["classifier_model_path"] = self.classifier_model_path
+        state["label_map_path"] = self.label_map_path
+        state["embedder"] = self.embedder
         state["signed_"] = signed  # its names are covered by the signature
         self.__setstate__(state)
         return self

@@ -20,23 +20,26 @@ Vector = Union[Faceprint, NDArray[np.float32]]
 
 
 def similarity(a: Vector, b: Vector) -> float:
-    """Cosine similarity of two faceprints (same model required) or two unit vectors (128,).
+    """Cosine similarity of two faceprints (same model required) or two unit vectors
+    (dim,) of one size.
 
     Raises
     ------
     EmbeddingError
-        Faceprints of different models; vectors that are not finite unit (128,) floats.
+        Faceprints of different models; vectors that are not finite unit floats of one size.
     """
     if isinstance(a, Faceprint) and isinstance(b, Faceprint):
         return a.similarity(b)
     if isinstance(a, Faceprint) or isinstance(b, Faceprint):
         raise EmbeddingError("compare a faceprint with a faceprint (its model is checked), "
                              "or two plain unit vectors")
-    return float(np.dot(check_unit_vector(a), check_unit_vector(b)))
+    first = check_unit_vector(a)
+    return float(np.dot(first, check_unit_vector(b, first.shape[0])))
 
 
 def similarities(query: Vector, gallery: Any) -> NDArray[np.float32]:
-    """Cosine similarity of one unit vector against many unit rows (N, 128): one matmul."""
+    """Cosine similarity of one unit vector (dim,) against many unit rows (N, dim): one
+    matmul."""
     vector = query.vector if isinstance(query, Faceprint) else check_unit_vector(query)
     matrix = np.asarray(gallery, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[1] != vector.shape[0]:

@@ -8,6 +8,9 @@ import pytest
 
 import face_trigger as ft
 from face_trigger import EmbeddingError
+from face_trigger.model_files import bundled_info
+
+SFACE_ID = bundled_info("embedder").id
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +66,16 @@ def test_different_models_are_not_compared(prints):
 ])
 def test_bad_vectors(vector, message):
     with pytest.raises(EmbeddingError, match=message):
-        ft.Faceprint(vector, "m@1")
+        ft.Faceprint(vector, SFACE_ID)
+
+
+def test_a_model_of_another_size_keeps_its_size():
+    """SFace's faceprints are 128-d; a model of one's own may have any size (64 here)."""
+    faceprint = ft.Faceprint(np.ones(64, np.float32) / 8, "mine@1")
+    assert faceprint.dim == 64
+    assert ft.Faceprint.from_json(faceprint.to_json()).dim == 64
+    with pytest.raises(EmbeddingError, match="different models"):
+        faceprint.similarity(ft.Faceprint(np.ones(128, np.float32) / np.sqrt(128), SFACE_ID))
 
 
 @pytest.mark.parametrize("text, message", [

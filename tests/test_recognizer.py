@@ -223,8 +223,9 @@ def test_seed_constructor_loads_model_and_label_map(tmp_path, trained, faces, mo
     monkeypatch.delenv("FACE_TRIGGER_MODEL_KEY", raising=False)
     trained.save(tmp_path / "m.pkl")
     ft.label_map.LabelMap(("Joe Biden", "Barack Obama")).save(tmp_path / "names.json")
-    recognizer = ft.FaceRecognizer(classifier_model_path=tmp_path / "m.pkl",
-                                   label_map_path=tmp_path / "names.json")
+    with pytest.warns(DeprecationWarning, match="from_file"):
+        recognizer = ft.FaceRecognizer(classifier_model_path=tmp_path / "m.pkl",
+                                       label_map_path=tmp_path / "names.json")
     assert recognizer.identify(faces["obama_new"])[0].name == "Barack Obama"
     header, _, signed = read_signed(tmp_path / "m.pkl")
     assert not signed and header["labels"] == ["biden", "obama"]

@@ -450,7 +450,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     det_model, emb_model = pipeline.detector.model, pipeline.embedder.model
     print(f"face_trigger {__version__}, OpenCV {opencv_version()}, {os.cpu_count()} CPUs")
     print(f"detector {det_model.id}, embedder {emb_model.id} (sha256 verified; engine "
-          f"{pipeline.embedder.engine})")
+          f"{pipeline.engine})")
     found = []
     panels = []
     for path in sample_images():

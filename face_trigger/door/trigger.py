@@ -17,7 +17,6 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Opti
 
 import numpy as np
 
-from ..align import align_faces
 from ..boxes import iou_matrix
 from ..errors import AuditError, GalleryUnavailableError
 from ..identity import Identifier, Identity
@@ -118,7 +117,7 @@ class DoorTrigger:
         self.liveness: Optional[LivenessChecker] = None
         if settings.liveness:
             self.liveness = liveness or self.pipeline.liveness or LivenessChecker(
-                threshold=settings.live_threshold, engine=self.pipeline.embedder.engine)
+                threshold=settings.live_threshold, engine=self.pipeline.engine)
         self.settings = settings
         self.actions = list(actions)
         self.audit = audit
@@ -208,8 +207,8 @@ class DoorTrigger:
         norms = np.zeros(0, np.float32)
         lives = np.full(len(embed), np.nan, np.float32)
         if embed:
-            chips = align_faces(frame.image, detections.landmarks[embed])
-            embeddings, norms = self.pipeline.embedder.embed_chips_with_norms(chips)
+            embeddings, norms = self.pipeline.embed_with_norms(frame.image,
+                                                               detections.landmarks[embed])
             self.embedded_faces += len(embed)
             identities = self._identify(embeddings)
             if self.liveness is not None and wanted:  # undecided faces only

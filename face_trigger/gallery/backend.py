@@ -2,7 +2,7 @@
 
 ``Gallery`` (gallery.py) validates input, makes the per-person decision and reads and
 writes export files; a backend only stores and searches. Vectors reaching a backend are
-already unit float32 rows of shape (n, 128); names are already checked.
+already unit float32 rows of shape (n, dim); names are already checked.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 from numpy.typing import NDArray
 
+from .._validate import EMBEDDING_DIM
 from ..errors import GalleryError
 
 #: The number of top faceprints per-person decisions look at (Gallery.identify), and the
@@ -36,6 +37,8 @@ class GalleryBackend(Protocol):
     kind: str
     #: Where the gallery lives, without a password.
     location: str
+    #: Size of the stored vectors (fixed when the store was created).
+    dim: int
 
     @property
     def compact(self) -> bool:
@@ -72,7 +75,7 @@ class GalleryBackend(Protocol):
         """id, source_sha256, quality and created of one person's faceprints."""
 
     def vectors_of(self, name: str) -> NDArray[np.float32]:
-        """One person's unit rows, (n, 128) float32."""
+        """One person's unit rows, (n, dim) float32."""
 
     def search(self, queries: NDArray[np.float32], k: int, exact: bool) -> SearchResult:
         """The k most similar faceprints of each query row (cosine similarity)."""
@@ -114,6 +117,26 @@ def check_model(location: str, stored: Optional[str], model: str) -> None:
     if stored != model:
         raise GalleryError(f"{location} holds faceprints of {stored!r}, not of {model!r}: "
                            "its faceprints cannot be compared; re-enrol into a new gallery")
+
+
+def store_dim(location: str, model: str, stored: Optional[int], asked: Optional[int]) -> int:
+    """The vector size of a store: what it recorded (``stored``; None for a new store), which
+    ``asked`` (None: whatever it holds) must equal; a new store takes ``asked``, or SFace's
+    128 when nobody says. GalleryError for a mismatch."""
+    if stored is not None:
+        if asked is not None and asked != stored:
+            raise GalleryError(f"{location} holds {stored}-d faceprints of {model!r}, not "
+                               f"{asked}-d ones")
+        return stored
+    if asked is None:
+        return EMBEDDING_DIM
+    if isinstance(asked, bool) or not isinstance(asked, int) or not 2 <= asked <= MAX_DIM:
+        raise GalleryError(f"dim must be an int in [2, {MAX_DIM}], got {asked!r}")
+    return asked
+
+
+#: Largest embedding size a gallery stores (pgvector's vector type holds up to 16,000).
+MAX_DIM = 4096
 
 
 #: How far a stored vector's norm may stray from 1 (float32 rounding is about 1e-7).

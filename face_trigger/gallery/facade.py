@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from .. import thresholds
 from .._fileio import atomic_write_text
-from .._validate import EMBEDDING_DIM, check_embeddings, check_gate, unit_rows
+from .._validate import check_embeddings, check_gate, unit_rows
 from ..errors import EmbeddingError, GalleryError, GalleryLocationError, InvalidParameterError
 from ..faceprint import Faceprint, check_unit_vector
 from ..identity import Identity, open_set_gate
@@ -116,10 +116,13 @@ class Gallery:
         ``gallery.db`` / ``sqlite:///gallery.db`` (created with its schema if missing;
         ``":memory:"`` for tests) or ``postgresql://user@host/db`` (needs the
         ``[postgres]`` extra and the pgvector extension in the database).
-    model : str or ModelInfo
-        The embedder whose faceprints this gallery holds (``FacePipeline().model``, or its
-        ``.id``). A new store records it; an existing store made for another model is
-        refused.
+    model : FacePipeline, Embedder, ModelInfo or str
+        The embedder whose faceprints this gallery holds: a pipeline or embedder (its
+        ``model`` and ``dim``), or its ``ModelInfo`` / ``.id``. A new store records it; an
+        existing store made for another model is refused.
+    dim : int, optional
+        Embedding size. Taken from a pipeline or embedder passed as ``model``, else from
+        an existing store; a new store made with only a model id holds SFace's 128.
     unknown_threshold, margin : float
         The open-set gate of :meth:`identify` (cosine similarity of the best person, and
         their lead over the runner-up); defaults measured on lfw_dev (``thresholds.py``).
@@ -138,18 +141,21 @@ class Gallery:
     next call reconnects.
     """
 
-    def __init__(self, location: Union[str, os.PathLike], model: Union[str, ModelInfo], *,
+    def __init__(self, location: Union[str, os.PathLike], model: Any, *,
                  unknown_threshold: float = thresholds.IDENTIFY_COSINE,
-                 margin: float = thresholds.IDENTIFY_MARGIN, **options: Any) -> None:
-        model_id = model.id if isinstance(model, ModelInfo) else model
-        if not model_id or not isinstance(model_id, str):
-            raise GalleryError(f"a gallery needs the identity of its embedder model, got "
-                               f"{model!r}")
+                 margin: float = thresholds.IDENTIFY_MARGIN, dim: Optional[int] = None,
+                 **options: Any) -> None:
+        model_id, dim = _model_and_dim(model, dim)
         check_gate(unknown_threshold, margin)
         self.model = model_id
         self.unknown_threshold = float(unknown_threshold)
         self.margin = float(margin)
-        self.backend = open_backend(location, model_id, **options)
+        self.backend = open_backend(location, model_id, dim=dim, **options)
+
+    @property
+    def dim(self) -> int:
+        """Embedding size of the faceprints this gallery holds."""
+        return self.backend.dim
 
     @property
     def location(self) -> str:
@@ -209,7 +215,7 @@ class Gallery:
                        create: bool = True) -> List[int]:
         """Add faceprints of one person in one transaction (all or nothing); returns ids.
 
-        ``vectors`` are Faceprints (their model must be the gallery's) or unit (128,)
+        ``vectors`` are Faceprints (their model must be the gallery's) or unit (dim,)
         float vectors. The person is created when missing and ``create`` is true.
         """
         rows = [self._vector_of(v) for v in vectors]
@@ -221,7 +227,7 @@ class Gallery:
             raise InvalidParameterError("sources, qualities and thumbnails must match the vectors")
         if create:
             check_name(name)
-        matrix = np.stack(rows) if rows else np.zeros((0, EMBEDDING_DIM), np.float32)
+        matrix = np.stack(rows) if rows else np.zeros((0, self.dim), np.float32)
         return self.backend.add_faceprints(name, matrix, sources,
                                            [_json_object(q, "quality") for q in qualities],
                                            thumbnails, create)
@@ -229,9 +235,9 @@ class Gallery:
     def bulk_add(self, names: Sequence[str], vectors: Any) -> NDArray[np.int64]:
         """Add many faceprints of many people in one transaction (people created as needed).
 
-        ``vectors`` is (n, 128) of unit rows; ``names[i]`` owns row i. Returns the ids.
+        ``vectors`` is (n, dim) of unit rows; ``names[i]`` owns row i. Returns the ids.
         """
-        rows = check_embeddings(vectors)
+        rows = check_embeddings(vectors, self.dim)
         if rows.shape[0] != len(names):
             raise InvalidParameterError(f"got {rows.shape[0]} vectors but {len(names)} names")
         if np.any(np.abs(np.linalg.norm(rows, axis=1) - 1.0) > 1e-3):
@@ -257,12 +263,12 @@ class Gallery:
         return self.backend.faceprints(name)
 
     def vectors_of(self, name: str) -> NDArray[np.float32]:
-        """The unit vectors of one person, shape (n, 128)."""
+        """The unit vectors of one person, shape (n, dim)."""
         return self.backend.vectors_of(name)
 
     def best_other(self, vector: NDArray, person: str) -> Tuple[Optional[str], float]:
         """The most similar faceprint's owner other than ``person`` and its similarity."""
-        top = self._top_until(check_unit_vector(vector)[None],
+        top = self._top_until(check_unit_vector(vector, self.dim)[None],
                               lambda names: any(n and n != person for n in names))
         for score, name in (zip(top[0][0], top[0][2]) if top else ()):
             if name and name != person:
@@ -298,14 +304,14 @@ class Gallery:
             if item.model != self.model:
                 raise GalleryError(f"faceprint of {item.model!r} cannot go into a gallery of "
                                    f"{self.model!r}")
-            return item.vector
-        return check_unit_vector(item)
+            return check_unit_vector(item.vector, self.dim)
+        return check_unit_vector(item, self.dim)
 
     # ------------------------------------------------------------------ search
     def search(self, queries: Any, k: int = 5, exact: bool = False) -> SearchResult:
         """The ``k`` most similar faceprints of each query.
 
-        ``queries`` is a Faceprint, a list of them, or (M, 128) / (128,) float vectors.
+        ``queries`` is a Faceprint, a list of them, or (M, dim) / (dim,) float vectors.
         ``exact=True`` compares with every faceprint instead of using the index
         (slow on large galleries; for small ones and for checking the index's recall).
 
@@ -320,7 +326,7 @@ class Gallery:
         """
         if not 1 <= int(k) <= MAX_K:
             raise InvalidParameterError(f"k must be in [1, {MAX_K:,}], got {k}")
-        q = _unit_queries(queries, self.model)
+        q = _unit_queries(queries, self.model, self.dim)
         if not q.shape[0]:
             return empty_result(0, int(k))
         return self.backend.search(q, int(k), exact=bool(exact))
@@ -354,7 +360,7 @@ class Gallery:
         if per_person not in ("best", "mean2"):
             raise InvalidParameterError(f"per_person must be 'best' or 'mean2', got {per_person!r}")
         check_gate(gate, lead)
-        q = _unit_queries(queries, self.model)
+        q = _unit_queries(queries, self.model, self.dim)
         # a full pool of one person's faceprints hides the runner-up: look further
         top = self._top_until(q, lambda names: len(set(names)) >= 2, exact=exact)
         if not top:
@@ -394,7 +400,8 @@ class Gallery:
                 name, prints = person["name"], person.get("faceprints", [])
                 check_name(name)
                 vectors = [check_unit_vector((np.asarray(p["vector"], np.float64)
-                                              / np.linalg.norm(p["vector"])).astype(np.float32))
+                                              / np.linalg.norm(p["vector"])).astype(np.float32),
+                                             self.dim)
                            for p in prints]
                 people.append((name, person.get("metadata") or {}, vectors,
                                [p.get("source_sha256") for p in prints],
@@ -460,8 +467,24 @@ def _json_object(value: Any, what: str) -> Dict[str, Any]:
     return value
 
 
-def _unit_queries(queries: Any, model: str) -> NDArray[np.float32]:
-    """Query rows (M, 128): unit vectors as given, or faceprints of this gallery's ``model``
+def _model_and_dim(model: Any, dim: Optional[int]) -> Tuple[str, Optional[int]]:
+    """The model id and embedding size a gallery is opened with: from a pipeline or
+    embedder (``.model`` and ``.dim``), else a ModelInfo or an id and ``dim`` (None: what
+    an existing store holds, 128 for a new one)."""
+    if not isinstance(model, (str, ModelInfo)) and isinstance(
+            getattr(model, "model", None), ModelInfo):
+        if dim is not None and dim != model.dim:
+            raise GalleryError(f"dim={dim} but the embedder makes {model.dim}-d vectors")
+        dim = int(model.dim)
+        model = model.model
+    model_id = model.id if isinstance(model, ModelInfo) else model
+    if not model_id or not isinstance(model_id, str):
+        raise GalleryError(f"a gallery needs the identity of its embedder model, got {model!r}")
+    return model_id, dim
+
+
+def _unit_queries(queries: Any, model: str, dim: int) -> NDArray[np.float32]:
+    """Query rows (M, dim): unit vectors as given, or faceprints of this gallery's ``model``
     (a faceprint of another model is refused, as :meth:`Gallery.add_faceprints` does)."""
     prints = [queries] if isinstance(queries, Faceprint) else queries
     if isinstance(prints, (list, tuple)) and prints and \
@@ -472,5 +495,5 @@ def _unit_queries(queries: Any, model: str) -> NDArray[np.float32]:
             if q.model != model:
                 raise GalleryError(f"a faceprint of {q.model!r} cannot be searched in a gallery "
                                    f"of {model!r}")
-        return np.stack([q.vector for q in prints])
-    return unit_rows(queries)
+        return unit_rows(np.stack([q.vector for q in prints]), dim)
+    return unit_rows(queries, dim)

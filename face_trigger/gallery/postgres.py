@@ -2,7 +2,8 @@
 
 Many processes and machines enrol into and search one gallery. Everything lives in the
 schema ``face_trigger`` of the database in the URL: ``meta`` (schema version, embedder
-model), ``people`` and ``faceprints`` (a ``vector(128)`` column). Search runs in the
+model), ``people`` and ``faceprints`` (a ``vector(dim)`` column, its size chosen when the
+gallery is created: 128 for SFace). Search runs in the
 database: cosine distance (``<=>``), exact (a sequential scan) for galleries under
 ``exact_below`` faceprints and when asked, otherwise over an IVFFlat index (``lists`` =
 2 sqrt(n) clusters of the faceprints present when it was built, ``probes`` = lists / 16 but
@@ -32,11 +33,10 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .._validate import EMBEDDING_DIM
 from ..errors import GalleryError, GalleryUnavailableError, InvalidParameterError
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                       check_schema, check_unit_norms, empty_result, redact,
-                      redact_text)
+                      redact_text, store_dim)
 
 try:
     import psycopg
@@ -62,7 +62,7 @@ MIGRATIONS: Tuple[str, ...] = (
     CREATE TABLE {SCHEMA}.faceprints (
         id bigserial PRIMARY KEY,
         person_id bigint NOT NULL REFERENCES {SCHEMA}.people(id) ON DELETE CASCADE,
-        vector vector({EMBEDDING_DIM}) NOT NULL, source_sha256 text,
+        vector vector(<dim>) NOT NULL, source_sha256 text,
         quality jsonb NOT NULL DEFAULT '{{}}', thumbnail bytea,
         created double precision NOT NULL);
     CREATE INDEX faceprints_person ON {SCHEMA}.faceprints (person_id);
@@ -147,21 +147,35 @@ def _stored_version(conn: "psycopg.Connection") -> int:
     return int(row[0]) if row else 0
 
 
-def _migrate(conn: "psycopg.Connection", model: Optional[str], upto: int = SCHEMA_VERSION
-             ) -> Tuple[int, int]:
+def _stored_dim(conn: "psycopg.Connection") -> int:
+    """The size of the faceprints' ``vector(dim)`` column (pgvector's type modifier)."""
+    return int(_first(conn, "SELECT a.atttypmod FROM pg_catalog.pg_attribute a "
+                      "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+                      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE n.nspname = %s AND c.relname = 'faceprints' "
+                      "AND a.attname = 'vector'", (SCHEMA,)))
+
+
+def _migrate(conn: "psycopg.Connection", model: Optional[str], upto: int = SCHEMA_VERSION,
+             dim: Optional[int] = None) -> Tuple[int, int]:
     """Apply migrations up to ``upto``, one process at a time (a session advisory lock
     taken before the transaction begins, so the transaction sees what the previous holder
-    committed); a new database records ``model``. Returns (version before, after)."""
+    committed); a new database records ``model`` and makes its vectors ``dim`` long.
+    Returns (version before, after)."""
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
         with conn.transaction():
             before = _stored_version(conn)
             for version in range(before, upto):
-                conn.execute(MIGRATIONS[version])
                 if version == 0:
                     if not model:
                         raise GalleryError("a new gallery needs the identity of its embedder "
                                            "model")
+                    size = store_dim("a new PostgreSQL gallery", model, None, dim)
+                    conn.execute(MIGRATIONS[0].replace("<dim>", str(size)))
+                else:
+                    conn.execute(MIGRATIONS[version])
+                if version == 0:
                     conn.execute(f"INSERT INTO {SCHEMA}.meta VALUES ('model', %s)", (model,))
                 conn.execute(f"INSERT INTO {SCHEMA}.meta VALUES ('schema_version', %s) "
                              "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
@@ -200,7 +214,7 @@ class PostgresBackend:
 
     def __init__(self, url: str, model: str, *, probes: Optional[int] = None,
                  exact_below: int = EXACT_BELOW, connect_timeout: float = 5.0,
-                 create: bool = True) -> None:
+                 create: bool = True, dim: Optional[int] = None) -> None:
         _require_driver()
         self.url = url
         self.location = redact(url)
@@ -219,13 +233,14 @@ class PostgresBackend:
             if stored == 0:
                 if not create:
                     raise GalleryError(f"{self.location} holds no face_trigger gallery")
-                _migrate(conn, model)
+                _migrate(conn, model, dim=dim)
                 self._prepare(conn)
                 stored = SCHEMA_VERSION
             check_schema(self.location, stored, SCHEMA_VERSION,
                          f"face-trigger gallery upgrade --db '{self.location}'")
             row = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'model'").fetchone()
             check_model(self.location, row[0] if row else None, model)
+            self.dim = store_dim(self.location, model, _stored_dim(conn), dim)
         except psycopg.OperationalError as exc:
             self._drop_connection()
             raise _unavailable(f"gallery database {self.location}", exc) from exc
@@ -506,10 +521,10 @@ class PostgresBackend:
                 yield name, metadata, [(v, p[2], p[3]) for v, p in zip(vectors, prints)]
 
     def _checked(self, ids: List[int], vectors: List[Any]) -> NDArray[np.float32]:
-        """Stored vectors as (n, 128) float32 unit rows; GalleryError names a faceprint whose
+        """Stored vectors as (n, dim) float32 unit rows; GalleryError names a faceprint whose
         vector is not a finite unit vector (the column type fixes the length, and pgvector
         refuses NaN and infinity on write)."""
-        rows = _matrix(vectors)
+        rows = _matrix(vectors, self.dim)
         check_unit_norms(self.location, ids, np.linalg.norm(rows, axis=1))
         return rows
 
@@ -553,10 +568,10 @@ class PostgresBackend:
         return scores, ids, names
 
 
-def _matrix(vectors: List[Any]) -> NDArray[np.float32]:
-    """pgvector ``Vector`` values as (n, 128) float32 rows."""
+def _matrix(vectors: List[Any], dim: int) -> NDArray[np.float32]:
+    """pgvector ``Vector`` values as (n, dim) float32 rows."""
     if not vectors:
-        return np.zeros((0, EMBEDDING_DIM), np.float32)
+        return np.zeros((0, dim), np.float32)
     return np.stack([v.to_numpy() for v in vectors]).astype(np.float32)
 
 

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from .._validate import EMBEDDING_DIM
 from ..errors import GalleryError, GalleryUnavailableError
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
-                      check_schema, check_unit_norms, empty_result)
+                      check_schema, check_unit_norms, empty_result, store_dim)
 from .index import CompactIndex, faiss_available
 
 logger = logging.getLogger("face_trigger.gallery")
@@ -81,7 +81,7 @@ class SQLiteBackend:
     kind = "sqlite"
 
     def __init__(self, path: Union[str, os.PathLike], model: str, *,
-                 compact_from: int = COMPACT_FROM) -> None:
+                 compact_from: int = COMPACT_FROM, dim: Optional[int] = None) -> None:
         self.path = str(path)
         self.location = self.path
         self.model = model
@@ -105,13 +105,18 @@ class SQLiteBackend:
             except sqlite3.DatabaseError as exc:
                 raise GalleryError(f"{self.path} is not a usable gallery: {exc}") from exc
             if not stored:
+                self.dim = store_dim(self.path, model, None, dim)
                 with db:
                     db.executemany("INSERT INTO meta VALUES (?, ?)",
-                                   [("schema_version", str(SCHEMA_VERSION)), ("model", model)])
+                                   [("schema_version", str(SCHEMA_VERSION)), ("model", model),
+                                    ("dim", str(self.dim))])
             else:
                 check_schema(self.path, int(stored.get("schema_version", 0)), SCHEMA_VERSION,
                              f"face-trigger gallery upgrade --db {self.path}")
                 check_model(self.path, stored.get("model"), model)
+                # galleries made before the size was recorded hold SFace's 128-d vectors
+                self.dim = store_dim(self.path, model, int(stored.get("dim", EMBEDDING_DIM)),
+                                     dim)
         self._snapshot = self._load_snapshot()
 
     # ------------------------------------------------------------------ connections
@@ -188,8 +193,8 @@ class SQLiteBackend:
                 return _Snapshot(None, ids, names, self._open_index(ids))
             logger.warning("%s holds %d faceprints: without faiss they are searched exactly in "
                            "memory (%d MB); pip install 'face_trigger[faiss]' for the compact "
-                           "index", self.path, ids.size, ids.size * EMBEDDING_DIM * 4 // 10**6)
-        vectors = np.zeros((0, EMBEDDING_DIM), np.float32)
+                           "index", self.path, ids.size, ids.size * self.dim * 4 // 10**6)
+        vectors = np.zeros((0, self.dim), np.float32)
         if ids.size:
             rows = db.execute("SELECT id, vector FROM faceprints ORDER BY id").fetchall()
             vectors = self._checked(np.array([r[0] for r in rows], np.int64),
@@ -229,24 +234,24 @@ class SQLiteBackend:
                 self._persist(snap.index, snap.ids)
 
     def _checked(self, ids: NDArray[np.int64], blobs: Sequence[Any]) -> NDArray[np.float32]:
-        """The stored vectors as float32 rows (n, 128), refusing what a tampered or damaged
+        """The stored vectors as float32 rows (n, dim), refusing what a tampered or damaged
         file can hold: a blob of the wrong length, NaN or infinity, a vector that is not
         unit length (one scaled x100 made every stranger match). GalleryError names the
         faceprint id."""
-        size = EMBEDDING_DIM * 4
+        size = self.dim * 4
         for fid, blob in zip(ids, blobs):
             if not isinstance(blob, bytes) or len(blob) != size:
                 length = len(blob) if isinstance(blob, bytes) else type(blob).__name__
                 raise GalleryError(f"{self.path}: faceprint {int(fid)} holds a vector of "
                                    f"{length} bytes, expected {size}: the file is damaged "
                                    "or was altered")
-        rows = np.frombuffer(b"".join(blobs), np.float32).reshape(-1, EMBEDDING_DIM).copy()
+        rows = np.frombuffer(b"".join(blobs), np.float32).reshape(-1, self.dim).copy()
         check_unit_norms(str(self.path), ids, np.linalg.norm(rows, axis=1))
         return rows
 
     def _fetch_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
         """Unit rows of these faceprint ids, in the order given (checked, as at load)."""
-        out = np.empty((len(ids), EMBEDDING_DIM), np.float32)
+        out = np.empty((len(ids), self.dim), np.float32)
         position = {int(i): k for k, i in enumerate(ids)}
         db = self._db()
         unique = list(position)
@@ -426,7 +431,7 @@ class SQLiteBackend:
                     _, candidates = snap.index.search(queries, max(CANDIDATES, 4 * k))
                 unique = np.unique(candidates[candidates >= 0])
                 fetched = (self._fetch_vectors(unique) if unique.size
-                           else np.zeros((1, EMBEDDING_DIM), np.float32))
+                           else np.zeros((1, self.dim), np.float32))
                 position = np.minimum(np.searchsorted(unique, np.maximum(candidates, 0)),
                                       fetched.shape[0] - 1)
                 # Each query against its own candidates only, with einsum rather than a
