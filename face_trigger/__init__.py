@@ -23,6 +23,7 @@ from .errors import (ConfigError, EmbeddingError, FaceTriggerError, GalleryError
                      GalleryUnavailableError, ImageReadError, InvalidImageError,
                      InvalidParameterError, ModelFileError, ModelIntegrityError,
                      ModelNotFoundError, NoFaceError, NotFittedError)
+from .embedder import OnnxEmbedder
 from .faceprint import Faceprint
 from .identity import Identifier, Identity
 from .image_io import read_image, write_image
@@ -35,7 +36,7 @@ __all__ = [
     "__version__",
     # faces in an image
     "read_image", "write_image", "FacePipeline", "Face", "Detections", "ModelInfo",
-    "load_model", "detect_embedding",
+    "load_model", "detect_embedding", "OnnxEmbedder",
     # 1:1
     "Faceprint", "verify", "VerifyResult", "similarity", "calibrate",
     # 1:N
