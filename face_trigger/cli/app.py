@@ -24,8 +24,8 @@ from face_trigger.enrollment import IMAGE_SUFFIXES
 from face_trigger.image_io import sample_images
 from face_trigger.runtime import configure_opencv, opencv_version
 
-from .common import (DB_HELP, EXIT_DIFFERENT, EXIT_ERROR, EXIT_INPUT, EXIT_MODEL, EXIT_OK,
-                     EXIT_USAGE, CommandError, UsageError, check_output)
+from .common import (DB_HELP, EXIT_DIFFERENT, EXIT_ERROR, EXIT_INPUT, EXIT_OK, EXIT_USAGE,
+                     CommandError, UsageError, check_output)
 from .gallery import add_gallery_commands, upgrade
 
 
@@ -134,26 +134,11 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return status
 
 
-def _is_gallery(location: str) -> bool:
-    """A PostgreSQL or sqlite:/// URL, or an SQLite file (a gallery, not a .pkl)."""
-    from face_trigger.gallery.facade import POSTGRES_SCHEMES  # noqa: PLC0415 - identify only
-
-    if location.startswith(POSTGRES_SCHEMES + ("sqlite:///",)):
-        return True
-    if not os.path.isfile(location):  # a folder, or a FIFO that would block the read
-        return False
-    try:
-        with open(location, "rb") as handle:
-            return handle.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
-
-
 def _known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[str]]:
     """The identifier of KNOWN: a gallery (``--db``, or KNOWN is one), a saved model, or
     KNOWN/<name>.jpg files and <name>/ folders enrolled now."""
     threshold = _threshold(args)
-    if args.db or _is_gallery(known):
+    if args.db or ft.gallery.looks_like_gallery(known):
         # no net is built here: worker processes build their own
         gallery = ft.Gallery(args.db or known, ft.model_files.bundled_info("embedder"),
                              unknown_threshold=threshold)
@@ -603,18 +588,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _exit_code(exc: BaseException) -> int:
-    if isinstance(exc, (UsageError, ft.InvalidParameterError)):
-        return EXIT_USAGE  # the caller's to fix: a setting, a location, an output folder
-    if isinstance(exc, (ft.ModelIntegrityError, ft.ModelNotFoundError, ft.ModelFileError)):
-        return EXIT_MODEL
-    if isinstance(exc, (ft.ImageReadError, ft.InvalidImageError, ft.NoFaceError,
-                        FileNotFoundError)):
-        return EXIT_INPUT
-    if isinstance(exc, ft.GalleryUnavailableError):
-        return EXIT_ERROR  # the database is down or unreachable: try again later
-    if isinstance(exc, ft.GalleryError):
-        return EXIT_MODEL  # a database made for another embedder, or not a gallery
-    return EXIT_ERROR
+    """Each face_trigger error carries its exit status (``errors.py``); of the others a
+    usage error exits 2, a missing file 3, the rest 1."""
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    if isinstance(exc, FaceTriggerError):
+        return exc.exit_code
+    return EXIT_INPUT if isinstance(exc, FileNotFoundError) else EXIT_ERROR
 
 
 def main(argv: Optional[List[str]] = None) -> int:

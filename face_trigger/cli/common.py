@@ -5,12 +5,12 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from face_trigger.errors import EXIT_ERROR, EXIT_INPUT, EXIT_MODEL, EXIT_USAGE
+
 EXIT_OK = 0
-EXIT_ERROR = 1
 EXIT_DIFFERENT = 1
-EXIT_USAGE = 2
-EXIT_INPUT = 3
-EXIT_MODEL = 4
+__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_DIFFERENT", "EXIT_USAGE", "EXIT_INPUT", "EXIT_MODEL",
+           "UsageError", "CommandError", "check_output", "DB_HELP"]
 
 
 class UsageError(Exception):

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import face_trigger as ft
 from face_trigger.model_files import bundled_info
 
-from .common import DB_HELP, EXIT_OK, CommandError, check_output
+from .common import DB_HELP, EXIT_OK, check_output
 
 #: What every gallery action is handed: the parsed arguments and the open gallery.
 Action = Callable[[argparse.Namespace, Any], int]
@@ -57,22 +57,12 @@ def upgrade(args: argparse.Namespace) -> int:
 
 
 def _with_gallery(args: argparse.Namespace, handler: Action, create: bool) -> int:
-    from face_trigger.gallery.facade import POSTGRES_SCHEMES  # noqa: PLC0415 - when used
-    location = os.fspath(args.db)
-    if not create and not location.startswith(POSTGRES_SCHEMES):
-        path = location[len("sqlite:///"):] if location.startswith("sqlite:///") else location
-        if not os.path.isfile(path):  # not a typo turned into a new, empty gallery
-            raise FileNotFoundError(f"no gallery at {path}")
-    gallery = ft.Gallery(location, bundled_info("embedder"))
+    # without create, a typo is not turned into a new, empty gallery
+    gallery = ft.Gallery(args.db, bundled_info("embedder"), create=create)
     try:
         return handler(args, gallery)
     finally:
         gallery.close()
-
-
-def _enrolled(gallery: Any, name: str) -> None:
-    if name not in {p["name"] for p in gallery.people()}:
-        raise CommandError(f"{name!r} is not enrolled in {gallery.location}")
 
 
 def _list(args: argparse.Namespace, gallery: Any) -> int:
@@ -88,18 +78,13 @@ def _list(args: argparse.Namespace, gallery: Any) -> int:
 
 
 def _rename(args: argparse.Namespace, gallery: Any) -> int:
-    _enrolled(gallery, args.old)
-    if args.new in {p["name"] for p in gallery.people()}:
-        raise CommandError(f"cannot rename {args.old!r} to {args.new!r}: {args.new!r} is "
-                           f"already enrolled in {gallery.location}")
-    gallery.rename_person(args.old, args.new)
+    gallery.rename_person(args.old, args.new)  # PersonNotFoundError, PersonExistsError
     print(f"renamed {args.old} -> {args.new}", file=sys.stderr)
     return EXIT_OK
 
 
 def _remove(args: argparse.Namespace, gallery: Any) -> int:
-    _enrolled(gallery, args.name)
-    count = gallery.remove_person(args.name)
+    count = gallery.remove_person(args.name)  # PersonNotFoundError
     print(f"removed {args.name} and {count} faceprint(s)", file=sys.stderr)
     return EXIT_OK
 

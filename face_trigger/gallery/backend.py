@@ -7,8 +7,9 @@ already unit float32 rows of shape (n, dim); names are already checked.
 from __future__ import annotations
 
 import re
-from typing import (Any, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union,
-                    runtime_checkable)
+from contextlib import contextmanager
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple,
+                    Type, Union, runtime_checkable)
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -87,6 +88,21 @@ class GalleryBackend(Protocol):
         """Version of the stored schema."""
 
     def close(self) -> None: ...
+
+
+@contextmanager
+def store_errors(kinds: Tuple[Type[BaseException], ...],
+                 translate: Callable[[BaseException], GalleryError]) -> Iterator[None]:
+    """The one place a backend's driver errors become typed ones: an exception of ``kinds``
+    raised inside is replaced by the GalleryError (GalleryUnavailableError for a lost
+    connection or a lock held too long) that ``translate`` returns; face_trigger's own
+    errors pass as they are."""
+    try:
+        yield
+    except GalleryError:
+        raise
+    except kinds as exc:
+        raise translate(exc) from exc
 
 
 def check_name(name: str) -> None:

@@ -1,6 +1,6 @@
 """Gallery: who is enrolled, with which faceprints, and 1:N identification over them.
 
-One API, two stores, chosen by where the gallery lives:
+One API, two stores, chosen by where the gallery lives (``registry.py``):
 
 * a file path or ``sqlite:///path/gallery.db`` — an embedded SQLite store searched in
   this process (exact, or a faiss IVF index from 200,000 faceprints); the default for one door;
@@ -25,19 +25,16 @@ from numpy.typing import NDArray
 from .. import thresholds
 from .._fileio import atomic_write_text
 from .._validate import check_embeddings, check_gate, unit_rows
-from ..errors import EmbeddingError, GalleryError, GalleryLocationError, InvalidParameterError
+from ..errors import EmbeddingError, GalleryError, InvalidParameterError
 from ..faceprint import Faceprint, check_unit_vector
 from ..identity import Identity, open_set_gate
 from ..types import UNKNOWN, ModelInfo
-from .backend import (IDENTIFY_POOL, IDENTIFY_POOL_MAX, GalleryBackend, SearchResult,
-                      check_name, empty_result, redact)
-from .sqlite import COMPACT_FROM, SQLiteBackend
+from .backend import IDENTIFY_POOL, IDENTIFY_POOL_MAX, SearchResult, check_name, empty_result
+from .registry import open_backend, upgrade_gallery
+from .sqlite import COMPACT_FROM
 
 EXPORT_FORMAT = "face_trigger-gallery"
 EXPORT_VERSION = 1
-#: Locations that name a PostgreSQL gallery.
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-
 __all__ = ["Gallery", "FaceprintRecord", "open_backend", "upgrade_gallery", "COMPACT_FROM",
            "IDENTIFY_POOL", "MAX_K"]
 
@@ -57,56 +54,6 @@ class FaceprintRecord:
 MAX_K = 100_000
 
 
-def open_backend(location: Union[str, os.PathLike], model: str, **options: Any
-                 ) -> GalleryBackend:
-    """The backend for ``location``: ``postgresql://`` / ``postgres://`` URLs go to
-    PostgreSQL, ``sqlite:///<path>`` and plain paths to SQLite. ``options`` are the
-    backend's keyword arguments (SQLite: ``compact_from``; PostgreSQL:
-    ``probes``, ``exact_below``, ``connect_timeout``)."""
-    text = os.fspath(location)
-    if text.startswith(POSTGRES_SCHEMES):
-        from .postgres import PostgresBackend  # noqa: PLC0415 - optional extra
-        return PostgresBackend(text, model, **options)
-    return SQLiteBackend(_sqlite_path(text), model, **options)
-
-
-def _sqlite_path(text: str) -> str:
-    """The file of a plain path or ``sqlite:///path`` location."""
-    if "://" in text and not text.startswith("sqlite:///"):
-        raise GalleryLocationError(f"unknown gallery location {redact(text)!r}: give a file "
-                                   "path, sqlite:///path/gallery.db or "
-                                   "postgresql://user@host/db")
-    path = text[len("sqlite:///"):] if text.startswith("sqlite:///") else text
-    if not path:
-        raise GalleryLocationError("sqlite:/// needs a file path after it")
-    folder = os.path.dirname(path)
-    if path != ":memory:" and folder and not os.path.isdir(folder):
-        raise GalleryLocationError(f"cannot create the gallery {path}: folder {folder} does "
-                                   "not exist")
-    return path
-
-
-def upgrade_gallery(location: Union[str, os.PathLike], model: Optional[str] = None
-                    ) -> Tuple[int, int]:
-    """Bring a gallery's schema to this version of face_trigger (back it up first).
-
-    Returns (version before, version after). ``model`` is checked when given.
-    """
-    text = os.fspath(location)
-    if text.startswith(POSTGRES_SCHEMES):
-        from .postgres import upgrade  # noqa: PLC0415 - optional extra
-        return upgrade(text, model)
-    if not model:
-        raise GalleryError("give the model to check an SQLite gallery against")
-    path = _sqlite_path(text)
-    if not os.path.isfile(path):
-        raise GalleryError(f"no gallery at {path}")
-    backend = open_backend(text, model)
-    version = backend.schema_version()  # SQLite galleries are at version 1: nothing to do
-    backend.close()
-    return version, version
-
-
 class Gallery:
     """An enrolment store and 1:N search over it.
 
@@ -123,6 +70,9 @@ class Gallery:
     dim : int, optional
         Embedding size. Taken from a pipeline or embedder passed as ``model``, else from
         an existing store; a new store made with only a model id holds SFace's 128.
+    create : bool
+        False refuses a location that holds no gallery (``GalleryNotFoundError``) instead of
+        creating an empty one: for a door or a search, a misspelt path is an error.
     unknown_threshold, margin : float
         The open-set gate of :meth:`identify` (cosine similarity of the best person, and
         their lead over the runner-up); defaults measured on lfw_dev (``thresholds.py``).
@@ -144,13 +94,13 @@ class Gallery:
     def __init__(self, location: Union[str, os.PathLike], model: Any, *,
                  unknown_threshold: float = thresholds.IDENTIFY_COSINE,
                  margin: float = thresholds.IDENTIFY_MARGIN, dim: Optional[int] = None,
-                 **options: Any) -> None:
+                 create: bool = True, **options: Any) -> None:
         model_id, dim = _model_and_dim(model, dim)
         check_gate(unknown_threshold, margin)
         self.model = model_id
         self.unknown_threshold = float(unknown_threshold)
         self.margin = float(margin)
-        self.backend = open_backend(location, model_id, dim=dim, **options)
+        self.backend = open_backend(location, model_id, dim=dim, create=create, **options)
 
     @property
     def dim(self) -> int:

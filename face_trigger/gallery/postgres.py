@@ -33,10 +33,11 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import GalleryError, GalleryUnavailableError, InvalidParameterError
+from ..errors import (GalleryError, GalleryNotFoundError, GalleryUnavailableError,
+                      InvalidParameterError, PersonExistsError, PersonNotFoundError)
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                       check_schema, check_unit_norms, empty_result, redact,
-                      redact_text, store_dim)
+                      redact_text, store_dim, store_errors)
 
 try:
     import psycopg
@@ -232,7 +233,7 @@ class PostgresBackend:
             stored = _stored_version(conn)
             if stored == 0:
                 if not create:
-                    raise GalleryError(f"{self.location} holds no face_trigger gallery")
+                    raise GalleryNotFoundError(f"{self.location} holds no face_trigger gallery")
                 _migrate(conn, model, dim=dim)
                 self._prepare(conn)
                 stored = SCHEMA_VERSION
@@ -247,6 +248,23 @@ class PostgresBackend:
         except psycopg.Error as exc:
             raise GalleryError(f"{self.location} is not a usable gallery: "
                                f"{_first_line(exc)}") from exc
+
+    @classmethod
+    def exists(cls, location: str) -> bool:
+        """Whether the database at ``location`` holds a face_trigger gallery."""
+        _require_driver()
+        conn = _connect(location, 10)
+        try:
+            return _stored_version(conn) > 0
+        except psycopg.OperationalError as exc:
+            raise _unavailable(f"gallery database {redact(location)}", exc) from exc
+        finally:
+            conn.close()
+
+    @classmethod
+    def upgrade(cls, location: str, model: Optional[str]) -> Tuple[int, int]:
+        """:func:`upgrade` (the schema brought to this release)."""
+        return upgrade(location, model)
 
     # ------------------------------------------------------------------ connections
     def _conn(self) -> "psycopg.Connection":
@@ -276,11 +294,19 @@ class PostgresBackend:
             except Exception:  # noqa: BLE001 - already broken
                 pass
 
+    def _translate(self, exc: BaseException) -> GalleryError:
+        """A lost connection (dropped, the next call reconnects) or another database error,
+        typed."""
+        if isinstance(exc, psycopg.OperationalError):
+            self._drop_connection()
+            return _unavailable(f"gallery database {self.location}", exc)
+        return GalleryError(f"gallery database {self.location}: {_first_line(exc)}")
+
     @contextmanager
     def _session(self, write: bool = False) -> Iterator["psycopg.Connection"]:
         """This thread's connection, in a transaction when ``write``; database errors
         become GalleryUnavailableError (connection lost) or GalleryError."""
-        try:
+        with store_errors((psycopg.Error,), self._translate):
             conn = self._conn()
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 conn.rollback()  # a previous call died mid-transaction
@@ -289,12 +315,6 @@ class PostgresBackend:
                     yield conn
             else:
                 yield conn
-        except psycopg.OperationalError as exc:
-            self._drop_connection()
-            raise _unavailable(f"gallery database {self.location}", exc) from exc
-        except psycopg.Error as exc:
-            raise GalleryError(f"gallery database {self.location}: {_first_line(exc)}") \
-                from exc
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -403,7 +423,7 @@ class PostgresBackend:
                 "ON CONFLICT (name) DO NOTHING RETURNING id",
                 (name, json.dumps(metadata), time.time())).fetchone()
             if row is None:
-                raise GalleryError(f"{name!r} is already enrolled")
+                raise PersonExistsError(f"{name!r} is already enrolled in {self.location}")
             return int(row[0])
 
     def people(self) -> List[Dict[str, Any]]:
@@ -419,18 +439,19 @@ class PostgresBackend:
             taken = conn.execute(f"SELECT 1 FROM {SCHEMA}.people WHERE name = %s",
                                  (new,)).fetchone()
             if taken and new != old:
-                raise GalleryError(f"cannot rename to {new!r}: already enrolled")
+                raise PersonExistsError(f"cannot rename to {new!r}: already enrolled in "
+                                        f"{self.location}")
             changed = conn.execute(f"UPDATE {SCHEMA}.people SET name = %s WHERE name = %s",
                                    (new, old)).rowcount
             if not changed:
-                raise GalleryError(f"{old!r} is not enrolled")
+                raise PersonNotFoundError(f"{old!r} is not enrolled in {self.location}")
 
     def remove_person(self, name: str) -> int:
         with self._session(write=True) as conn:
             row = conn.execute(f"SELECT id FROM {SCHEMA}.people WHERE name = %s FOR UPDATE",
                                (name,)).fetchone()
             if row is None:
-                raise GalleryError(f"{name!r} is not enrolled")
+                raise PersonNotFoundError(f"{name!r} is not enrolled in {self.location}")
             count = conn.execute(f"DELETE FROM {SCHEMA}.faceprints WHERE person_id = %s",
                                  (row[0],)).rowcount
             conn.execute(f"DELETE FROM {SCHEMA}.people WHERE id = %s", (row[0],))
@@ -442,7 +463,7 @@ class PostgresBackend:
         row = conn.execute(f"SELECT id FROM {SCHEMA}.people WHERE name = %s", (name,)).fetchone()
         if row is None:
             if not create:
-                raise GalleryError(f"{name!r} is not enrolled")
+                raise PersonNotFoundError(f"{name!r} is not enrolled in {self.location}")
             conn.execute(f"INSERT INTO {SCHEMA}.people (name, metadata, created) "
                          "VALUES (%s, '{}', %s) ON CONFLICT (name) DO NOTHING",
                          (name, time.time()))

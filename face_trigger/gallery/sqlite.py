@@ -25,9 +25,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._validate import EMBEDDING_DIM
-from ..errors import GalleryError, GalleryUnavailableError
+from ..errors import (GalleryError, GalleryLocationError, GalleryNotFoundError,
+                      GalleryUnavailableError, PersonExistsError, PersonNotFoundError)
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
-                      check_schema, check_unit_norms, empty_result, store_dim)
+                      check_schema, check_unit_norms, empty_result, store_dim,
+                      store_errors)
 from .index import CompactIndex, faiss_available
 
 logger = logging.getLogger("face_trigger.gallery")
@@ -80,9 +82,17 @@ class SQLiteBackend:
 
     kind = "sqlite"
 
-    def __init__(self, path: Union[str, os.PathLike], model: str, *,
-                 compact_from: int = COMPACT_FROM, dim: Optional[int] = None) -> None:
-        self.path = str(path)
+    def __init__(self, location: Union[str, os.PathLike], model: str, *,
+                 compact_from: int = COMPACT_FROM, dim: Optional[int] = None,
+                 create: bool = True) -> None:
+        path = sqlite_path(os.fspath(location))
+        if not create and not self.exists(path):
+            raise GalleryNotFoundError(f"no gallery at {path}")
+        folder = os.path.dirname(path)
+        if path != ":memory:" and folder and not os.path.isdir(folder):
+            raise GalleryLocationError(f"cannot create the gallery {path}: folder {folder} "
+                                       "does not exist")
+        self.path = path
         self.location = self.path
         self.model = model
         self._local = threading.local()
@@ -118,6 +128,28 @@ class SQLiteBackend:
                 self.dim = store_dim(self.path, model, int(stored.get("dim", EMBEDDING_DIM)),
                                      dim)
         self._snapshot = self._load_snapshot()
+
+    @classmethod
+    def exists(cls, location: str) -> bool:
+        """Whether ``location`` is an SQLite file (read-only check; a FIFO is not opened)."""
+        path = sqlite_path(location)
+        if path == ":memory:" or not os.path.isfile(path):
+            return False
+        try:
+            with open(path, "rb") as handle:
+                return handle.read(16) == b"SQLite format 3\x00"
+        except OSError:
+            return False
+
+    @classmethod
+    def upgrade(cls, location: str, model: Optional[str]) -> Tuple[int, int]:
+        """SQLite galleries are at schema version 1: nothing to do but check."""
+        if not model:
+            raise GalleryError("give the model to check an SQLite gallery against")
+        backend = cls(location, model, create=False)
+        version = backend.schema_version()
+        backend.close()
+        return version, version
 
     # ------------------------------------------------------------------ connections
     def _db(self) -> sqlite3.Connection:
@@ -272,7 +304,7 @@ class SQLiteBackend:
                 cursor = db.execute("INSERT INTO people (name, metadata, created) VALUES (?,?,?)",
                                     (name, json.dumps(metadata), time.time()))
             except sqlite3.IntegrityError:
-                raise GalleryError(f"{name!r} is already enrolled") from None
+                raise PersonExistsError(f"{name!r} is already enrolled in {self.path}") from None
             return _rowid(cursor)
 
     def people(self) -> List[Dict[str, Any]]:
@@ -287,9 +319,10 @@ class SQLiteBackend:
                 changed = db.execute("UPDATE people SET name = ? WHERE name = ?",
                                      (new, old)).rowcount
             except sqlite3.IntegrityError:
-                raise GalleryError(f"cannot rename to {new!r}: already enrolled") from None
+                raise PersonExistsError(f"cannot rename to {new!r}: already enrolled in "
+                                        f"{self.path}") from None
             if not changed:
-                raise GalleryError(f"{old!r} is not enrolled")
+                raise PersonNotFoundError(f"{old!r} is not enrolled in {self.path}")
         with self._write_lock:
             self._snapshot = self._load_snapshot()
 
@@ -297,7 +330,7 @@ class SQLiteBackend:
         with self._write_lock, self._db() as db:
             row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
             if row is None:
-                raise GalleryError(f"{name!r} is not enrolled")
+                raise PersonNotFoundError(f"{name!r} is not enrolled in {self.path}")
             count = db.execute("DELETE FROM faceprints WHERE person_id = ?", (row[0],)).rowcount
             db.execute("DELETE FROM people WHERE id = ?", (row[0],))
         with self._write_lock:
@@ -331,7 +364,7 @@ class SQLiteBackend:
                 row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
                 if row is None:
                     if not create:
-                        raise GalleryError(f"{name!r} is not enrolled")
+                        raise PersonNotFoundError(f"{name!r} is not enrolled in {self.path}")
                     row = (db.execute("INSERT INTO people (name, metadata, created) "
                                       "VALUES (?, '{}', ?)", (name, time.time())).lastrowid,)
                 ids = []
@@ -463,7 +496,19 @@ class SQLiteBackend:
         return best_scores, best_ids
 
 
-def _gallery_error(path: str, exc: sqlite3.Error) -> GalleryError:
+def sqlite_path(location: str) -> str:
+    """The file of a plain path or ``sqlite:///path`` location; GalleryLocationError for
+    an empty one."""
+    path = location[len("sqlite:///"):] if location.startswith("sqlite:///") else location
+    if "://" in path:
+        raise GalleryLocationError(f"an SQLite gallery is sqlite:///path/gallery.db or a file "
+                                   f"path, got {location!r}")
+    if not path:
+        raise GalleryLocationError("sqlite:/// needs a file path after it")
+    return path
+
+
+def _gallery_error(path: str, exc: BaseException) -> GalleryError:
     """The typed error for an SQLite failure: a database locked by another process for
     longer than the timeout is unavailable (try again), the rest names the problem."""
     text = str(exc)
@@ -479,10 +524,9 @@ def _gallery_error(path: str, exc: sqlite3.Error) -> GalleryError:
 def _typed_sqlite_errors(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(self: "SQLiteBackend", *args: Any, **kwargs: Any) -> Any:
-        try:
+        location = getattr(self, "path", None) or str(args[0] if args else "gallery")
+        with store_errors((sqlite3.Error,), lambda exc: _gallery_error(location, exc)):
             return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise _gallery_error(self.path, exc) from exc
     return wrapper
 
 
