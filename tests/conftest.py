@@ -138,9 +138,23 @@ def pg_url(pg_server) -> Iterator[str]:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# A third store written outside the package (tests/memory_backend.py): one registry line here
+# and one fixture parameter below run the shared gallery tests on it too.
+ft.gallery.register_backend("memory", "memory_backend:MemoryBackend")
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
 def gallery_location(request, tmp_path) -> str:
-    """Where a test gallery lives: an SQLite file, then a PostgreSQL database."""
+    """Where a test gallery lives: an SQLite file, a PostgreSQL database, then a store in
+    this process's memory (tests that need a store shared between processes skip it)."""
     if request.param == "sqlite":
         return str(tmp_path / "g.db")
+    if request.param == "memory":
+        return f"memory://{uuid.uuid4().hex}"
     return request.getfixturevalue("pg_url")
+
+
+def shared_between_processes(location: str) -> None:
+    """Skip a test that needs other processes to see the store (not the memory one)."""
+    if location.startswith("memory://"):
+        pytest.skip("the memory store lives in this process only")

@@ -23,7 +23,8 @@ import face_trigger as ft
 from face_trigger import GalleryError
 from face_trigger.testing import paste_faces
 from synthetic_vectors import planted
-from conftest import require
+from conftest import require, shared_between_processes
+from face_trigger.errors import GalleryNotFoundError, PersonExistsError, PersonNotFoundError
 
 PACKAGE_PARENT = str(Path(ft.__file__).resolve().parent.parent)
 
@@ -107,7 +108,26 @@ def test_people_rename_remove(gallery, prints):
         gallery.add_person(" ")
 
 
+def test_typed_errors_for_people_and_missing_galleries(gallery, gallery_location, pipeline):
+    assert ft.gallery.gallery_exists(gallery_location)
+    with pytest.raises(PersonNotFoundError, match="'nobody' is not enrolled"):
+        gallery.rename_person("nobody", "x")
+    with pytest.raises(PersonExistsError, match="already enrolled"):
+        gallery.rename_person("obama", "biden")
+    with pytest.raises(PersonNotFoundError):
+        gallery.remove_person("nobody")
+    assert issubclass(PersonNotFoundError, GalleryError) and PersonNotFoundError.exit_code == 1
+    if gallery_location.startswith("postgresql://"):
+        return  # a database without a gallery: test_gallery_postgres.py
+    missing = gallery_location + ".missing.db"
+    assert not ft.gallery.gallery_exists(missing)
+    with pytest.raises(GalleryNotFoundError, match="no gallery"):
+        ft.Gallery(missing, pipeline.model.id, create=False)
+    assert not ft.gallery.gallery_exists(missing)  # nothing was created
+
+
 def test_persists_across_processes(gallery, gallery_location, prints, tmp_path):
+    shared_between_processes(gallery_location)
     np.save(tmp_path / "q.npy", prints["obama_new"].vector)
     script = ("import numpy as np, face_trigger as ft\n"
               f"g = ft.Gallery({gallery_location!r}, {gallery.model!r})\n"
@@ -199,6 +219,7 @@ for i in range(100):
 
 @pytest.mark.slow
 def test_kill_mid_batch_leaves_the_store_consistent(gallery, gallery_location):
+    shared_between_processes(gallery_location)
     child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, gallery_location,
                               gallery.model], stdout=subprocess.PIPE, text=True,
                              env=dict(os.environ, PYTHONPATH=PACKAGE_PARENT))
