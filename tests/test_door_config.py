@@ -1,10 +1,15 @@
 """Door configuration: TOML, overrides, and rejection of bad keys and values by name."""
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
+
 import pytest
 
-from face_trigger.door.actions import CommandAction, WebhookAction
-from face_trigger.door.config import ConfigError, load_config
+from face_trigger.door.actions import ACTION_TYPES, Action, CommandAction, WebhookAction
+from face_trigger.door.config import LIVENESS_FIELDS, ConfigError, load_config
+from face_trigger.door.decision import DecisionSettings
+from face_trigger.door.policy import GrantPolicy
 
 GOOD = """
 [source]
@@ -71,3 +76,57 @@ def test_bad_overrides(tmp_path):
         load_config(path, ["decision.cooldown_s=soon"])
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
+
+
+@dataclass
+class BuzzerAction(Action):
+    """An action type of one's own: its fields are its config keys."""
+
+    pin: int = 17
+    pulse_s: float = 0.5
+    name: str = "buzzer"
+    policy: GrantPolicy = field(default_factory=GrantPolicy)
+
+    def __post_init__(self) -> None:
+        self._check_delivery()
+
+    def run(self, event):
+        return f"buzzed pin {self.pin} for {self.pulse_s} s"
+
+
+def test_a_new_action_type_is_one_registry_entry(tmp_path, monkeypatch):
+    monkeypatch.setitem(ACTION_TYPES, "buzzer", BuzzerAction)  # = @register_action("buzzer")
+    text = GOOD + '\n[[actions]]\ntype = "buzzer"\npin = 4\npulse_s = 1\npeople = ["alice"]\n'
+    buzzer = load_config(write(tmp_path, text)).build_actions()[2]
+    assert isinstance(buzzer, BuzzerAction) and buzzer.pin == 4 and buzzer.pulse_s == 1
+    assert buzzer.policy.people == frozenset({"alice"})
+    assert buzzer.run({}) == "buzzed pin 4 for 1 s"
+    with pytest.raises(ConfigError, match=r"actions\[2\].pin must be an integer"):
+        load_config(write(tmp_path, text.replace("pin = 4", 'pin = "four"')))
+    with pytest.raises(ConfigError, match=r"actions\[2\].argv; a buzzer action takes"):
+        load_config(write(tmp_path, text + 'argv = ["x"]\n'))
+    monkeypatch.delitem(ACTION_TYPES, "buzzer")
+    with pytest.raises(ConfigError, match="must be one of command, webhook, mqtt, log"):
+        load_config(write(tmp_path, text))
+
+
+def test_every_decision_setting_comes_from_toml(tmp_path):
+    """[decision] is derived from DecisionSettings: each field settable, one set of defaults."""
+    config = load_config(write(tmp_path, GOOD), ["decision.improve_ratio=1.5",
+                                                 "decision.max_resize=2"])
+    settings = config.decision_settings()
+    assert settings.improve_ratio == 1.5 and settings.max_resize == 2.0
+    defaults = DecisionSettings()
+    for f in dataclasses.fields(DecisionSettings):
+        if f.name in LIVENESS_FIELDS.values() or f.name in ("votes_needed", "window"):
+            continue
+        assert getattr(settings, f.name) == getattr(defaults, f.name) or f.name in (
+            "improve_ratio", "max_resize"), f.name
+    with pytest.raises(ConfigError, match="improve_ratio >= 1"):
+        load_config(write(tmp_path, GOOD), ["decision.improve_ratio=0.5"])
+
+
+def test_every_action_type_takes_timeout_s(tmp_path):
+    text = GOOD + '\n[[actions]]\ntype = "log"\ntimeout_s = 2\n'
+    log = load_config(write(tmp_path, text)).build_actions()[2]
+    assert log.timeout_s == 2

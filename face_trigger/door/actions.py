@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Type, TypeVar
 
 from .._validate import check_range
 from .policy import GrantPolicy
@@ -57,6 +57,22 @@ class Action:
         check_range(self.retries, f"{self.name}: retries", 0, 100)
 
 
+#: The action types a door configuration may name (``type = "..."``): type -> class. A new
+#: action type is one dataclass of :class:`Action` and one :func:`register_action`; its
+#: fields (but ``policy``) are the keys of its ``[[actions]]`` table.
+ACTION_TYPES: Dict[str, Type[Action]] = {}
+
+_A = TypeVar("_A", bound=Type[Action])
+
+
+def register_action(kind: str) -> Callable[[_A], _A]:
+    """Class decorator: ``type = "<kind>"`` in ``[[actions]]`` builds this action class."""
+    def add(cls: _A) -> _A:
+        ACTION_TYPES[kind] = cls
+        return cls
+    return add
+
+
 def _fill(template: str, event: Mapping[str, Any]) -> str:
     """``template`` with ``{field}`` placeholders replaced by event fields (only those)."""
     names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
@@ -83,6 +99,7 @@ def _kill_group(process: "subprocess.Popen", reap: bool = True) -> None:
         pass
 
 
+@register_action("command")
 @dataclass
 class CommandAction(Action):
     """Run a program with arguments — never through a shell.
@@ -143,6 +160,7 @@ class CommandAction(Action):
         return f"{self.name}: would run {self.arguments(event)}"
 
 
+@register_action("webhook")
 @dataclass
 class WebhookAction(Action):
     """POST the event as JSON to a URL (stdlib HTTP, no shell, no extra dependency)."""
@@ -172,6 +190,7 @@ class WebhookAction(Action):
         return f"{self.name}: would POST to {self.url}"
 
 
+@register_action("mqtt")
 @dataclass
 class MqttAction(Action):
     """Publish the event as JSON to an MQTT broker (needs ``pip install face_trigger[mqtt]``).
@@ -233,11 +252,13 @@ class MqttAction(Action):
         return f"{self.name}: would publish to {self.host}:{self.port} {self.topic}"
 
 
+@register_action("log")
 @dataclass
 class LogAction(Action):
     """Write the event to the ``face_trigger.actions`` logger."""
 
     name: str = "log"
+    timeout_s: float = 5.0
     retries: int = 0
     policy: GrantPolicy = field(default_factory=GrantPolicy)
 

@@ -22,7 +22,7 @@ Example (all sections optional but [source] and one of recognizer.model / .peopl
     path = "door_audit.jsonl"
     snapshots = "snapshots"        # default: a snapshots/ folder beside the audit log
     [[actions]]
-    type = "command"               # command | webhook | mqtt | log
+    type = "command"               # command | webhook | mqtt | log (actions.ACTION_TYPES)
     argv = ["/usr/local/bin/open-door", "{person}", "{event_id}"]
     people = ["alice", "bob"]
     windows = ["07:00-20:00"]
@@ -30,15 +30,17 @@ Example (all sections optional but [source] and one of recognizer.model / .peopl
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import sys
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .. import thresholds
 from .._validate import check_range
-from .actions import Action, CommandAction, LogAction, MqttAction, WebhookAction
+from .actions import ACTION_TYPES, Action
 from .decision import DecisionSettings
 from .policy import GrantPolicy
 from ..errors import ConfigError, InvalidParameterError
@@ -50,6 +52,44 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
 
 
 _NUMBER = (int, float)
+
+
+def _toml_kind(hint: Any) -> Any:
+    """What a TOML value of a setting must be, from the field's type: int, a number (an
+    int is taken for a float), str, bool, a list of strings, a table."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is Union and len(args) == 1:  # Optional[X]
+        hint = args[0]
+    origin = typing.get_origin(hint) or hint
+    if origin is float:
+        return _NUMBER
+    if origin in (list, tuple, Sequence, typing.get_origin(Sequence[str])):
+        return list
+    if origin in (dict, Mapping, typing.get_origin(Mapping[str, str])):
+        return dict
+    return origin
+
+
+def _settings_of(cls: Any, skip: Sequence[str] = ()) -> Dict[str, Tuple[Any, Any]]:
+    """{field: (TOML kind, default)} of a dataclass, from its fields: one place for the
+    defaults."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip or not f.init:
+            continue
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else None)
+        out[f.name] = (_toml_kind(hints[f.name]), default)
+    return out
+
+
+#: [liveness] key -> DecisionSettings field.
+LIVENESS_FIELDS = {"enabled": "liveness", "threshold": "live_threshold",
+                   "live_needed": "live_needed"}
+_DECISION = _settings_of(DecisionSettings, skip=tuple(LIVENESS_FIELDS.values()))
+_LIVE = _settings_of(DecisionSettings)
 SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
     "source": {"uri": ((str, int), None), "live": (bool, None), "max_backoff_s": (_NUMBER, 5.0)},
     "recognizer": {"model": (str, None), "people": (str, None), "gallery": (str, None),
@@ -58,18 +98,9 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
                    "margin": (_NUMBER, thresholds.IDENTIFY_MARGIN)},
     "detector": {"max_side": (int, thresholds.DETECT_MAX_SIDE),
                  "conf_threshold": (_NUMBER, thresholds.DETECT_CONF)},
-    "decision": {"votes_needed": (int, thresholds.VOTE_K), "window": (int, thresholds.VOTE_N),
-                 "min_face_px": (int, thresholds.MIN_FACE_PX), "embed_every": (int, 5),
-                 "max_yaw": (_NUMBER, thresholds.DOOR_MAX_YAW),
-                 "min_sharpness": (_NUMBER, thresholds.DOOR_MIN_SHARPNESS),
-                 "verify_every_s": (_NUMBER, thresholds.VERIFY_EVERY_S),
-                 "max_shift": (_NUMBER, 0.5), "max_resize": (_NUMBER, 1.3),
-                 "cut_threshold": (_NUMBER, thresholds.CUT_THRESHOLD),
-                 "cooldown_s": (_NUMBER, thresholds.COOLDOWN_S),
-                 "rearm_s": (_NUMBER, thresholds.REARM_S), "idle_detect_every": (int, 4),
-                 "known_strangers": (list, [])},
-    "liveness": {"enabled": (bool, False), "threshold": (_NUMBER, thresholds.LIVE_PROBABILITY),
-                 "live_needed": (int, thresholds.LIVE_K)},
+    # every DecisionSettings field, with its default; known_strangers goes to the policies
+    "decision": {**_DECISION, "known_strangers": (list, [])},
+    "liveness": {key: _LIVE[field] for key, field in LIVENESS_FIELDS.items()},
     "audit": {"path": (str, "door_audit.jsonl"), "max_bytes": (int, 10_000_000),
               "backups": (int, 5), "snapshots": (str, None), "fsync": (bool, True)},
 }
@@ -84,12 +115,15 @@ RANGES: Dict[str, Tuple[float, float, bool]] = {
     "audit.max_bytes": (4096, 1 << 40, False),
     "audit.backups": (0, 1000, False),
 }
-ACTION_KEYS: Dict[str, Tuple[Any, Any]] = {
-    "type": (str, None), "name": (str, None), "argv": (list, None), "url": (str, None),
-    "headers": (dict, {}), "people": (list, None), "windows": (list, []),
-    "timeout_s": (_NUMBER, None), "retries": (int, None), "host": (str, None),
-    "port": (int, None), "topic": (str, None), "username": (str, None),
-    "password_env": (str, None), "qos": (int, None), "retain": (bool, None)}
+#: Keys of every [[actions]] table (the grant policy); the others are the fields of the
+#: action class its ``type`` names (actions.ACTION_TYPES).
+POLICY_KEYS: Dict[str, Tuple[Any, Any]] = {"type": (str, None), "people": (list, None),
+                                           "windows": (list, [])}
+
+
+def action_keys(kind: str) -> Dict[str, Tuple[Any, Any]]:
+    """{key: (TOML kind, default)} an ``[[actions]]`` table of ``type = kind`` takes."""
+    return {**POLICY_KEYS, **_settings_of(ACTION_TYPES[kind], skip=("policy",))}
 
 
 @dataclass(frozen=True)
@@ -102,16 +136,12 @@ class DoorConfig:
 
     def decision_settings(self) -> DecisionSettings:
         d, live = self.sections["decision"], self.sections["liveness"]
+        values = {name: d[name] for name in _DECISION}
+        values.update({field: live[key] for key, field in LIVENESS_FIELDS.items()})
+        values = {name: float(v) if _LIVE[name][0] == _NUMBER else v
+                  for name, v in values.items()}
         try:
-            return DecisionSettings(
-                votes_needed=d["votes_needed"], window=d["window"], min_face_px=d["min_face_px"],
-                embed_every=d["embed_every"], max_yaw=float(d["max_yaw"]),
-                min_sharpness=float(d["min_sharpness"]), cooldown_s=float(d["cooldown_s"]),
-                rearm_s=float(d["rearm_s"]), idle_detect_every=d["idle_detect_every"],
-                verify_every_s=float(d["verify_every_s"]), max_shift=float(d["max_shift"]),
-                max_resize=float(d["max_resize"]), cut_threshold=float(d["cut_threshold"]),
-                liveness=live["enabled"], live_threshold=float(live["threshold"]),
-                live_needed=live["live_needed"])
+            return DecisionSettings(**values)
         except ValueError as exc:
             raise ConfigError(f"[decision] / [liveness]: {exc}") from exc
 
@@ -125,22 +155,10 @@ class DoorConfig:
                 policy = GrantPolicy(
                     people=None if spec.get("people") is None else frozenset(spec["people"]),
                     windows=tuple(spec.get("windows", ())), known_strangers=strangers)
-                extra = {k: spec[k] for k in ("timeout_s", "retries", "name")
-                         if spec.get(k) is not None}
-                kind = spec["type"]
-                if kind == "command":
-                    built.append(CommandAction(argv=list(spec.get("argv") or []), policy=policy,
-                                               **extra))
-                elif kind == "mqtt":
-                    mqtt_keys = {k: spec[k] for k in ("host", "port", "topic", "username",
-                                                      "password_env", "qos", "retain")
-                                 if spec.get(k) is not None}
-                    built.append(MqttAction(policy=policy, **mqtt_keys, **extra))
-                elif kind == "webhook":
-                    built.append(WebhookAction(url=spec.get("url") or "", policy=policy,
-                                               headers=dict(spec.get("headers", {})), **extra))
-                else:
-                    built.append(LogAction(policy=policy, **extra))
+                settings = {k: v for k, v in spec.items()
+                            if k not in POLICY_KEYS and v is not None}
+                action_class: Any = ACTION_TYPES[spec["type"]]
+                built.append(action_class(policy=policy, **settings))
             except ValueError as exc:
                 raise ConfigError(f"{where}: {exc}") from exc
         names = [a.name for a in built]
@@ -243,15 +261,17 @@ def load_config(path: Union[str, os.PathLike, None] = None,
     for i, spec in enumerate(actions):
         if not isinstance(spec, dict):
             raise ConfigError(f"actions[{i}] must be a table")
-        extra = set(spec) - set(ACTION_KEYS)
+        if spec.get("type") not in ACTION_TYPES:
+            raise ConfigError(f"actions[{i}].type must be one of {', '.join(ACTION_TYPES)}, "
+                              f"got {spec.get('type')!r}")
+        keys = action_keys(spec["type"])
+        extra = set(spec) - set(keys)
         if extra:
             names = ", ".join(f"actions[{i}].{k}" for k in sorted(extra))
-            raise ConfigError(f"unknown key(s) {names}")
-        for key, (kind, _) in ACTION_KEYS.items():
+            raise ConfigError(f"unknown key(s) {names}; a {spec['type']} action takes "
+                              f"{', '.join(sorted(keys))}")
+        for key, (kind, _) in keys.items():
             _check(spec.get(key), kind, f"actions[{i}].{key}")
-        if spec.get("type") not in ("command", "webhook", "mqtt", "log"):
-            raise ConfigError(f"actions[{i}].type must be command, webhook, mqtt or log, got "
-                              f"{spec.get('type')!r}")
         checked.append(dict(spec))
     config = DoorConfig(sections, checked, Path(path) if path is not None else None)
     config.decision_settings()
