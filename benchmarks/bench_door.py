@@ -67,7 +67,7 @@ def run_trigger(recognizer, pipeline, video, settings=DecisionSettings()):
     elapsed = time.perf_counter() - start
     memory["at the end"] = rss_mb()
     trigger.close()
-    return trigger.frames / elapsed, trigger, events, memory
+    return trigger.stats.frames / elapsed, trigger, events, memory
 
 
 def run_baseline(recognizer, pipeline, video):
@@ -135,11 +135,13 @@ def main() -> None:
     off_fps, on_fps = statistics.median(without), statistics.median(with_live)
     print(f"  liveness on (K {live_on.live_needed} of {live_on.window} live), alternating: "
           f"{on_fps:.1f} fps vs {off_fps:.1f} fps off ({on_fps / off_fps:.2f}x); "
-          f"{live_trigger.embedded_faces} faces embedded (off: {trigger.embedded_faces}); "
+          f"{live_trigger.stats.embedded_faces} faces embedded "
+          f"(off: {trigger.stats.embedded_faces}); "
           f"decisions {[(e.decision, e.person) for e in live_events]}")
-    print(f"\nframes {trigger.frames}, faces embedded {trigger.embedded_faces} "
-          f"({100 * trigger.embedded_faces / trigger.frames:.1f} % of frames needed an embedding); "
-          f"detector skipped on {trigger.skipped_detections} idle frames "
+    print(f"\nframes {trigger.stats.frames}, faces embedded {trigger.stats.embedded_faces} "
+          f"({100 * trigger.stats.embedded_faces / trigger.stats.frames:.1f} % of frames needed "
+          "an embedding); "
+          f"detector skipped on {trigger.stats.skipped_detections} idle frames "
           f"(idle_detect_every = {DecisionSettings().idle_detect_every})")
     settings = DecisionSettings()
     print("\ndecisions (video time; latency from the first frame with the face >= "
@@ -158,8 +160,9 @@ def main() -> None:
     print(f"\nstranger: {len(fired_for_stranger)} identified decisions (must be 0); per-frame "
           f"baseline identifications during the visit: {stranger_accepts} of {stranger_frames} "
           f"frames accepted as someone (gate {recognizer.unknown_threshold})")
-    print(f"integrity: {trigger.cuts_seen} cuts seen, {trigger.verifications} verifications, "
-          f"{trigger.identity_switches} identity switches caught")
+    print(f"integrity: {trigger.stats.cuts_seen} cuts seen, "
+          f"{trigger.stats.verifications} verifications, "
+          f"{trigger.stats.identity_switches} identity switches caught")
     print(f"memory (RSS): {memory['after 100 frames']:.0f} MB after 100 frames, "
           f"{memory['at the end']:.0f} MB at the end")
     bench_scenes(args, pipeline)
@@ -233,8 +236,9 @@ def bench_scenes(args, pipeline) -> None:
         base_fps = len(frames) / statistics.median(base_s)
         latency = ", ".join(f"{x} ms" for x in s["latency_ms"]) or "-"
         print(f"| {scene.name} | {len(frames)} | {s['right']} / {s['wrong']} / {s['missed']} | "
-              f"{s['switches']} ({s['wrong_frames']}) | {trigger.identity_switches} | {latency} | "
-              f"{trigger.embedded_faces / trigger.frames:.2f} | {door_fps:.0f} | "
+              f"{s['switches']} ({s['wrong_frames']}) | {trigger.stats.identity_switches} | "
+              f"{latency} | "
+              f"{trigger.stats.embedded_faces / trigger.stats.frames:.2f} | {door_fps:.0f} | "
               f"{base_fps:.0f} | {door_fps / base_fps:.2f}x |")
 
 

@@ -94,7 +94,7 @@ def test_one_firing_per_visit_never_for_the_stranger(recognizer, pipeline, visit
     assert strangers and all(not e.fired and e.person == "unknown" for e in strangers)
     assert all(e.refused["log"] == "unknown person" for e in strangers)
     # embedding is not needed on every frame
-    assert trigger.embedded_faces < trigger.frames / 5
+    assert trigger.stats.embedded_faces < trigger.stats.frames / 5
     # audit: chained, one line per decision, snapshots decode
     ok, lines, problem = verify_chain(tmp_path / "audit.jsonl")
     assert ok, problem
@@ -185,7 +185,7 @@ def test_a_failing_command_does_not_stop_the_loop(recognizer, pipeline, visits_v
     trigger, events = run(recognizer, pipeline, visits_video[0], actions=[failing, LogAction()],
                           audit=audit)
     assert [e.person for e in events if e.fired] == ["obama", "obama"]
-    assert trigger.frames > 300  # the whole video was processed
+    assert trigger.stats.frames > 300  # the whole video was processed
     results = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()
                if '"action"' in line and '"type": "action"' in line]
     failed = [r for r in results if r["action"] == "command"]

@@ -61,7 +61,7 @@ def test_hard_cut_between_two_scenes_never_hands_over_an_identity(recognizer, pi
     decided = identified(result)
     assert [(p, t) for p, _, t in decided] == [("obama", "obama"), ("biden", "biden")]
     assert decided[0][1] != decided[1][1]
-    assert trigger.cuts_seen == 1 and trigger.identity_switches == 1
+    assert trigger.stats.cuts_seen == 1 and trigger.stats.identity_switches == 1
     records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     switches = [r for r in records if r["type"] == "identity_switch"]
     assert [(r["person"], r["observed"], r["reason"]) for r in switches] == \
@@ -77,12 +77,12 @@ def test_hard_cut_between_two_scenes_never_hands_over_an_identity(recognizer, pi
 
 def test_swap_in_the_same_place_while_idle_is_caught(recognizer, pipeline, scenes):
     trigger, result = run(recognizer, pipeline, scenes["swap"])
-    assert trigger.skipped_detections > 0 and trigger.cuts_seen == 0
+    assert trigger.stats.skipped_detections > 0 and trigger.stats.cuts_seen == 0
     assert result.wrong_claims == []
     decided = identified(result)
     assert [(p, t) for p, _, t in decided] == [("obama", "obama"), ("biden", "biden")]
     assert decided[0][1] != decided[1][1]
-    assert trigger.identity_switches == 1
+    assert trigger.stats.identity_switches == 1
     # biden is decided within a second of stepping in
     assert decided and next(e for e, _ in result.events if e.person == "biden").video_time \
         <= result.decidable["biden"] + 1.0
@@ -95,7 +95,7 @@ def test_two_people_crossing_keep_their_own_decisions(recognizer, pipeline, scen
     assert all(person == truth for person, _, truth in decided), decided
     assert {p for p, _, _ in decided} == {"obama", "biden"}
     assert len({t for _, t, _ in decided}) == len(decided)
-    assert trigger.verifications > 0
+    assert trigger.stats.verifications > 0
 
 
 # ------------------------------------------------------------ real faces from lfw_dev
@@ -134,4 +134,4 @@ def test_a_lookalike_stranger_is_never_identified(pipeline, lfw):
     unknown = [e for e, _ in result.events if e.decision == "unknown"]
     assert unknown and all(o["name"] == "unknown" or o["similarity"] >= 0.46
                            for o in unknown[0].observations)
-    assert trigger.embedded_faces >= 5
+    assert trigger.stats.embedded_faces >= 5

@@ -576,7 +576,7 @@ def test_the_door_fails_closed_and_keeps_watching_when_it_cannot_audit(tmp_path,
     for index, (image, _) in enumerate(scene.frames()):
         events += trigger.process(Frame(index, index / scene.fps, image))
     trigger.close()
-    assert trigger.frames == 50 and trigger.audit_failures >= 1
+    assert trigger.stats.frames == 50 and trigger.stats.audit_failures >= 1
     decided = [e for e in events if e.decision == "identified"]
     assert decided and all(not e.fired for e in decided)
     assert decided[0].refused["log"] == "audit log unwritable (fail closed)"

@@ -64,7 +64,7 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
                       f"-> {verdict}", file=out, flush=True)
     finally:
         trigger.close()
-    print(f"{trigger.frames} frames, {trigger.embedded_faces} faces embedded, "
+    print(f"{trigger.stats.frames} frames, {trigger.stats.embedded_faces} faces embedded, "
           f"{source.stats.skipped} frames skipped; audit log {s['audit']['path']}", file=err)
     return 0
 

@@ -24,7 +24,7 @@ from ..image_io import crop_around, write_image
 from ..liveness import LivenessChecker
 from ..pipeline import FacePipeline
 from ..quality import FaceQuality, face_quality
-from ..types import UNKNOWN
+from ..types import UNKNOWN, Detections
 from .actions import Action, ActionRunner
 from .audit import AuditLog
 from .decision import IDENTIFIED, NOT_LIVE, DecisionSettings, TrackDecider, TrackState
@@ -70,6 +70,53 @@ class DoorEvent:
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass
+class DoorStats:
+    """What a door has done so far (counters only grow)."""
+
+    frames: int = 0
+    #: faces embedded (undecided ones and verifications of identified ones)
+    embedded_faces: int = 0
+    #: idle frames the detector was not run on
+    skipped_detections: int = 0
+    #: verifications of identified tracks, and the identity switches they caught
+    verifications: int = 0
+    identity_switches: int = 0
+    #: undecided tracks restarted after a cut or a jump
+    track_restarts: int = 0
+    cuts_seen: int = 0
+    audit_failures: int = 0
+
+
+@dataclass
+class Outage:
+    """The recognizer is unavailable since ``since`` (monotonic s); the next attempt is at
+    ``retry_at``, after ``wait`` s (doubling up to the door's ``max_retry_s``)."""
+
+    since: float
+    wait: float
+    failures: int = 0
+    retry_at: float = 0.0
+
+
+@dataclass
+class EmbedPlan:
+    """Which faces of one frame are embedded, and why (indices into the detections).
+
+    ``wanted``: undecided faces that passed the gates and are new, better or due;
+    ``checks``: identified faces to verify, with the reason (cut, jump, idle, crowded,
+    schedule); ``qualities``: the quality of every face that was considered."""
+
+    qualities: Dict[int, FaceQuality] = field(default_factory=dict)
+    wanted: List[int] = field(default_factory=list)
+    checks: Dict[int, str] = field(default_factory=dict)
+
+    @property
+    def faces(self) -> List[int]:
+        """Every face to embed, in detection order."""
+        return sorted(self.wanted + list(self.checks))
 
 
 class DoorTrigger:
@@ -131,20 +178,11 @@ class DoorTrigger:
         self.decider = TrackDecider(settings)
         self.arming = PersonArming(settings.cooldown_s, settings.rearm_s)
         self.runner = ActionRunner(on_result=self._action_result) if self.actions else None
-        self.embedded_faces = 0
-        self.frames = 0
+        self.stats = DoorStats()
         self.retry_s, self.max_retry_s = float(retry_s), float(max_retry_s)
-        self.outage: Optional[Dict[str, Any]] = None  # since, next retry, wait, failures
-        self.skipped_detections = 0
+        self.outage: Optional[Outage] = None
         self._skipping = False
         self.last_detected_frame = -1
-        # Integrity counters: verifications of identified tracks, identity switches they
-        # caught (the track ended), undecided tracks restarted after a cut or jump, cuts.
-        self.verifications = 0
-        self.audit_failures = 0
-        self.identity_switches = 0
-        self.track_restarts = 0
-        self.cuts_seen = 0
         self.config_hash = hashlib.sha256(json.dumps({
             "settings": dataclasses.asdict(settings),
             "unknown_threshold": recognizer.unknown_threshold, "margin": recognizer.margin,
@@ -152,19 +190,19 @@ class DoorTrigger:
 
     # ------------------------------------------------------------------ per frame
     def process(self, frame: Frame, healthy: bool = True) -> List[DoorEvent]:
-        """Run one frame through detect -> track -> (embed) -> decide; return new events.
+        """Run one frame through detect -> track -> plan -> embed and identify -> observe
+        and decide -> dispatch; return the new events.
 
         Undecided faces are embedded when they pass the gates and are new, better or due.
         Identified faces are embedded again to verify them (:meth:`_verification_due`);
         a verification that names someone else, or nobody, ends the track: its face goes
         on as a new, undecided track and the switch is counted, logged and audited.
         """
-        self.frames += 1
+        self.stats.frames += 1
         cut = self.cuts.update(frame.image)
-        if cut:
-            self.cuts_seen += 1
+        self.stats.cuts_seen += int(cut)
         if not cut and self._idle() and frame.index % self.settings.idle_detect_every:
-            self.skipped_detections += 1
+            self.stats.skipped_detections += 1
             self._skipping = True
             self.arming.tick(frame.time, self._visible_people(self.tracker.tracks))
             return []
@@ -173,12 +211,24 @@ class DoorTrigger:
         detections = self.pipeline.detect(frame.image)
         tracks, ended = self.tracker.update(detections.boxes, frame.index)
         self.decider.forget(t.track_id for t in ended)
+        plan = self._plan(frame, detections, tracks, cut, after_skip)
+        identities, norms, lives = self._embed_and_identify(frame, detections, plan)
+        events = []
+        for i, who, norm, live in zip(plan.faces, identities, norms, lives):
+            event = self._observe(frame, detections, tracks, i, plan, who, float(norm),
+                                  float(live), healthy)
+            if event is not None:
+                events.append(event)
+        self.arming.tick(frame.time, self._visible_people(tracks))
+        return events
+
+    def _plan(self, frame: Frame, detections: Detections, tracks: List[Track], cut: bool,
+              after_skip: bool) -> EmbedPlan:
+        """Which faces to embed or verify. A face whose identity cannot be carried over
+        (after a cut or jump, or when it cannot be verified) restarts its track here:
+        ``tracks`` is updated in place."""
         crowded = _overlapping(detections.boxes)
-        # Quality (a crop, a resize and a Laplacian per face) only for faces that may be
-        # embedded: undecided ones, and identified ones due for a check.
-        qualities: Dict[int, FaceQuality] = {}
-        wanted: List[int] = []
-        checks: Dict[int, str] = {}
+        plan = EmbedPlan()
         for i, track in enumerate(tracks):
             state = self.decider.state(track.track_id)
             reason = self._verification_due(track, state, cut, after_skip, bool(crowded[i]),
@@ -186,10 +236,12 @@ class DoorTrigger:
             state.crowded = bool(crowded[i])
             if state.decision == IDENTIFIED and reason is None:
                 continue
-            qualities[i] = face_quality(frame.image, detections.boxes[i], detections.landmarks[i])
+            # quality (a crop, a resize and a Laplacian) only for faces that may be embedded
+            quality = plan.qualities[i] = face_quality(frame.image, detections.boxes[i],
+                                                       detections.landmarks[i])
             if state.decision == IDENTIFIED and reason is not None:
-                if self.decider.gate(qualities[i]) is None and self.outage is None:
-                    checks[i] = reason
+                if self.decider.gate(quality) is None and self.outage is None:
+                    plan.checks[i] = reason
                 elif reason in ("cut", "jump") or self.outage is None:
                     # Cannot verify this face (too small, or the recognizer is down after
                     # the picture changed): its identity is not carried over.
@@ -197,43 +249,51 @@ class DoorTrigger:
             else:
                 if reason in ("cut", "jump") and state.embedded:
                     tracks[i] = track = self._restart(frame, track, reason, observed=None)
-                if self.decider.needs_embedding(track.track_id, qualities[i], frame.index):
-                    wanted.append(i)
-        if wanted and self.outage is not None and time.monotonic() < self.outage["retry_at"]:
-            wanted = []  # the recognizer is down: wait for the next retry
-        embed = sorted(wanted + list(checks))
-        events: List[DoorEvent] = []
-        identities: List[Identity] = []
-        norms = np.zeros(0, np.float32)
-        lives = np.full(len(embed), np.nan, np.float32)
-        if embed:
-            embeddings, norms = self.pipeline.embed_with_norms(frame.image,
-                                                               detections.landmarks[embed])
-            self.embedded_faces += len(embed)
-            identities = self._identify(embeddings)
-            if self.liveness is not None and wanted:  # undecided faces only
-                rows = [row for row, i in enumerate(embed) if i not in checks]
-                lives[rows] = self.liveness.check(frame.image,
-                                                  detections.boxes[sorted(wanted)]).probability
-        for i, who, norm, live in zip(embed, identities, norms, lives):
-            track = tracks[i]
-            if i in checks:
-                self.verifications += 1
-                if self.decider.verify(track.track_id, who.name, who.known, frame.time):
-                    continue
-                tracks[i] = track = self._restart(frame, track, checks[i], observed=who)
-            state = self.decider.state(track.track_id)
-            if float(norm) > state.best_norm:
-                state.best_norm = float(norm)
-                state.best_crop = crop_around(frame.image, detections.boxes[i], 0.3)
-            decision = self.decider.observe(track.track_id, who.name, who.known,
-                                            who.similarity, qualities[i], frame.index,
-                                            norm=float(norm), video_time=frame.time,
-                                            live=float(live))
-            if decision is not None:
-                events.append(self._decide(frame, track, decision, who, healthy))
-        self.arming.tick(frame.time, self._visible_people(tracks))
-        return events
+                if self.decider.needs_embedding(track.track_id, quality, frame.index):
+                    plan.wanted.append(i)
+        if plan.wanted and self.outage is not None and time.monotonic() < self.outage.retry_at:
+            plan.wanted = []  # the recognizer is down: wait for the next retry
+        return plan
+
+    def _embed_and_identify(self, frame: Frame, detections: Detections, plan: EmbedPlan
+                            ) -> Tuple[List[Identity], np.ndarray, np.ndarray]:
+        """For each face of the plan: the recognizer's answer (none while it is down), the
+        raw embedding norm, and the live probability (NaN where not checked: identified
+        faces, or liveness off)."""
+        faces = plan.faces
+        lives = np.full(len(faces), np.nan, np.float32)
+        if not faces:
+            return [], np.zeros(0, np.float32), lives
+        embeddings, norms = self.pipeline.embed_with_norms(frame.image,
+                                                           detections.landmarks[faces])
+        self.stats.embedded_faces += len(faces)
+        identities = self._identify(embeddings)
+        if self.liveness is not None and plan.wanted:  # undecided faces only
+            rows = [row for row, i in enumerate(faces) if i not in plan.checks]
+            lives[rows] = self.liveness.check(frame.image,
+                                              detections.boxes[sorted(plan.wanted)]).probability
+        return identities, norms, lives
+
+    def _observe(self, frame: Frame, detections: Detections, tracks: List[Track], i: int,
+                 plan: EmbedPlan, who: Identity, norm: float, live: float,
+                 healthy: bool) -> Optional[DoorEvent]:
+        """One identified face: a verification that holds ends here; otherwise it is an
+        observation of its (possibly restarted) track, which may decide the track."""
+        track = tracks[i]
+        if i in plan.checks:
+            self.stats.verifications += 1
+            if self.decider.verify(track.track_id, who.name, who.known, frame.time):
+                return None
+            tracks[i] = track = self._restart(frame, track, plan.checks[i], observed=who)
+        state = self.decider.state(track.track_id)
+        if norm > state.best_norm:
+            state.best_norm = norm
+            state.best_crop = crop_around(frame.image, detections.boxes[i], 0.3)
+        decision = self.decider.observe(track.track_id, who.name, who.known, who.similarity,
+                                        plan.qualities[i], frame.index, norm=norm,
+                                        video_time=frame.time, live=live)
+        return None if decision is None else self._decide(frame, track, decision, who,
+                                                          healthy)
 
     def _verification_due(self, track: Track, state: TrackState, cut: bool, after_skip: bool,
                           crowded: bool, now: float) -> Optional[str]:
@@ -264,7 +324,7 @@ class DoorTrigger:
         state = self.decider.state(track.track_id)
         new = self.tracker.restart(track, frame.index)
         if state.decision == IDENTIFIED:
-            self.identity_switches += 1
+            self.stats.identity_switches += 1
             seen = "unverifiable" if observed is None else (
                 f"{observed.name if observed.known else UNKNOWN} "
                 f"(similarity {observed.similarity:.2f})")
@@ -281,7 +341,7 @@ class DoorTrigger:
                 (observed.name if observed.known else UNKNOWN),
                 "similarity": None if observed is None else round(float(observed.similarity), 4)})
         else:
-            self.track_restarts += 1
+            self.stats.track_restarts += 1
             logger.debug("frame %d: undecided track %d restarted as %d after a %s",
                          frame.index, track.track_id, new.track_id, reason)
         self.decider.forget([track.track_id])
@@ -304,19 +364,19 @@ class DoorTrigger:
             identities = self.recognizer.identify(embeddings)
         except GalleryUnavailableError as exc:
             if self.outage is None:
-                self.outage = {"since": now, "wait": self.retry_s, "failures": 0}
+                self.outage = Outage(since=now, wait=self.retry_s)
                 logger.error("recognizer unavailable, faces are not identified: %s", exc)
                 self._audit_health("outage", error=str(exc))
             else:
-                self.outage["wait"] = min(self.outage["wait"] * 2, self.max_retry_s)
-            self.outage["failures"] += 1
-            self.outage["retry_at"] = now + self.outage["wait"]
+                self.outage.wait = min(self.outage.wait * 2, self.max_retry_s)
+            self.outage.failures += 1
+            self.outage.retry_at = now + self.outage.wait
             return []
         if self.outage is not None:
-            down = now - self.outage["since"]
+            down = now - self.outage.since
             logger.warning("recognizer available again after %.1f s", down)
             self._audit_health("recovered", down_s=round(down, 3),
-                               failed_attempts=self.outage["failures"])
+                               failed_attempts=self.outage.failures)
             self.outage = None
         return identities
 
@@ -336,7 +396,7 @@ class DoorTrigger:
             return True, self.audit.append_anchored(record)
         except AuditError as exc:
             logger.error("%s", exc)
-            self.audit_failures += 1
+            self.stats.audit_failures += 1
             return False, None
 
     @property
@@ -371,14 +431,67 @@ class DoorTrigger:
     # ------------------------------------------------------------------ decisions
     def _decide(self, frame: Frame, track: Track, decision: str, who: Identity,
                 healthy: bool) -> DoorEvent:
+        """The event of a track's decision, with each action fired or refused (and why);
+        audited before anything fires, then dispatched."""
+        now = self.clock()
+        event = self._event(frame, track, decision, who, now)
+        armed = decision == IDENTIFIED and self.arming.can_fire(event.person, frame.time)
+        fired, refused = [], {}
+        for action in self.actions:
+            reason = self.refusal(action, event, now, healthy, armed)
+            if reason is None:
+                fired.append(action.name)
+            else:
+                refused[action.name] = reason
+        event = dataclasses.replace(event, fired=fired, refused=refused)
+        audited, anchor = self._audit_anchored({"type": "decision", **event.to_dict()})
+        if not audited and fired:  # fail closed: nothing fires that is not audited
+            logger.error("decision %s not audited: no action fires", event.event_id)
+            refused.update({name: "audit log unwritable (fail closed)" for name in fired})
+            event = dataclasses.replace(event, fired=[], refused=refused)
+        if event.fired:
+            self.arming.fired(event.person, frame.time)
+            self._dispatch(event, anchor)
+        return event
+
+    def refusal(self, action: Action, event: DoorEvent, now: _dt.datetime, healthy: bool,
+                armed: bool) -> Optional[str]:
+        """The grant policy: why ``action`` must not fire for ``event``, or None when it
+        may (the person and time window of its policy, liveness, the health of the source
+        and recognizer, this visit's cooldown, a dry run)."""
+        granted, reason = action.policy.allows(event.person, now)
+        if not granted:
+            return reason
+        if event.decision == NOT_LIVE:
+            return (f"not live: fewer than {self.settings.live_needed} of "
+                    f"{self.settings.window} observations live")
+        if not healthy:
+            return "source or recognizer unhealthy (fail closed)"
+        if not armed:
+            return "cooldown: this visit already fired"
+        if self.dry_run:
+            return "dry run: " + action.describe(event.to_dict() | {"action": action.name})
+        return None
+
+    def _dispatch(self, event: DoorEvent, anchor: Optional[Dict[str, Any]]) -> None:
+        """Hand the fired actions to the worker, each with the event (and the audit line's
+        anchor, which lets a receiver prove the log kept it)."""
+        for action in self.actions:
+            if action.name in event.fired and self.runner is not None:
+                published = event.to_dict() | {"action": action.name}
+                if anchor is not None:
+                    published["audit"] = anchor
+                self.runner.submit(published, action)
+
+    def _event(self, frame: Frame, track: Track, decision: str, who: Identity,
+               now: _dt.datetime) -> DoorEvent:
+        """The decision of a track as an event (nothing fired or refused yet)."""
         state = self.decider.state(track.track_id)
         person = (state.person if decision in (IDENTIFIED, NOT_LIVE) else None) or UNKNOWN
         similarity = max((o.similarity for o in state.observations if o.name == person),
                          default=float(who.similarity))
         event_id = uuid.uuid4().hex
-        snapshot = self._snapshot(event_id, state.best_crop)
-        now = self.clock()
-        event = DoorEvent(
+        return DoorEvent(
             event_id=event_id, time=now.isoformat(timespec="milliseconds"),
             video_time=round(frame.time, 3), frame=frame.index, track_id=track.track_id,
             box=[round(float(v), 1) for v in track.box], decision=decision, person=person,
@@ -393,43 +506,8 @@ class DoorTrigger:
                         **({"live_threshold": self.settings.live_threshold,
                             "live_needed": self.settings.live_needed}
                            if self.settings.liveness else {})},
-            model=self.pipeline.model.id, config=self.config_hash, snapshot=snapshot,
-            fired=[], refused={})
-        fired, refused = [], {}
-        armed = decision == IDENTIFIED and self.arming.can_fire(person, frame.time)
-        for action in self.actions:
-            granted, reason = action.policy.allows(person, now)
-            if granted and decision == NOT_LIVE:
-                granted, reason = False, (f"not live: fewer than {self.settings.live_needed} "
-                                          f"of {self.settings.window} observations live")
-            if granted and not healthy:
-                granted, reason = False, "source or recognizer unhealthy (fail closed)"
-            if granted and not armed:
-                granted, reason = False, "cooldown: this visit already fired"
-            if granted and self.dry_run:
-                granted, reason = False, "dry run: " + action.describe(
-                    event.to_dict() | {"action": action.name})
-            if granted:
-                fired.append(action.name)
-            else:
-                refused[action.name] = reason
-        event = dataclasses.replace(event, fired=fired, refused=refused)
-        audited, anchor = self._audit_anchored({"type": "decision", **event.to_dict()})
-        if not audited:
-            if fired:  # fail closed: nothing fires that is not audited; the door watches on
-                logger.error("decision %s not audited: no action fires", event_id)
-                refused.update({name: "audit log unwritable (fail closed)" for name in fired})
-                event = dataclasses.replace(event, fired=[], refused=refused)
-                fired = []
-        if fired:
-            self.arming.fired(person, frame.time)
-        for action in self.actions:
-            if action.name in fired and self.runner is not None:
-                published = event.to_dict() | {"action": action.name}
-                if anchor is not None:  # lets a receiver prove the log kept this line
-                    published["audit"] = anchor
-                self.runner.submit(published, action)
-        return event
+            model=self.pipeline.model.id, config=self.config_hash,
+            snapshot=self._snapshot(event_id, state.best_crop), fired=[], refused={})
 
     def _snapshot(self, event_id: str, crop: Optional[np.ndarray]) -> Optional[str]:
         if self.snapshot_dir is None or crop is None or crop.size == 0:
