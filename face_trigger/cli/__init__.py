@@ -8,8 +8,11 @@ Data goes to stdout, messages to stderr, one line per problem (a traceback only 
 * 2 usage error (bad options or arguments, invalid configuration);
 * 3 an input could not be read (the other inputs are still processed);
 * 4 a model problem (missing, corrupted or tampered file, wrong key, wrong embedder).
+
+Each command is a module (``detect.py``, ``identify.py``, ...) with ``register`` and
+``run``; ``main.py`` lists them; ``common.py`` holds the shared flags and input handling.
 """
-from .app import main
+from .main import main
 from .common import (EXIT_DIFFERENT, EXIT_ERROR, EXIT_INPUT, EXIT_MODEL, EXIT_OK, EXIT_USAGE,
                      UsageError)
 

@@ -11,27 +11,30 @@ from typing import Any, Callable
 import face_trigger as ft
 from face_trigger.model_files import bundled_info
 
-from .common import DB_HELP, EXIT_OK, check_output
+from .common import EXIT_OK, check_output, flags
 
 #: What every gallery action is handed: the parsed arguments and the open gallery.
 Action = Callable[[argparse.Namespace, Any], int]
 
 
-def add_gallery_commands(sub: Any) -> None:
-    """Register ``gallery`` and its actions on the top-level subparsers ``sub``."""
+def register(sub: Any) -> None:
+    """Register ``gallery`` and its actions (and the older ``gallery-upgrade``) on the
+    top-level subparsers ``sub``."""
     text = "keep a gallery: list, rename, remove, export, import, upgrade (each with --db)"
     parser = sub.add_parser("gallery", help=text, description=text)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def action(name: str, handler: Action, help_text: str, *, create: bool = False
-               ) -> argparse.ArgumentParser:
-        p = actions.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--db", required=True, help=DB_HELP)
+    def action(name: str, handler: Action, help_text: str, *, create: bool = False,
+               json_help: str = "") -> argparse.ArgumentParser:
+        parents = flags("db", db_required=True)
+        if json_help:
+            parents += flags("json", json_help=json_help)
+        p = actions.add_parser(name, help=help_text, description=help_text, parents=parents)
         p.set_defaults(handler=lambda args: _with_gallery(args, handler, create))
         return p
 
-    p = action("list", _list, "people enrolled, their faceprints and metadata")
-    p.add_argument("--json", action="store_true", help="one JSON object per person")
+    p = action("list", _list, "people enrolled, their faceprints and metadata",
+               json_help="one JSON object per person")
     p = action("rename", _rename, "rename a person (their faceprints stay)")
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
@@ -43,8 +46,12 @@ def add_gallery_commands(sub: Any) -> None:
                create=True)
     p.add_argument("file", metavar="FILE")
     p = actions.add_parser("upgrade", help="bring the schema to this release (back up first)",
-                           description="bring the schema to this release (back up first)")
-    p.add_argument("--db", required=True, help=DB_HELP)
+                           description="bring the schema to this release (back up first)",
+                           parents=flags("db", db_required=True))
+    p.set_defaults(handler=upgrade)
+    p = sub.add_parser("gallery-upgrade", help="the older name of `gallery upgrade`",
+                       description="the older name of `gallery upgrade`",
+                       parents=flags("db", db_required=True))
     p.set_defaults(handler=upgrade)
 
 
