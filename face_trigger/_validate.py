@@ -157,6 +157,18 @@ def unit_rows(embeddings: Any, dim: Optional[int] = EMBEDDING_DIM) -> np.ndarray
     return (array / norms).astype(np.float32)
 
 
+#: Largest accepted deviation of a unit vector's L2 norm from 1 (float32 rounding is about
+#: 1e-7; a vector scaled or damaged by more is refused everywhere).
+UNIT_TOLERANCE = 1e-3
+
+
+def off_unit(norms: Any) -> np.ndarray:
+    """bool mask of the ``norms`` that are not those of unit vectors (NaN and infinity
+    included): the one unit-length rule of faceprints, galleries and compat encodings."""
+    norms = np.asarray(norms, np.float64)
+    return np.asarray(~np.isfinite(norms) | (np.abs(norms - 1.0) > UNIT_TOLERANCE), bool)
+
+
 def check_range(value: Any, name: str, low: float, high: float, *, low_open: bool = False,
                 high_open: bool = False) -> float:
     """``value`` as a float if it lies in the interval (NaN never does), else

@@ -19,7 +19,7 @@ from typing import Any, Optional, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import EMBEDDING_DIM, MAX_EMBEDDING_DIM
+from ._validate import EMBEDDING_DIM, MAX_EMBEDDING_DIM, UNIT_TOLERANCE, off_unit
 from ._version import __version__
 from .errors import EmbeddingError
 from .model_files import bundled_info
@@ -27,8 +27,8 @@ from .model_files import bundled_info
 FORMAT = "face_trigger-faceprint"
 FORMAT_VERSION = 1
 INT16_SCALE = 32767
-#: Largest accepted deviation of a vector's L2 norm from 1.
-UNIT_TOLERANCE = 1e-3
+__all__ = ["Faceprint", "check_unit_vector", "check_same_model", "known_dim",
+           "UNIT_TOLERANCE"]
 
 
 def check_unit_vector(vector: Any, dim: Optional[int] = None) -> NDArray[np.float32]:
@@ -50,7 +50,7 @@ def check_unit_vector(vector: Any, dim: Optional[int] = None) -> NDArray[np.floa
     if not np.isfinite(array).all():
         raise EmbeddingError("a faceprint vector contains NaN or infinite values")
     norm = float(np.linalg.norm(array.astype(np.float64)))
-    if abs(norm - 1.0) > UNIT_TOLERANCE:
+    if off_unit(norm):
         raise EmbeddingError(f"a faceprint vector must be unit length (L2-normalised), its norm "
                              f"is {norm:.4f}")
     out = array.astype(np.float32)  # always a copy: the caller's array stays theirs

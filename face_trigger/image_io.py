@@ -256,12 +256,20 @@ def sample_images() -> List[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png"))
 
 
+def margin_window(box: Any, margin: float, shape: Tuple[int, ...], *, square: bool = False
+                  ) -> Tuple[int, int, int, int]:
+    """(left, top, right, bottom) int pixels of ``box`` (x1, y1, x2, y2) grown by ``margin``
+    x its width and height per side (``square``: x its longer side on every side), clipped
+    to an image of ``shape`` (H, W, ...)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    pad_x, pad_y = (margin * max(w, h),) * 2 if square else (margin * w, margin * h)
+    return (int(max(0.0, x1 - pad_x)), int(max(0.0, y1 - pad_y)),
+            int(min(shape[1], x2 + pad_x)), int(min(shape[0], y2 + pad_y)))
+
+
 def crop_around(image: np.ndarray, box: np.ndarray, margin: float = 0.6) -> np.ndarray:
     """Copy of the region of ``box`` (x1, y1, x2, y2) grown by ``margin`` x its size per side."""
     image = check_frame(image, "image")
-    x1, y1, x2, y2 = (float(v) for v in box)
-    w, h = x2 - x1, y2 - y1
-    left, top = int(max(0, x1 - margin * w)), int(max(0, y1 - margin * h))
-    right = int(min(image.shape[1], x2 + margin * w))
-    bottom = int(min(image.shape[0], y2 + margin * h))
+    left, top, right, bottom = margin_window(box, margin, image.shape)
     return np.ascontiguousarray(image[top:bottom, left:right])

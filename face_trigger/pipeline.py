@@ -17,10 +17,15 @@ from .detector import YuNetDetector
 from .embedder import Embedder, SFaceEmbedder, embed_with_norms
 from .errors import InvalidParameterError, NoFaceError
 from .faceprint import Faceprint
+from .image_io import margin_window
 from .liveness import LivenessChecker
 from .types import Detections, Face, ModelInfo
 
 PathArg = Union[str, os.PathLike, None]
+
+
+#: Margin (x the face's size, per side) of the cut-out a still's face is found again in.
+_STILL_MARGIN = 0.6
 
 
 class FacePipeline:
@@ -210,31 +215,44 @@ class FacePipeline:
                          sides: Sequence[Optional[int]], conf: float, nms: float
                          ) -> List[NDArray[np.float32]]:
         """The (5, 2) landmark sets of the face at ``box`` found in its cut-out at each side."""
-        height, width = frame.shape[:2]
-        x1, y1, x2, y2 = (float(v) for v in box)
-        pad_x, pad_y = _STILL_MARGIN * (x2 - x1), _STILL_MARGIN * (y2 - y1)
-        left, top = int(max(0.0, x1 - pad_x)), int(max(0.0, y1 - pad_y))
-        right, bottom = int(min(width, x2 + pad_x)), int(min(height, y2 + pad_y))
-        if right - left < 2 or bottom - top < 2:
-            return []
-        crop = frame[top:bottom, left:right]
-        offset = np.array([left, top], np.float32)
         found = []
         for side in sides:
-            factor = 1.0 if side is None else side / max(crop.shape[:2])
-            size = (max(1, round(crop.shape[1] * factor)), max(1, round(crop.shape[0] * factor)))
-            copy = np.ascontiguousarray(crop) if factor == 1.0 else cv2.resize(
-                crop, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
-            again = self.detector.detect(copy, conf_threshold=conf, nms_threshold=nms,
-                                         max_side=None)
-            if len(again) == 0:
-                continue
-            overlap = iou_matrix(box[None], again.boxes / np.float32(factor)
-                                 + np.tile(offset, 2))[0]
-            best = int(overlap.argmax())
-            if overlap[best] >= _SAME_FACE_IOU:
-                found.append(again.landmarks[best] / np.float32(factor) + offset)
+            again = self.redetect(frame, box, margin=_STILL_MARGIN, side=side,
+                                  conf_threshold=conf, nms_threshold=nms)
+            if again is not None:
+                found.append(again[1])
         return found
+
+    def redetect(self, frame: NDArray[np.uint8], box: NDArray[np.float32], *,
+                 margin: float = _STILL_MARGIN, square: bool = False,
+                 side: Optional[int] = None, conf_threshold: float = thresholds.DETECT_CONF,
+                 nms_threshold: float = thresholds.DETECT_NMS, min_iou: float = 0.5
+                 ) -> Optional[Tuple[NDArray[np.float32], NDArray[np.float32], float]]:
+        """The face at ``box`` found again in a cut-out around it: ``margin`` x its size per
+        side (``square``: x its longer side), resized so its longer side is ``side`` (None:
+        as it is), detected there with ``conf_threshold``. Returns (box (4,), landmarks
+        (5, 2), score) in ``frame`` pixels of the detection overlapping ``box`` most, or
+        None when none overlaps it by ``min_iou``."""
+        left, top, right, bottom = margin_window(box, margin, frame.shape, square=square)
+        if right - left < 2 or bottom - top < 2:
+            return None
+        crop = frame[top:bottom, left:right]
+        factor = 1.0 if side is None else side / max(crop.shape[:2])
+        size = (max(1, round(crop.shape[1] * factor)), max(1, round(crop.shape[0] * factor)))
+        copy = np.ascontiguousarray(crop) if factor == 1.0 else cv2.resize(
+            crop, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        again = self.detector.detect(copy, conf_threshold=conf_threshold,
+                                     nms_threshold=nms_threshold, max_side=None)
+        if len(again) == 0:
+            return None
+        offset = np.array([left, top], np.float32)
+        boxes = again.boxes / np.float32(factor) + np.tile(offset, 2)
+        overlap = iou_matrix(np.asarray(box, np.float32)[None], boxes)[0]
+        best = int(overlap.argmax())
+        if overlap[best] < min_iou:
+            return None
+        return (boxes[best], again.landmarks[best] / np.float32(factor) + offset,
+                float(again.scores[best]))
 
     def detect_embedding(self, frame: NDArray[np.uint8],
                          conf_threshold: float = thresholds.DETECT_CONF,
@@ -285,12 +303,6 @@ class FacePipeline:
         """The faceprint of the face with these five landmarks (5, 2) on a frame; use the
         ``landmarks`` of a box your own detector found."""
         return Faceprint(self.embed(frame, landmarks, channels=channels)[0], self.model.id)
-
-
-#: Overlap at which a face found again at another scale is taken to be the same face.
-_SAME_FACE_IOU = 0.5
-#: Margin (x the face's size, per side) of the cut-out a still's face is found again in.
-_STILL_MARGIN = 0.6
 
 
 def _check_scales(scales: Optional[Sequence[Optional[int]]]) -> List[Optional[int]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import List, Tuple
 
 import cv2
 import numpy as np
@@ -30,3 +31,17 @@ def face_quality(frame: "np.ndarray", box: "np.ndarray", landmarks: "np.ndarray"
     eye_distance = float(((landmarks[1] - landmarks[0]) ** 2).sum() ** 0.5)
     yaw = abs(float(landmarks[2][0] - eyes_mid[0])) / max(eye_distance, 1e-6)
     return FaceQuality(width=float(x2 - x1), sharpness=sharpness, yaw=yaw)
+
+
+def quality_flags(quality: FaceQuality, *, min_face_px: float, max_yaw: float,
+                  min_sharpness: float) -> List[Tuple[str, str]]:
+    """What keeps a sighting from being embedded or enrolled, as (flag, detail) pairs in
+    the order "too_small", "turned", "blurred"; [] when it passes every gate."""
+    flags = []
+    if quality.width < min_face_px:
+        flags.append(("too_small", f"face {quality.width:.0f} px < {min_face_px:.0f}"))
+    if quality.yaw > max_yaw:
+        flags.append(("turned", f"yaw {quality.yaw:.2f} > {max_yaw}"))
+    if quality.sharpness < min_sharpness:
+        flags.append(("blurred", f"sharpness {quality.sharpness:.0f} < {min_sharpness:.0f}"))
+    return flags

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import check_frame
-from .image_io import crop_around, read_image
+from .image_io import crop_around, margin_window, read_image
 from .door.sources import Frame
 from .boxes import iou_matrix
 
@@ -168,8 +168,7 @@ def face_crop(image: NDArray[np.uint8], box: NDArray, margin: float = 0.6
     box (x1, y1, x2, y2) inside that crop."""
     crop = crop_around(image, box, margin)
     x1, y1, x2, y2 = (float(v) for v in box)
-    left = int(max(0, x1 - margin * (x2 - x1)))
-    top = int(max(0, y1 - margin * (y2 - y1)))
+    left, top, _, _ = margin_window(box, margin, image.shape)
     return crop, (x1 - left, y1 - top, x2 - left, y2 - top)
 
 

@@ -44,7 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import thresholds
-from .._validate import check_embeddings, check_range
+from .._validate import check_embeddings, check_range, off_unit
 from ..boxes import iou_matrix
 from ..errors import EmbeddingError, InvalidParameterError, NoFaceError
 from ..image_io import read_image, to_bgr
@@ -196,7 +196,7 @@ def _location(box: NDArray[np.float32]) -> Location:
 def _ours(encodings: Any, name: str) -> NDArray[np.float32]:
     array = check_embeddings(encodings)
     norms = np.linalg.norm(array, axis=1)
-    bad = np.flatnonzero(np.abs(norms - 1.0) > 1e-3)
+    bad = np.flatnonzero(off_unit(norms))
     if bad.size:
         raise EmbeddingError(
             f"{name} row {bad[0]} has length {norms[bad[0]]:.3f}, not 1: not an encoding "
@@ -255,17 +255,8 @@ def _best_match(found: Detections, box: NDArray[np.float32]
 
 def _search_around(pipeline: FacePipeline, image: NDArray[np.uint8], box: NDArray[np.float32]
                    ) -> Optional[Tuple[NDArray[np.float32], NDArray[np.float32], float]]:
-    """The face at ``box`` looked for again in a crop around it, at the crop's own size
-    and down to a lower score (the caller says a face is there)."""
-    height, width = image.shape[:2]
-    pad = 0.5 * float(max(box[2] - box[0], box[3] - box[1]))
-    x0, y0 = int(max(0, box[0] - pad)), int(max(0, box[1] - pad))
-    x1, y1 = int(min(width, box[2] + pad)), int(min(height, box[3] + pad))
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-    found = pipeline.detect(crop, max_side=None, conf_threshold=_GIVEN_LOCATION_CONF)
-    offset = np.array([x0, y0], np.float32)
-    shifted = Detections(found.boxes + np.tile(offset, 2), found.landmarks + offset,
-                         found.scores)
-    return _best_match(shifted, box)
+    """The face at ``box`` looked for again in a crop around it (half its longer side on
+    every side), at the crop's own size and down to a lower score (the caller says a face
+    is there)."""
+    return pipeline.redetect(image, box, margin=0.5, square=True, side=None,
+                             conf_threshold=_GIVEN_LOCATION_CONF, min_iou=_GIVEN_LOCATION_IOU)

@@ -9,7 +9,7 @@ from typing import Any, Deque, Dict, Iterable, List, Optional
 
 from .. import thresholds
 from ..errors import InvalidParameterError
-from ..quality import FaceQuality
+from ..quality import FaceQuality, quality_flags
 from ..types import UNKNOWN
 
 IDENTIFIED = "identified"
@@ -195,13 +195,9 @@ class TrackDecider:
     def gate(self, quality: FaceQuality) -> Optional[str]:
         """Why this sighting may not be embedded ("too_small", "turned", "blurred"), or None."""
         cfg = self.settings
-        if quality.width < cfg.min_face_px:
-            return "too_small"
-        if quality.yaw > cfg.max_yaw:
-            return "turned"
-        if quality.sharpness < cfg.min_sharpness:
-            return "blurred"
-        return None
+        flags = quality_flags(quality, min_face_px=cfg.min_face_px, max_yaw=cfg.max_yaw,
+                              min_sharpness=cfg.min_sharpness)
+        return flags[0][0] if flags else None
 
     def needs_embedding(self, track_id: int, quality: "FaceQuality | float",
                         frame_index: int) -> bool:

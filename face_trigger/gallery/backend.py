@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 from numpy.typing import NDArray
 
-from .._validate import EMBEDDING_DIM
+from .._validate import EMBEDDING_DIM, off_unit
 from ..errors import GalleryError
 
 #: The number of top faceprints per-person decisions look at (Gallery.identify), and the
@@ -155,17 +155,13 @@ def store_dim(location: str, model: str, stored: Optional[int], asked: Optional[
 MAX_DIM = 4096
 
 
-#: How far a stored vector's norm may stray from 1 (float32 rounding is about 1e-7).
-UNIT_NORM_TOLERANCE = 1e-3
-
-
 def check_unit_norms(location: str, ids: Union[Sequence[int], NDArray[np.int64]],
                      norms: Any) -> None:
     """Refuse stored vectors that are not finite unit vectors (NaN, or scaled: one vector
     x100 made every stranger match in an inner-product search). ``ids`` and ``norms`` are
     parallel; GalleryError names the first bad faceprint id."""
     norms = np.asarray(norms, np.float64)
-    bad = np.flatnonzero(~np.isfinite(norms) | (np.abs(norms - 1.0) > UNIT_NORM_TOLERANCE))
+    bad = np.flatnonzero(off_unit(norms))
     if bad.size:
         raise GalleryError(f"{location}: faceprint {int(ids[bad[0]])} holds a vector of "
                            f"norm {norms[bad[0]]:.4g}, expected a finite unit vector: the "

@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .. import thresholds
-from ..quality import face_quality
+from ..quality import face_quality, quality_flags
 from ..enrollment import scan_folder
 from ..errors import FaceTriggerError, InvalidParameterError
 from ..faceprint import Faceprint
@@ -120,15 +120,11 @@ def enroll_photo(gallery: Gallery, person: str, photo: Union[str, os.PathLike, n
         details.append(f"{len(faces)} faces: the largest is the one checked")
     face = largest_face(faces)
     quality = face_quality(frame, face.box, face.landmarks)
-    if quality.width < limits.min_face_px:
-        flags.append("too_small")
-        details.append(f"face {quality.width:.0f} px < {limits.min_face_px:.0f}")
-    if quality.sharpness < limits.min_sharpness:
-        flags.append("blurred")
-        details.append(f"sharpness {quality.sharpness:.0f} < {limits.min_sharpness:.0f}")
-    if quality.yaw > limits.max_yaw:
-        flags.append("turned")
-        details.append(f"yaw {quality.yaw:.2f} > {limits.max_yaw}")
+    for flag, detail in quality_flags(quality, min_face_px=limits.min_face_px,
+                                      max_yaw=limits.max_yaw,
+                                      min_sharpness=limits.min_sharpness):
+        flags.append(flag)
+        details.append(detail)
     own = gallery.vectors_of(person)
     if len(own):
         best_own = float((own @ face.vector).max())

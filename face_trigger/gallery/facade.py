@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from .. import thresholds
 from .._fileio import atomic_write_text
-from .._validate import check_embeddings, check_gate, unit_rows
+from .._validate import check_embeddings, check_gate, off_unit, unit_rows
 from ..errors import EmbeddingError, GalleryError, InvalidParameterError
 from ..faceprint import Faceprint, check_unit_vector
 from ..identity import Identity, open_set_gate
@@ -190,7 +190,7 @@ class Gallery:
         rows = check_embeddings(vectors, self.dim)
         if rows.shape[0] != len(names):
             raise InvalidParameterError(f"got {rows.shape[0]} vectors but {len(names)} names")
-        if np.any(np.abs(np.linalg.norm(rows, axis=1) - 1.0) > 1e-3):
+        if off_unit(np.linalg.norm(rows, axis=1)).any():
             raise EmbeddingError("bulk_add needs unit-length vectors (L2-normalised)")
         for name in dict.fromkeys(names):
             check_name(name)
