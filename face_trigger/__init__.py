@@ -14,7 +14,6 @@ watch``). Everything else lives in the modules and in ``face_trigger.gallery`` /
 ``face_trigger.door``.
 """
 import importlib
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -61,33 +60,6 @@ _SUBPACKAGES = ("door", "gallery", "compat", "align", "boxes", "calibration", "d
                 "label_map", "liveness", "model_files", "pipeline", "quality", "recognizer",
                 "runtime", "signed_file", "thresholds", "types", "verification")
 
-#: Names that left the top level in 0.2: still found (with a DeprecationWarning) until 0.3.
-_MOVED = {
-    "ARCFACE_TEMPLATE_112": "align", "align_faces": "align", "similarity_matrix": "align",
-    "YuNetDetector": "detector", "SFaceEmbedder": "embedder", "largest_face": "pipeline",
-    "IMAGE_SUFFIXES": "enrollment", "EnrollmentResult": "enrollment",
-    "EnrollmentRecord": "enrollment", "enroll_folder": "enrollment",
-    "decode_image": "image_io", "to_bgr": "image_io", "sample_images": "image_io",
-    "crop_around": "image_io", "draw_faces": "draw", "side_by_side": "draw",
-    "configure_opencv": "runtime", "opencv_version": "runtime",
-    "BUNDLED_MODELS": "model_files", "locate_model": "model_files",
-    "read_verified": "model_files", "LabelMap": "label_map",
-    "DETECT_CONF": "thresholds", "DETECT_NMS": "thresholds", "DETECT_MAX_SIDE": "thresholds",
-    "MAX_FACES": "thresholds", "similarities": "verification", "compare": "verification",
-    "CalibrationReport": "calibration", "MatchCalibration": "calibration",
-    "default_calibration": "calibration", "pair_similarities": "calibration",
-    "InvalidLandmarksError": "errors", "LabelMapError": "errors",
-    "CalibrationError": "errors",
-    "DoorEvent": "door", "FrameSource": "door", "Frame": "door", "AuditLog": "door",
-    "verify_chain": "door", "DoorConfig": "door", "DecisionSettings": "door",
-    "GrantPolicy": "door", "IoUTracker": "door", "CommandAction": "door",
-    "WebhookAction": "door", "MqttAction": "door", "LogAction": "door", "run_door": "door",
-    "door_overrides": "door",
-    "upgrade_gallery": "gallery", "enroll_photo": "gallery", "QualityLimits": "gallery",
-    "PhotoReport": "gallery", "GalleryRecognizer": "gallery",
-}
-_RENAMED = {"enroll_gallery_folder": ("gallery", "enroll_folder")}
-
 if TYPE_CHECKING:
     from . import door, gallery  # noqa: F401 - attributes for type checkers
     from .door import DoorTrigger, load_config
@@ -100,11 +72,6 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f".{name}", __name__)
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    if name in _MOVED or name in _RENAMED:
-        module, new = _RENAMED.get(name, (_MOVED.get(name, ""), name))
-        warnings.warn(f"face_trigger.{name} is now face_trigger.{module}.{new}; the old "
-                      "name goes in 0.3", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(f".{module}", __name__), new)
     raise AttributeError(f"module 'face_trigger' has no attribute {name!r}")
 
 

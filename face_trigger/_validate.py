@@ -28,17 +28,17 @@ def check_frame(frame: Any, name: str = "frame") -> np.ndarray:
     ------
     InvalidImageError
         For any other type, dtype, shape or an empty array. Use
-        :func:`face_trigger.to_bgr` to convert gray, BGRA or 16-bit arrays.
+        :func:`face_trigger.image_io.to_bgr` to convert gray, BGRA or 16-bit arrays.
     """
     if not isinstance(frame, np.ndarray):
         raise InvalidImageError(f"{name} must be a numpy array (H, W, 3) uint8 BGR, "
                                 f"got {describe(frame)}")
     if frame.dtype != np.uint8:
-        raise InvalidImageError(f"{name} must have dtype uint8, got {frame.dtype} "
-                                f"(shape {frame.shape}); convert it with face_trigger.to_bgr")
+        raise InvalidImageError(f"{name} must have dtype uint8, got {frame.dtype} (shape "
+                                f"{frame.shape}); convert it with face_trigger.image_io.to_bgr")
     if frame.ndim != 3 or frame.shape[2] != 3:
         raise InvalidImageError(f"{name} must have shape (H, W, 3), got {frame.shape}; "
-                                "convert gray or BGRA images with face_trigger.to_bgr")
+                                "convert gray or BGRA images with face_trigger.image_io.to_bgr")
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise InvalidImageError(f"{name} is empty: shape {frame.shape}")
     return frame

@@ -153,7 +153,7 @@ class OnnxEmbedder:
         Parameters
         ----------
         chips : ndarray, uint8 (N, 112, 112, 3) or (112, 112, 3)
-            BGR chips from :func:`face_trigger.align_faces`.
+            BGR chips from :func:`face_trigger.align.align_faces`.
 
         Returns
         -------

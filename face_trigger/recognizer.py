@@ -342,16 +342,10 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         return self._decide(embeddings, threshold, unknown_index)[0]
 
     def identify(self, embeddings: Any,
-                 min_probability: float = thresholds.UNKNOWN_PROBABILITY, *,
-                 threshold: Optional[float] = None) -> List[Identity]:
+                 min_probability: float = thresholds.UNKNOWN_PROBABILITY) -> List[Identity]:
         """Names and scores: one :class:`~face_trigger.Identity` per embedding (the obvious
         call for apps). ``min_probability`` is the least classifier probability accepted;
-        ``unknown_threshold`` and ``margin`` apply as well. (``threshold`` is its old name,
-        deprecated.)"""
-        if threshold is not None:
-            warnings.warn("identify(threshold=) is now identify(min_probability=)",
-                          DeprecationWarning, stacklevel=2)
-            min_probability = threshold
+        ``unknown_threshold`` and ``margin`` apply as well."""
         codes, known, probability, similarity, margin = self._decide(embeddings,
                                                                      min_probability, -1)
         return [Identity(name=self.label_map_.name(c) if k else UNKNOWN, known=bool(k),

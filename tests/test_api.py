@@ -1,5 +1,5 @@
 """The public API: what the top level exports, what the README says it exports, and the
-names that moved in 0.2 (found, with a DeprecationWarning naming the new home)."""
+deprecated names that 0.3 removed."""
 from __future__ import annotations
 
 import re
@@ -48,17 +48,12 @@ def test_import_loads_neither_scikit_learn_nor_the_door():
     assert out == ["False", "False", "False"]
 
 
-@pytest.mark.parametrize("old,new", [
-    ("YuNetDetector", "face_trigger.detector"), ("align_faces", "face_trigger.align"),
-    ("AuditLog", "face_trigger.door"), ("enroll_gallery_folder", "face_trigger.gallery"),
-    ("LabelMap", "face_trigger.label_map"), ("compare", "face_trigger.verification"),
-])
-def test_moved_names_still_work_with_a_warning_naming_their_home(old, new):
-    with pytest.warns(DeprecationWarning, match=re.escape(new)):
-        value = getattr(ft, old)
-    assert value is not None
-    with pytest.raises(AttributeError):
-        ft.no_such_name  # noqa: B018
+@pytest.mark.parametrize("old", ["YuNetDetector", "align_faces", "AuditLog",
+                                 "enroll_gallery_folder", "LabelMap", "compare"])
+def test_names_that_left_the_top_level_in_0_2_are_gone_in_0_3(old):
+    """0.3 dropped the deprecated aliases: one API, each name in its module."""
+    with pytest.raises(AttributeError, match=old):
+        getattr(ft, old)
 
 
 def test_both_1_to_n_paths_answer_with_one_identity_type(reference, tmp_path):
@@ -80,17 +75,14 @@ def test_both_1_to_n_paths_answer_with_one_identity_type(reference, tmp_path):
     assert by_recognizer.probability is not None and by_gallery.faceprint_id is not None
 
 
-def test_old_keyword_names_warn_and_still_work(reference, tmp_path):
+def test_old_keyword_names_are_gone_and_model_info_is_accepted(reference, tmp_path):
     gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0")
     gallery.add_faceprints("obama", [reference["obama"].embedding])
-    with pytest.warns(DeprecationWarning, match="unknown_threshold"):
-        assert gallery.identify(reference["obama2"].embedding, threshold=0.99)[0].name == \
-            "unknown"
-    with pytest.warns(DeprecationWarning, match="pass the Gallery"):
-        assert ft.gallery.GalleryRecognizer(gallery, 0.5, 0.1) is gallery
-    assert (gallery.unknown_threshold, gallery.margin) == (0.5, 0.1)
+    with pytest.raises(TypeError, match="threshold"):
+        gallery.identify(reference["obama2"].embedding, threshold=0.99)
+    assert not hasattr(ft.gallery, "GalleryRecognizer") and not hasattr(gallery, "faceprints")
     recognizer = ft.FaceRecognizer().fit(reference["obama"].embedding[None], ["obama"])
-    with pytest.warns(DeprecationWarning, match="min_probability"):
+    with pytest.raises(TypeError, match="threshold"):
         recognizer.identify(reference["obama2"].embedding, threshold=0.2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

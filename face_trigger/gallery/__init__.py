@@ -9,11 +9,11 @@ compact faiss index of large SQLite galleries), ``enrollment`` (photos in, with 
 quality report).
 """
 from .enrollment import PhotoReport, QualityLimits, enroll_folder, enroll_photo
-from .facade import COMPACT_FROM, IDENTIFY_POOL, MAX_K, FaceprintRecord, Gallery, GalleryRecognizer
+from .facade import COMPACT_FROM, IDENTIFY_POOL, MAX_K, FaceprintRecord, Gallery
 from .registry import (gallery_exists, looks_like_gallery, register_backend, unregister_backend,
                        upgrade_gallery)
 
 __all__ = ["Gallery", "FaceprintRecord", "upgrade_gallery", "gallery_exists",
            "looks_like_gallery", "register_backend", "unregister_backend", "enroll_photo",
            "enroll_folder", "QualityLimits", "PhotoReport", "COMPACT_FROM", "IDENTIFY_POOL",
-           "MAX_K", "GalleryRecognizer"]
+           "MAX_K"]

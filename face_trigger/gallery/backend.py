@@ -1,6 +1,6 @@
 """What a gallery store must do: the interface the SQLite and PostgreSQL backends share.
 
-``Gallery`` (gallery.py) validates input, makes the per-person decision and reads and
+``Gallery`` (facade.py) validates input, makes the per-person decision and reads and
 writes export files; a backend only stores and searches. Vectors reaching a backend are
 already unit float32 rows of shape (n, dim); names are already checked.
 """
@@ -43,7 +43,7 @@ class GalleryBackend(Protocol):
 
     @property
     def compact(self) -> bool:
-        """True when search is approximate by default (an IVF index)."""
+        """True when search is approximate by default (an index)."""
 
     def count(self) -> int:
         """Number of faceprints."""

@@ -3,7 +3,8 @@
 One API, two stores, chosen by where the gallery lives (``registry.py``):
 
 * a file path or ``sqlite:///path/gallery.db`` — an embedded SQLite store searched in
-  this process (exact, or a faiss IVF index from 200,000 faceprints); the default for one door;
+  this process (exact, or the compact faiss index from 200,000 faceprints); the default for
+  one door;
 * ``postgresql://user@host/db`` — a PostgreSQL database with pgvector, shared by many
   processes and machines, searched in the database (IVFFlat index); ``[postgres]`` extra.
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -122,7 +122,8 @@ class Gallery:
 
     @property
     def compact(self) -> bool:
-        """True when search is approximate by default (faiss IVF, or pgvector IVFFlat)."""
+        """True when search is approximate by default (the compact faiss index, or pgvector
+        IVFFlat)."""
         return self.backend.compact
 
     def __len__(self) -> int:
@@ -206,12 +207,6 @@ class Gallery:
         return [FaceprintRecord(int(r["id"]), r["source_sha256"], r["quality"] or {},
                                 float(r["created"])) for r in self.backend.faceprints(name)]
 
-    def faceprints(self, name: str) -> List[Dict[str, Any]]:
-        """Deprecated: :meth:`records` (the same, as typed records)."""
-        warnings.warn("Gallery.faceprints() is now Gallery.records()", DeprecationWarning,
-                      stacklevel=2)
-        return self.backend.faceprints(name)
-
     def vectors_of(self, name: str) -> NDArray[np.float32]:
         """The unit vectors of one person, shape (n, dim)."""
         return self.backend.vectors_of(name)
@@ -283,7 +278,7 @@ class Gallery:
 
     def identify(self, queries: Any, unknown_threshold: Optional[float] = None,
                  per_person: str = "best", margin: Optional[float] = None,
-                 exact: bool = False, *, threshold: Optional[float] = None) -> List[Identity]:
+                 exact: bool = False) -> List[Identity]:
         """Best person for each query, or unknown, deciding per person, not per photo.
 
         ``per_person="best"`` scores a person by their most similar faceprint;
@@ -294,17 +289,13 @@ class Gallery:
         more (up to 1,024) when those all belong to one person, so the runner-up is
         found; ``"mean2"`` of a person with one faceprint in that pool uses that one.
         ``exact=True`` compares every faceprint (as :meth:`search`): to check an index's
-        decisions. (``threshold`` is the old name of ``unknown_threshold``, deprecated.)
+        decisions.
 
         Returns
         -------
         list of Identity, one per query: ``similarity`` is the best person's score,
         ``margin`` its lead over the runner-up, ``faceprint_id`` the best faceprint.
         """
-        if threshold is not None:
-            warnings.warn("Gallery.identify(threshold=) is now unknown_threshold=",
-                          DeprecationWarning, stacklevel=2)
-            unknown_threshold = threshold
         gate = self.unknown_threshold if unknown_threshold is None else unknown_threshold
         lead = self.margin if margin is None else margin
         if per_person not in ("best", "mean2"):
@@ -368,18 +359,6 @@ class Gallery:
             added += len(self.add_faceprints(name, vectors, sources=sources,
                                              qualities=qualities))
         return added
-
-
-def GalleryRecognizer(gallery: Gallery,  # noqa: N802 - the old class name
-                      unknown_threshold: float = thresholds.IDENTIFY_COSINE,
-                      margin: float = thresholds.IDENTIFY_MARGIN) -> Gallery:
-    """Deprecated: a Gallery is an Identifier itself; set its gates and pass it to the door."""
-    warnings.warn("GalleryRecognizer(gallery) is no longer needed: pass the Gallery (its "
-                  "unknown_threshold and margin are the gates)", DeprecationWarning,
-                  stacklevel=2)
-    check_gate(unknown_threshold, margin)
-    gallery.unknown_threshold, gallery.margin = float(unknown_threshold), float(margin)
-    return gallery
 
 
 #: The answer of an empty gallery.

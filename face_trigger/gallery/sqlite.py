@@ -1,9 +1,9 @@
 """The embedded gallery backend: an SQLite file plus an in-memory search state.
 
 The store (stdlib ``sqlite3``, WAL mode, one transaction per change) holds people,
-faceprints (unit float32 vectors as BLOBs) and the model it was made for. Search runs in
+faceprints (unit float32 vectors as BLOBs), the model it was made for and their size. Search runs in
 this process: exact float32 rows below ``compact_from`` faceprints, otherwise a faiss index
-of quantised codes over every faceprint (``vector_index.CompactIndex``, persisted as
+of quantised codes over every faceprint (``index.CompactIndex``, persisted as
 ``<path>.faiss`` and ``<path>.faiss.ids.npy``) whose candidates are re-ranked with the exact
 vectors read back from the database. Searches read an immutable
 snapshot, so they are safe from many threads while another thread enrols.
@@ -35,13 +35,13 @@ from .index import CompactIndex, faiss_available
 logger = logging.getLogger("face_trigger.gallery")
 
 SCHEMA_VERSION = 1
-#: From this many faceprints on (and with faiss installed) search runs on an IVF index with
-#: 16-byte codes and exact re-ranking; below it, on an exact float32 matrix. Chosen by
-#: ``python benchmarks/bench_gallery.py`` (docs/gallery.md).
+#: From this many faceprints on (and with faiss installed) search runs on the compact index
+#: (index.py: 128 bytes a vector) with exact re-ranking; below it, on an exact float32
+#: matrix. Chosen by ``python benchmarks/bench_gallery.py`` (docs/gallery.md).
 COMPACT_FROM = 200_000
 #: Candidates the compact index returns per query before exact re-ranking (at least 4 k):
 #: its SQ6 scores rank almost exactly (on the 1M real-like benchmark the exact best was
-#: always among the top 8 of them), the exact vectors decide (vector_index.py).
+#: always among the top 8 of them), the exact vectors decide (index.py).
 CANDIDATES = 16
 #: Rows per chunk when an exact search reads a compact gallery's vectors from the database.
 _EXACT_CHUNK = 100_000
@@ -62,7 +62,7 @@ CREATE INDEX IF NOT EXISTS faceprints_person ON faceprints(person_id);
 @dataclass(frozen=True)
 class _Snapshot:
     """Search state: faceprint ids (ascending), the person of each, and either the unit
-    rows (exact mode) or an IVF index (compact mode, vectors stay in the database)."""
+    rows (exact mode) or the compact index (compact mode, vectors stay in the database)."""
 
     vectors: Optional[NDArray[np.float32]]
     ids: NDArray[np.int64]
