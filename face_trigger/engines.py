@@ -121,8 +121,8 @@ class OpenCVNet(Net):
         self._outputs = list(self._net.getUnconnectedOutLayersNames())
 
     def _run(self, batch: NDArray[Any]) -> List[NDArray[np.float32]]:
-        if self._uint8_nhwc:
-            batch = cv2.dnn.blobFromImages(list(batch), 1.0, swapRB=False, crop=False)
+        if self._uint8_nhwc:  # numpy's NCHW copy: 0.6 ms for 608x736, blobFromImages 3.1 ms
+            batch = batch.transpose(0, 3, 1, 2)
         self._net.setInput(np.ascontiguousarray(batch, np.float32))
         if len(self._outputs) == 1:
             return [np.asarray(self._net.forward(), np.float32)]
