@@ -61,6 +61,38 @@ def write_signed(path: Union[str, os.PathLike], header: Dict[str, Any], payload:
     return atomic_write_bytes(path, blob)
 
 
+def _parts(path: Path, data: bytes) -> Tuple[Dict[str, Any], bytes, Any, Any, bytes]:
+    """(header, header bytes, signature type, signature value, payload) of a file's bytes;
+    ModelFileError for another format, a truncated or a padded file."""
+    if not data.startswith(MAGIC):
+        raise ModelFileError(
+            f"{path} is not a face_trigger model file (no {MAGIC!r} header); a plain pickle "
+            "is refused because unpickling runs code")
+    try:
+        offset = len(MAGIC)
+        (header_len,) = _LENGTH.unpack_from(data, offset)
+        offset += _LENGTH.size
+        header_bytes = data[offset:offset + header_len]
+        offset += header_len
+        (signature_len,) = _LENGTH.unpack_from(data, offset)
+        offset += _LENGTH.size
+        signature = json.loads(data[offset:offset + signature_len].decode("utf-8"))
+        offset += signature_len
+        header = json.loads(header_bytes.decode("utf-8"))
+        if not isinstance(header, dict) or not isinstance(signature, dict):
+            raise TypeError("header and signature must be JSON objects")
+        kind, value = signature["type"], signature["value"]
+    except (struct.error, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path} is truncated or corrupted: its header cannot be read "
+                             f"({exc})") from exc
+    payload = data[offset:]
+    expected_size = header.get("payload_size")
+    if expected_size is not None and len(payload) != expected_size:
+        raise ModelFileError(f"{path} is truncated or padded: payload has {len(payload)} bytes, "
+                             f"header says {expected_size}")
+    return header, header_bytes, kind, value, payload
+
+
 def read_signed(path: Union[str, os.PathLike], key: KeyArg = None
                 ) -> Tuple[Dict[str, Any], bytes, bool]:
     """Read and verify a signed file.
@@ -84,32 +116,7 @@ def read_signed(path: Union[str, os.PathLike], key: KeyArg = None
         data = read_regular_file(path, MAX_MODEL_FILE_BYTES)
     except OSError as exc:
         raise ModelFileError(f"cannot read {path}: {exc}") from exc
-    if not data.startswith(MAGIC):
-        raise ModelFileError(
-            f"{path} is not a face_trigger model file (no {MAGIC!r} header); a plain pickle "
-            "is refused because unpickling runs code")
-    try:
-        offset = len(MAGIC)
-        (header_len,) = _LENGTH.unpack_from(data, offset)
-        offset += _LENGTH.size
-        header_bytes = data[offset:offset + header_len]
-        offset += header_len
-        (signature_len,) = _LENGTH.unpack_from(data, offset)
-        offset += _LENGTH.size
-        signature = json.loads(data[offset:offset + signature_len].decode("utf-8"))
-        offset += signature_len
-        header = json.loads(header_bytes.decode("utf-8"))
-        if not isinstance(header, dict) or not isinstance(signature, dict):
-            raise TypeError("header and signature must be JSON objects")
-        kind, value = signature["type"], signature["value"]
-    except (struct.error, ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"{path} is truncated or corrupted: its header cannot be read "
-                             f"({exc})") from exc
-    payload = data[offset:]
-    expected_size = header.get("payload_size") if isinstance(header, dict) else None
-    if expected_size is not None and len(payload) != expected_size:
-        raise ModelFileError(f"{path} is truncated or padded: payload has {len(payload)} bytes, "
-                             f"header says {expected_size}")
+    header, header_bytes, kind, value, payload = _parts(path, data)
     key_bytes = resolve_key(key)
     if kind == "hmac-sha256" and key_bytes is None:
         raise ModelFileError(f"{path} is signed: pass key=... or set ${ENV_KEY} to load it")

@@ -414,3 +414,15 @@ def test_a_model_saved_by_release_0_1_still_loads(data_dir, reference, classifie
     assert model.classifier == classifier and set(model.classes_) == {"obama", "biden"}
     queries = np.stack([reference[n].embedding for n in ("obama_partial_face2", "astronaut")])
     assert [i.name for i in model.identify(queries)] == ["obama", "unknown"]
+
+
+def test_clone_of_a_recognizer_loaded_from_a_file(tmp_path, trained):
+    """from_file leaves __init__ storing parameters only: scikit-learn's clone() works."""
+    from sklearn.base import clone
+
+    trained.save(tmp_path / "m.pkl", key="k")
+    loaded = ft.FaceRecognizer.from_file(tmp_path / "m.pkl", key="k")
+    fresh = clone(loaded)
+    assert fresh.get_params() == loaded.get_params()
+    assert not hasattr(fresh, "enrolled_") and hasattr(loaded, "enrolled_")
+    assert loaded.get_params()["classifier"] == trained.classifier

@@ -259,37 +259,13 @@ def verify_chain(path: Union[str, os.PathLike], backups: int = 5,
     if isinstance(checkpoint, str):
         return False, 0, checkpoint
     expected = {int(n): str(d) for n, d in anchors}
-    prev, seq, count, chain = None, None, 0, "hmac" if secret else "sha256"
+    walk = _ChainWalk(secret, checkpoint["first_seq"] if checkpoint else 1, expected)
     for file in files:
         for number, line in enumerate(file.read_bytes().splitlines(), start=1):
-            count += 1
-            where = f"{file}:{number}"
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                return False, count, f"{where}: not JSON"
-            if not isinstance(entry, dict):
-                return False, count, f"{where}: not an audit record ({type(entry).__name__})"
-            if entry.get("chain", "sha256") != chain:
-                return False, count, (f"{where}: a {entry.get('chain', 'sha256')} line, the "
-                                      f"check expects {chain}: " + (
-                                          "give the key ($FACE_TRIGGER_AUDIT_KEY)"
-                                          if not secret else "an unkeyed line in a keyed log"))
-            if prev is None:
-                first = checkpoint["first_seq"] if checkpoint else 1
-                if entry.get("seq") != first:
-                    return False, count, (f"{where}: the log starts at line {entry.get('seq')}, "
-                                          f"expected {first}: lines were deleted at its start")
-                if first == 1 and entry.get("prev") != GENESIS:
-                    return False, count, f"{where}: first line does not start the chain"
-            elif entry.get("prev") != prev:
-                return False, count, f"{where}: prev hash does not match the line before"
-            if seq is not None and entry.get("seq") != seq + 1:
-                return False, count, f"{where}: sequence jumps from {seq} to {entry.get('seq')}"
-            prev, seq = _digest(line, secret), entry.get("seq")
-            if seq in expected and not hmac.compare_digest(expected.pop(seq), prev):
-                return False, count, (f"{where}: line {seq} does not match its published "
-                                      "anchor: it was changed (and the chain rewritten)")
+            problem = walk.step(line)
+            if problem:
+                return False, walk.count, f"{file}:{number}: {problem}"
+    prev, seq, count = walk.prev, walk.seq, walk.count
     cut = sorted(n for n in expected if seq is None or n > seq)
     if cut:
         return False, count, (f"{path}: the log ends at line {seq or 0}, a published anchor "
@@ -300,6 +276,48 @@ def verify_chain(path: Union[str, os.PathLike], backups: int = 5,
                                   f"{checkpoint['last_seq']}: lines were deleted or changed at "
                                   "its end (or the file was emptied or deleted)")
     return True, count, None
+
+
+class _ChainWalk:
+    """The lines of a log in order, each checked against the one before: its chain kind,
+    its sequence number, its link to the previous digest, and any anchor kept for it."""
+
+    def __init__(self, secret: Optional[bytes], first: int, expected: Dict[int, str]) -> None:
+        self.secret, self.first, self.expected = secret, first, expected
+        self.chain = "hmac" if secret else "sha256"
+        self.prev: Optional[str] = None
+        self.seq: Optional[int] = None
+        self.count = 0
+
+    def step(self, line: bytes) -> Optional[str]:
+        """Check the next line; what is wrong with it, or None."""
+        self.count += 1
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return "not JSON"
+        if not isinstance(entry, dict):
+            return f"not an audit record ({type(entry).__name__})"
+        if entry.get("chain", "sha256") != self.chain:
+            return (f"a {entry.get('chain', 'sha256')} line, the check expects {self.chain}: "
+                    + ("give the key ($FACE_TRIGGER_AUDIT_KEY)" if not self.secret
+                       else "an unkeyed line in a keyed log"))
+        if self.prev is None:
+            if entry.get("seq") != self.first:
+                return (f"the log starts at line {entry.get('seq')}, expected {self.first}: "
+                        "lines were deleted at its start")
+            if self.first == 1 and entry.get("prev") != GENESIS:
+                return "first line does not start the chain"
+        elif entry.get("prev") != self.prev:
+            return "prev hash does not match the line before"
+        if self.seq is not None and entry.get("seq") != self.seq + 1:
+            return f"sequence jumps from {self.seq} to {entry.get('seq')}"
+        self.prev, self.seq = _digest(line, self.secret), entry.get("seq")
+        if self.seq in self.expected and not hmac.compare_digest(
+                self.expected.pop(self.seq), self.prev):
+            return (f"line {self.seq} does not match its published anchor: it was changed "
+                    "(and the chain rewritten)")
+        return None
 
 
 def _read_checkpoint(path: Path, key: Optional[bytes]) -> Union[None, str, Dict[str, Any]]:

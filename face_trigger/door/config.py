@@ -223,6 +223,17 @@ def load_config(path: Union[str, os.PathLike, None] = None,
         if not isinstance(raw[section], dict):
             raise ConfigError(f"cannot override {section}.{key}: {section} is not a section")
         raw[section][key] = value
+    sections = _check_sections(raw)
+    checked = _check_actions(raw.get("actions", []))
+    config = DoorConfig(sections, checked, Path(path) if path is not None else None)
+    config.decision_settings()
+    config.build_actions()  # validates argv placeholders, URLs and time windows now
+    return config
+
+
+def _check_sections(raw: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Every section of SCHEMA with its defaults filled, each key's type and range checked,
+    and the source and recognizer settings that must be there."""
     unknown = set(raw) - set(SCHEMA) - {"actions"}
     if unknown:
         raise ConfigError(f"unknown section(s) {sorted(unknown)}; known: "
@@ -254,7 +265,11 @@ def load_config(path: Union[str, os.PathLike, None] = None,
     if recognizer["classifier"] not in ("svm", "knn"):
         raise ConfigError(f"recognizer.classifier must be 'svm' or 'knn', got "
                           f"{recognizer['classifier']!r}")
-    actions = raw.get("actions", [])
+    return sections
+
+
+def _check_actions(actions: Any) -> List[Dict[str, Any]]:
+    """The [[actions]] tables, each of a registered type with that type's keys."""
     if not isinstance(actions, list):
         raise ConfigError("actions must be an array of tables: [[actions]]")
     checked = []
@@ -273,7 +288,4 @@ def load_config(path: Union[str, os.PathLike, None] = None,
         for key, (kind, _) in keys.items():
             _check(spec.get(key), kind, f"actions[{i}].{key}")
         checked.append(dict(spec))
-    config = DoorConfig(sections, checked, Path(path) if path is not None else None)
-    config.decision_settings()
-    config.build_actions()  # validates argv placeholders, URLs and time windows now
-    return config
+    return checked
