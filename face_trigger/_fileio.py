@@ -2,11 +2,12 @@
 (a FIFO, a device or a huge file never blocks or exhausts a reader)."""
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Callable, Union
+from typing import Any, Callable, Type, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -130,3 +131,34 @@ def read_regular_file(path: PathLike, max_bytes: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+#: Size caps of the small files the package reads besides models and images.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_JSON_BYTES = 64 << 20
+#: A gallery export of a million 128-d faceprints is about 1.5 GB of JSON.
+MAX_EXPORT_BYTES = 4 << 30
+
+
+def parse_json(data: Union[bytes, str], what: str, error: Type[Exception]) -> Any:
+    """JSON text parsed, or ``error`` naming ``what`` and the problem: not UTF-8, not JSON,
+    or nested too deeply (Python's parser recurses; a file of 100,000 '[' must not escape
+    as a bare RecursionError)."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return json.loads(text)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise error(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise error(f"{what} is nested too deeply to be read") from None
+
+
+def read_json(path: PathLike, what: str, error: Type[Exception],
+              max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """The JSON of a regular file of at most ``max_bytes`` (:func:`read_regular_file`: a
+    FIFO, a device or a huge file is refused at once), or ``error``."""
+    try:
+        data = read_regular_file(path, max_bytes)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
+    return parse_json(data, f"{what} {path}", error)

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import thresholds
-from ._fileio import atomic_write_bytes, atomic_write_text
+from ._fileio import atomic_write_bytes, atomic_write_text, read_json
 from ._validate import unit_rows
 from .enrollment import EnrollmentResult, enroll_folder
 from .errors import CalibrationError, FaceTriggerError, InvalidParameterError
@@ -83,11 +83,7 @@ class MatchCalibration:
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "MatchCalibration":
         """Read a file written by :meth:`save` (or by ``calibrate``)."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise CalibrationError(f"cannot read calibration {path}: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_json(path, "calibration", CalibrationError))
 
 
 def default_calibration() -> MatchCalibration:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -67,7 +67,7 @@ def read_image(source: ImageSource, max_pixels: int = MAX_IMAGE_PIXELS, *,
     if isinstance(source, np.ndarray):
         return to_bgr(source, channels=channels)
     if _is_pil_image(source):
-        return _pil_to_bgr(source)
+        return _pil_to_bgr(source, max_pixels)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image(bytes(source), name="image bytes", max_pixels=max_pixels)
     if isinstance(source, (str, os.PathLike)):
@@ -82,9 +82,14 @@ def _is_pil_image(value: object) -> bool:
                for cls in type(value).__mro__)
 
 
-def _pil_to_bgr(image: Any) -> np.ndarray:
-    """A PIL image as BGR uint8 (H, W, 3), EXIF orientation applied (as for files)."""
+def _pil_to_bgr(image: Any, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """A PIL image as BGR uint8 (H, W, 3), EXIF orientation applied (as for files); one
+    larger than ``max_pixels`` is refused before PIL decodes it."""
     from PIL import ImageOps
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageReadError(f"PIL image of {width}x{height} pixels is more than the limit of "
+                             f"{max_pixels:,} (a decompression bomb, or raise max_pixels)")
     try:
         upright = ImageOps.exif_transpose(image)
         rgb = np.asarray((upright if upright is not None else image).convert("RGB"))
@@ -119,7 +124,8 @@ def decode_image(data: bytes, name: str = "image bytes",
     """Decode encoded image bytes to BGR ``uint8 (H, W, 3)`` (see :func:`read_image`).
 
     Images whose header declares more than ``max_pixels`` (width x height; PNG, JPEG, BMP,
-    GIF and WebP headers are read) are refused before decoding."""
+    GIF, WebP, TIFF and PNM headers are read) are refused before decoding; other formats
+    are capped only by OpenCV's own limit (2^30 pixels)."""
     if len(data) == 0:
         raise ImageReadError(f"{name} is empty (0 bytes)")
     _check_complete(data, name)
@@ -139,8 +145,48 @@ def decode_image(data: bytes, name: str = "image bytes",
     return image
 
 
+def _tiff_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """(width, height) of the first image of a TIFF file (tags 256 and 257 of IFD0)."""
+    order = {b"II": "<", b"MM": ">"}.get(data[:2])
+    if order is None or len(data) < 8:
+        return None
+    (offset,) = struct.unpack(order + "I", data[4:8])
+    if offset + 2 > len(data):
+        return None
+    (count,) = struct.unpack(order + "H", data[offset:offset + 2])
+    found: Dict[int, int] = {}
+    for entry in range(min(count, 512)):
+        start = offset + 2 + 12 * entry
+        if start + 12 > len(data):
+            break
+        tag, kind = struct.unpack(order + "HH", data[start:start + 4])
+        if tag in (256, 257) and kind in (3, 4):
+            fmt = order + ("H" if kind == 3 else "I")
+            found[tag] = struct.unpack(fmt, data[start + 8:start + 8 + struct.calcsize(fmt)])[0]
+    return (found[256], found[257]) if len(found) == 2 else None
+
+
+def _pnm_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """(width, height) of a PBM/PGM/PPM header (``P1``-``P6``: magic, width, height)."""
+    fields = []
+    for line in data[:1024].splitlines():
+        line = line.split(b"#", 1)[0]
+        fields += line.split()
+        if len(fields) >= 3:
+            break
+    try:
+        return int(fields[1]), int(fields[2])
+    except (IndexError, ValueError):
+        return None
+
+
 def _declared_size(data: bytes) -> Optional[Tuple[int, int]]:
-    """(width, height) from the header of a PNG, JPEG, BMP, GIF or WebP file, else None."""
+    """(width, height) from the header of a PNG, JPEG, BMP, GIF, WebP, TIFF or PNM file,
+    else None."""
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return _tiff_size(data)
+    if data[:1] == b"P" and data[1:2] in b"123456" and len(data) > 2:
+        return _pnm_size(data)
     if data.startswith(_PNG_SIGNATURE) and len(data) >= 24:
         return struct.unpack(">II", data[16:24])
     if data[:2] == b"BM" and len(data) >= 26:

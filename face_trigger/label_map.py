@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, List, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._fileio import atomic_write_text, read_regular_file
+from ._fileio import atomic_write_text, parse_json, read_regular_file
 from .errors import LabelMapError
 from .types import UNKNOWN
 
@@ -108,11 +108,7 @@ class LabelMap:
             if not isinstance(legacy, dict):
                 raise LabelMapError(f"legacy label map {path} is not a dict")
             return cls(tuple(str(legacy[k]) for k in sorted(legacy, key=int)))
-        try:
-            parsed = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise LabelMapError(f"label map {path} is not valid JSON: {exc}") from exc
-        return cls.from_dict(parsed)
+        return cls.from_dict(parse_json(data, f"label map {path}", LabelMapError))
 
 
 def encode_labels(labels: Any) -> Tuple[np.ndarray, np.ndarray, LabelMap]:
@@ -124,4 +120,6 @@ def encode_labels(labels: Any) -> Tuple[np.ndarray, np.ndarray, LabelMap]:
         raise LabelMapError(f"labels must be one-dimensional, got shape {array.shape}")
     classes, codes = np.unique(array.astype(str) if array.dtype.kind not in "iu" else array,
                                return_inverse=True)
+    if classes.dtype.kind not in "iu" and UNKNOWN in set(classes.tolist()):
+        raise LabelMapError(f"{UNKNOWN!r} is the answer for a stranger and cannot be a label")
     return codes.astype(np.int64), classes, LabelMap.from_labels(classes)

@@ -82,9 +82,9 @@ def _parts(path: Path, data: bytes) -> Tuple[Dict[str, Any], bytes, Any, Any, by
         if not isinstance(header, dict) or not isinstance(signature, dict):
             raise TypeError("header and signature must be JSON objects")
         kind, value = signature["type"], signature["value"]
-    except (struct.error, ValueError, KeyError, TypeError) as exc:
+    except (struct.error, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ModelFileError(f"{path} is truncated or corrupted: its header cannot be read "
-                             f"({exc})") from exc
+                             f"({type(exc).__name__}: {str(exc)[:200]})") from None
     payload = data[offset:]
     expected_size = header.get("payload_size")
     if expected_size is not None and len(payload) != expected_size:

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import thresholds
+from ._validate import check_range
 from .calibration import MatchCalibration, default_calibration
 from .errors import EmbeddingError, NoFaceError
 from .faceprint import Faceprint, check_same_model, check_unit_vector
@@ -123,12 +124,15 @@ def verify(img1: ImageSource, img2: ImageSource, *, pipeline: Optional[FacePipel
 
     Raises
     ------
+    InvalidParameterError
+        ``threshold`` outside [0, 1] (NaN included).
     NoFaceError
         An image has no face (the message names its file, or ``img1`` / ``img2`` for
         bytes and arrays), unless ``soft``.
     ImageReadError, InvalidImageError
         An image cannot be read.
     """
+    threshold = check_range(threshold, "threshold", 0.0, 1.0)  # -1 or NaN: everyone or nobody
     pipeline = pipeline if pipeline is not None else default_pipeline()
     calibration = calibration if calibration is not None else default_calibration()
     faces: List[Optional[Face]] = []

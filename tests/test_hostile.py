@@ -221,7 +221,7 @@ def test_a_tampered_postgres_vector_is_refused_with_its_id(pg_url, factor, tmp_p
 
 # ---------------------------------------------------------------- item 5: secrets in URLs
 def test_database_secrets_never_reach_messages():
-    from face_trigger.gallery.backend import redact
+    from face_trigger._secrets import redact
 
     assert redact("postgresql://door:s3cret@db.example:5432/faces?password=zzz&sslmode=require") \
         == "postgresql://door:***@db.example:5432/faces?password=***&sslmode=require"

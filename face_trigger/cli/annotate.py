@@ -42,9 +42,10 @@ def run(args: argparse.Namespace) -> int:
     pipeline = FacePipeline()
     identifier = None
     if args.db:
-        identifier = ft.Gallery(args.db, pipeline.model)
+        identifier = ft.Gallery(args.db, pipeline.model, create=False)
     elif args.model:
-        identifier = ft.FaceRecognizer().load(args.model, key=args.key)
+        identifier = ft.FaceRecognizer().load(args.model, key=args.key,
+                                              require_signature=not args.allow_unsigned)
     if single:  # one image: its error is the command's
         count = _annotate(read_image(args.images[0]), args.output, pipeline, identifier)
         print(f"{args.images[0]}: {count} face(s); annotated image written to {args.output}",

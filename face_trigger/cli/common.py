@@ -56,11 +56,14 @@ def _parent(*add: Any) -> argparse.ArgumentParser:
 def flags(*names: str, json_help: str = "one JSON object per line", db_help: str = DB_HELP,
           db_required: bool = False) -> List[argparse.ArgumentParser]:
     """Parent parsers for the flags that mean the same on every command that takes them:
-    ``json``, ``key``, ``max_side``, ``db``, ``cpus``."""
+    ``json``, ``key`` (with ``--allow-unsigned``), ``max_side``, ``db``, ``cpus``."""
     known = {
         "json": lambda p: p.add_argument("--json", action="store_true", help=json_help),
-        "key": lambda p: p.add_argument(
+        "key": lambda p: (p.add_argument(
             "--key", help="key of a signed model (default $FACE_TRIGGER_MODEL_KEY)"),
+            p.add_argument("--allow-unsigned", action="store_true",
+                           help="load a model saved without a key (unpickling an unsigned "
+                                "file runs whatever code it holds)")),
         "max_side": lambda p: p.add_argument(
             "--max-side", type=int, default=ft.thresholds.DETECT_MAX_SIDE,
             help="detector input side; raise it for small faces (default %(default)s)"),
@@ -129,7 +132,8 @@ def csv_row(*fields: Any) -> None:
 
 
 def cosine_flag(value: float, flag: str) -> float:
-    """A cosine similarity given on the command line: in [-1, 1], else a usage error."""
-    if not -1.0 <= value <= 1.0:  # NaN fails too
-        raise UsageError(f"{flag} is a cosine similarity in [-1, 1], got {value}")
+    """A cosine similarity gate given on the command line: in [0, 1], else a usage error
+    (a negative gate calls everyone the same person)."""
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise UsageError(f"{flag} is a cosine similarity gate in [0, 1], got {value}")
     return value

@@ -81,12 +81,12 @@ def known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[st
     if args.db or ft.gallery.looks_like_gallery(known):
         # no net is built here: worker processes build their own
         gallery = ft.Gallery(args.db or known, ft.model_files.bundled_info("embedder"),
-                             unknown_threshold=threshold)
+                             unknown_threshold=threshold, create=False)
         return gallery, []
     path = Path(known)
     recognizer = ft.FaceRecognizer(classifier="knn", unknown_threshold=threshold)
     if path.is_file():
-        recognizer.load(path, key=args.key)
+        recognizer.load(path, key=args.key, require_signature=not args.allow_unsigned)
         recognizer.unknown_threshold = threshold
         return recognizer, []
     if not path.is_dir():

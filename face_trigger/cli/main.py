@@ -11,13 +11,13 @@ from typing import List, Optional
 from face_trigger import FaceTriggerError, __version__
 from face_trigger.runtime import configure_opencv
 
-from . import (annotate, bench, calibrate, demo, detect, enroll, gallery, identify, liveness,
-               train, verify, watch)
+from . import (annotate, audit, bench, calibrate, demo, detect, enroll, gallery, identify,
+               liveness, train, verify, watch)
 from .common import EXIT_ERROR, EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, UsageError
 
 #: The commands, in the order ``--help`` lists them.
 COMMANDS = (detect, identify, train, enroll, gallery, verify, calibrate, annotate, watch,
-            liveness, bench, demo)
+            audit, liveness, bench, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,8 @@ def register(sub: Any) -> None:
     p.add_argument("--audit", help="audit log path")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--allow-weak-gate", action="store_true",
+                   help="run with recognizer.unknown_threshold below MATCH_COSINE (audited)")
     p.add_argument("--liveness", action="store_true",
                    help="fire only for live faces, not photos or screens held up "
                         "([liveness] in the config; docs/liveness.md)")
@@ -29,7 +31,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    extra = list(args.set) + (["liveness.enabled=true"] if args.liveness else [])
+    extra = list(args.set) + (["liveness.enabled=true"] if args.liveness else []) + (
+        ["recognizer.allow_weak_gate=true"] if args.allow_weak_gate else []) + (
+        ["recognizer.require_signature=false"] if args.allow_unsigned else [])
     try:
         config = ft.load_config(args.config, ft.door.door_overrides(
             args.source, args.model, args.people, args.audit, extra, gallery=args.gallery))

@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Type, TypeVar
 
+from .._secrets import redact
 from .._validate import check_range
 from .policy import GrantPolicy
 from ..errors import InvalidParameterError
@@ -84,6 +85,46 @@ def _fill(template: str, event: Mapping[str, Any]) -> str:
                                 for k in EVENT_FIELDS})
 
 
+#: Bytes of a command's stderr kept for the audit log; the rest is read and dropped.
+OUTPUT_LIMIT = 4096
+
+
+class _BoundedReader:
+    """Drains a pipe on a thread, keeping its first ``limit`` bytes: the writer never blocks
+    on a full pipe and memory stays bounded whatever it writes."""
+
+    def __init__(self, pipe: Any, limit: int) -> None:
+        self._pipe, self._limit = pipe, limit
+        self._kept = bytearray()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                chunk = self._pipe.read1(65536) if hasattr(self._pipe, "read1") else \
+                    self._pipe.read(65536)
+                if not chunk:
+                    return
+                room = self._limit - len(self._kept)
+                if room > 0:
+                    self._kept += chunk[:room]
+        except (OSError, ValueError):  # the pipe was closed under us
+            return
+
+    def join(self, timeout: float = 5.0) -> None:
+        """Wait for the writer's end of the pipe to close (all its writers exited)."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():  # a grandchild outside the group still holds it open
+            try:
+                self._pipe.close()
+            except OSError:
+                pass
+
+    def text(self) -> str:
+        return bytes(self._kept).decode(errors="replace")
+
+
 def _kill_group(process: "subprocess.Popen", reap: bool = True) -> None:
     """SIGKILL the process group of ``process`` (it leads its own session) and reap it
     (``reap=False`` from another thread: the thread waiting on it reaps it)."""
@@ -94,7 +135,7 @@ def _kill_group(process: "subprocess.Popen", reap: bool = True) -> None:
     if not reap:
         return
     try:
-        process.communicate(timeout=5)
+        process.wait(timeout=5)  # its pipes are drained by their readers
     except (subprocess.TimeoutExpired, ValueError, OSError):
         pass
 
@@ -126,24 +167,28 @@ class CommandAction(Action):
 
     def run(self, event: Mapping[str, Any]) -> str:
         """Run the program in a process group of its own; at the timeout (or on
-        :meth:`cancel`) the whole group is killed, children included."""
+        :meth:`cancel`) the whole group is killed, children included. Its stdout is
+        discarded and its stderr kept up to OUTPUT_LIMIT bytes (the rest is read and
+        dropped), so a chatty program cannot grow the door's memory."""
         process = subprocess.Popen(self.arguments(event), shell=False, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    start_new_session=True)
         self._running().add(process)
+        stderr = _BoundedReader(process.stderr, OUTPUT_LIMIT)
         try:
-            _, stderr = process.communicate(timeout=self.timeout_s)
+            process.wait(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
             _kill_group(process)
             raise RuntimeError(f"timed out after {self.timeout_s:g} s: its process group was "
                                "killed") from None
         finally:
             self._running().discard(process)
+            stderr.join()
         if process.returncode < 0 and -process.returncode == signal.SIGKILL:
             raise RuntimeError("killed: the door stopped while it ran")
         if process.returncode != 0:
             raise RuntimeError(f"exit status {process.returncode}: "
-                               f"{stderr.decode(errors='replace').strip()[:200]}")
+                               f"{stderr.text().strip()[:200]}")
         return "exit status 0"
 
     def _running(self) -> "set[subprocess.Popen]":
@@ -187,7 +232,7 @@ class WebhookAction(Action):
             return f"HTTP {response.status}"
 
     def describe(self, event: Mapping[str, Any]) -> str:
-        return f"{self.name}: would POST to {self.url}"
+        return f"{self.name}: would POST to {redact(self.url)}"
 
 
 @register_action("mqtt")
@@ -304,6 +349,7 @@ class ActionRunner:
             return False
 
     def _report(self, event, action, ok, detail) -> None:
+        detail = redact(detail)  # an error may quote a URL with its password
         if self.on_result is not None:
             try:
                 self.on_result(event, action, ok, detail)

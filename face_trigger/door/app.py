@@ -15,7 +15,7 @@ from ..identity import Identifier
 from ..pipeline import FacePipeline
 from ..recognizer import FaceRecognizer
 from .audit import AuditLog
-from .config import DoorConfig
+from .config import WEAK_GATE_BELOW, DoorConfig
 from .sources import FrameSource
 from .trigger import DoorTrigger
 
@@ -51,6 +51,12 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
                           actions=config.build_actions(), audit=audit,
                           snapshot_dir=s["audit"]["snapshots"] or
                           Path(s["audit"]["path"]).parent / "snapshots", dry_run=dry_run)
+    gate = s["recognizer"]["unknown_threshold"]
+    if gate < WEAK_GATE_BELOW:  # allowed by recognizer.allow_weak_gate: say so, and audit it
+        warning = (f"identify gate {gate} is below {WEAK_GATE_BELOW}, the lowest the shipped "
+                   "calibration supports: strangers may be identified")
+        print(f"face-trigger: warning: {warning}", file=err)
+        audit.append({"type": "warning", "detail": warning, "unknown_threshold": gate})
     try:
         for event in trigger.run(source, health=lambda: source.stats.healthy):
             if as_json:
@@ -75,7 +81,7 @@ def _recognizer(settings: dict, pipeline: FacePipeline, key: Optional[str],
     threshold, margin = settings["unknown_threshold"], settings["margin"]
     if settings["gallery"]:
         gallery = Gallery(settings["gallery"], pipeline.model, unknown_threshold=threshold,
-                          margin=margin)
+                          margin=margin, create=False)  # a misspelt path opens no empty door
         print(f"gallery {gallery.location}: {len(gallery)} faceprints", file=err)
         return gallery
     recognizer = FaceRecognizer(classifier=settings["classifier"],

@@ -7,7 +7,8 @@ deleting or reordering a line breaks the chain, which :func:`verify_chain` repor
 file would exceed ``max_bytes`` it is renamed to ``<name>.1`` (older ones shift to ``.2``
 ...) and the chain continues in the new file. ``<name>.checkpoint`` (written atomically after
 every line) holds the first sequence number still kept and the last line's number and
-digest: deleting lines at either end, or the whole file, no longer verifies.
+digest: deleting lines at either end, or the whole file, no longer verifies; every line says
+``"checkpointed": true``, so deleting the checkpoint itself does not verify either.
 
 Without a key anyone who can write the files can rewrite the whole chain and checkpoint
 consistently: the unkeyed chain shows accidents and careless edits, not an attacker. With
@@ -24,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
-from .._fileio import atomic_write_text
+from .._fileio import atomic_write_text, parse_json, read_regular_file
 from .._validate import check_range
 from ..errors import AuditError
 
@@ -85,8 +86,10 @@ class AuditLog:
 
     def _append(self, record: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
         with self._lock:
+            # "checkpointed": a log written with a checkpoint says so in every line, so a
+            # deleted checkpoint (and with it the record of the log's end) is noticed
             entry = dict(record, seq=self._seq + 1, prev=self._prev,
-                         chain="hmac" if self._key else "sha256")
+                         chain="hmac" if self._key else "sha256", checkpointed=True)
             line = (json.dumps(entry, sort_keys=True, default=_jsonable) + "\n").encode("utf-8")
             try:
                 size = self.path.stat().st_size if self.path.exists() else 0
@@ -157,7 +160,7 @@ def _repair_torn_tail(path: Path) -> int:
         try:
             json.loads(last)
             return 0
-        except ValueError:
+        except (ValueError, RecursionError):
             end = len(data) - len(last) - 1
     else:
         end = data.rfind(b"\n") + 1
@@ -176,9 +179,15 @@ def _repair_torn_tail(path: Path) -> int:
 
 
 def _chain_files(path: Path, backups: int) -> List[Path]:
-    """The existing files of a log, oldest first: ``.backups`` ... ``.1``, then the log."""
+    """The existing files of a log, oldest first: ``.backups`` ... ``.1``, then the log.
+    AuditError for one that is not a regular file (a FIFO would block every read)."""
     rotated = [path.with_name(f"{path.name}.{i}") for i in range(backups, 0, -1)]
-    return [p for p in rotated + [path] if p.exists()]
+    found = [p for p in rotated + [path] if p.exists()]
+    for file in found:
+        if not file.is_file():
+            raise AuditError(f"{file} is not a regular file (a FIFO, device or folder): an "
+                             "audit log cannot be kept there")
+    return found
 
 
 def _jsonable(value: Any) -> Any:
@@ -215,7 +224,7 @@ def _first_seq(files: List[Path]) -> Optional[int]:
         if first.strip():
             try:
                 return int(json.loads(first)["seq"])
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 return None
     return None
 
@@ -227,9 +236,10 @@ def _tail_state(files: List[Path], key: Optional[bytes]) -> Tuple[int, str]:
             last = lines[-1]
             try:
                 return int(json.loads(last)["seq"]), _digest(last, key)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise AuditError(f"{path}: its last line is not an audit record ({exc}); "
-                                 "check it with --verify-audit") from None
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                raise AuditError(f"{path}: its last line is not an audit record "
+                                 f"({type(exc).__name__}); check it with face-trigger audit "
+                                 "verify") from None
     return 0, GENESIS
 
 
@@ -254,10 +264,17 @@ def verify_chain(path: Union[str, os.PathLike], backups: int = 5,
     """
     path = Path(path)
     secret = _key_bytes(key)
-    files = _chain_files(path, backups)
+    try:
+        files = _chain_files(path, backups)
+    except AuditError as exc:
+        return False, 0, str(exc)
     checkpoint = _read_checkpoint(path, secret)
     if isinstance(checkpoint, str):
         return False, 0, checkpoint
+    if not files:
+        return False, 0, (f"{path}: no audit log there" + (
+            " but its checkpoint says it held lines: the log was deleted" if checkpoint
+            else ""))
     expected = {int(n): str(d) for n, d in anchors}
     walk = _ChainWalk(secret, checkpoint["first_seq"] if checkpoint else 1, expected)
     for file in files:
@@ -266,6 +283,11 @@ def verify_chain(path: Union[str, os.PathLike], backups: int = 5,
             if problem:
                 return False, walk.count, f"{file}:{number}: {problem}"
     prev, seq, count = walk.prev, walk.seq, walk.count
+    if checkpoint is None and (walk.checkpointed or count == 0):
+        return False, count, (
+            f"{_checkpoint_path(path)} is missing: the log was written with a checkpoint, and "
+            "without it lines deleted at its end cannot be told apart" if walk.checkpointed
+            else f"{path}: the log is empty and has no checkpoint")
     cut = sorted(n for n in expected if seq is None or n > seq)
     if cut:
         return False, count, (f"{path}: the log ends at line {seq or 0}, a published anchor "
@@ -288,13 +310,14 @@ class _ChainWalk:
         self.prev: Optional[str] = None
         self.seq: Optional[int] = None
         self.count = 0
+        self.checkpointed = False
 
     def step(self, line: bytes) -> Optional[str]:
         """Check the next line; what is wrong with it, or None."""
         self.count += 1
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return "not JSON"
         if not isinstance(entry, dict):
             return f"not an audit record ({type(entry).__name__})"
@@ -313,6 +336,7 @@ class _ChainWalk:
         if self.seq is not None and entry.get("seq") != self.seq + 1:
             return f"sequence jumps from {self.seq} to {entry.get('seq')}"
         self.prev, self.seq = _digest(line, self.secret), entry.get("seq")
+        self.checkpointed = self.checkpointed or entry.get("checkpointed") is True
         if self.seq in self.expected and not hmac.compare_digest(
                 self.expected.pop(self.seq), self.prev):
             return (f"line {self.seq} does not match its published anchor: it was changed "
@@ -327,12 +351,12 @@ def _read_checkpoint(path: Path, key: Optional[bytes]) -> Union[None, str, Dict[
     if not file.is_file():
         return None
     try:
-        state = json.loads(file.read_text())
+        state = parse_json(read_regular_file(file, 1 << 16), str(file), ValueError)
         mac = state.pop("mac")
         if not hmac.compare_digest(mac, _digest(json.dumps(state, sort_keys=True).encode(),
                                                 key)):
             return f"{file}: its digest does not match (altered, or another key)"
         int(state["first_seq"]), int(state["last_seq"]), str(state["last_digest"])
         return state
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return f"{file}: not a checkpoint ({type(exc).__name__}: {exc})"

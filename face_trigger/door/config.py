@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .. import thresholds
+from .._fileio import MAX_CONFIG_BYTES, read_regular_file
 from .._validate import check_range
 from .actions import ACTION_TYPES, Action
 from .decision import DecisionSettings
@@ -85,6 +86,10 @@ def _settings_of(cls: Any, skip: Sequence[str] = ()) -> Dict[str, Tuple[Any, Any
     return out
 
 
+#: A door's identify gate below this (the 1:1 calibration's MATCH_COSINE) needs
+#: ``recognizer.allow_weak_gate``: the shipped calibration supports nothing lower.
+WEAK_GATE_BELOW = thresholds.MATCH_COSINE
+
 #: [liveness] key -> DecisionSettings field.
 LIVENESS_FIELDS = {"enabled": "liveness", "threshold": "live_threshold",
                    "live_needed": "live_needed"}
@@ -95,7 +100,8 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
     "recognizer": {"model": (str, None), "people": (str, None), "gallery": (str, None),
                    "classifier": (str, "svm"), "require_signature": (bool, True),
                    "unknown_threshold": (_NUMBER, thresholds.IDENTIFY_COSINE),
-                   "margin": (_NUMBER, thresholds.IDENTIFY_MARGIN)},
+                   "margin": (_NUMBER, thresholds.IDENTIFY_MARGIN),
+                   "allow_weak_gate": (bool, False)},
     "detector": {"max_side": (int, thresholds.DETECT_MAX_SIDE),
                  "conf_threshold": (_NUMBER, thresholds.DETECT_CONF)},
     # every DecisionSettings field, with its default; known_strangers goes to the policies
@@ -185,6 +191,23 @@ def _check(value: Any, expected: Any, key: str) -> Any:
     return value
 
 
+def read_toml(path: Union[str, os.PathLike]) -> Dict[str, Any]:
+    """A configuration file: a regular file of at most 1 MB (a FIFO or a device is refused
+    at once), UTF-8 TOML, not nested too deeply; else ConfigError."""
+    try:
+        data = read_regular_file(path, MAX_CONFIG_BYTES)
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to be read") from None
+
+
 def _parse_override(text: str) -> Tuple[str, str, Any]:
     if "=" not in text or "." not in text.split("=", 1)[0]:
         raise ConfigError(f"override {text!r} must look like section.key=value")
@@ -192,7 +215,7 @@ def _parse_override(text: str) -> Tuple[str, str, Any]:
     section, key = dotted.strip().split(".", 1)
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         value = raw  # a bare word: take it as a string
     return section, key, value
 
@@ -210,13 +233,7 @@ def load_config(path: Union[str, os.PathLike, None] = None,
     """
     raw: Dict[str, Any] = copy.deepcopy(dict(data)) if data is not None else {}
     if path is not None:
-        try:
-            with open(path, "rb") as handle:
-                raw = tomllib.load(handle)
-        except OSError as exc:
-            raise ConfigError(f"cannot read configuration {path}: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        raw = read_toml(path)
     for text in overrides:
         section, key, value = _parse_override(text)
         raw.setdefault(section, {})
@@ -262,6 +279,13 @@ def _check_sections(raw: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
         raise ConfigError("set exactly one of recognizer.model (a saved .pkl), "
                           "recognizer.people (a folder to enrol) and recognizer.gallery "
                           "(a gallery file or postgresql:// URL)")
+    if recognizer["unknown_threshold"] < WEAK_GATE_BELOW and not recognizer["allow_weak_gate"]:
+        raise ConfigError(
+            f"recognizer.unknown_threshold {recognizer['unknown_threshold']} is below "
+            f"{WEAK_GATE_BELOW}, where the shipped calibration measured a false match rate of "
+            f"{thresholds.MATCH_FMR:.1e} per compared pair: strangers would open the door "
+            "(docs/thresholds.md). Set recognizer.allow_weak_gate = true (watch "
+            "--allow-weak-gate) to run with it anyway; the door then audits a warning")
     if recognizer["classifier"] not in ("svm", "knn"):
         raise ConfigError(f"recognizer.classifier must be 'svm' or 'knn', got "
                           f"{recognizer['classifier']!r}")

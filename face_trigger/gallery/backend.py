@@ -6,17 +6,17 @@ already unit float32 rows of shape (n, dim); names are already checked.
 """
 from __future__ import annotations
 
-import re
+import unicodedata
 from contextlib import contextmanager
 from typing import (Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple,
                     Type, Union, runtime_checkable)
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .._validate import EMBEDDING_DIM, off_unit
 from ..errors import GalleryError
+from ..types import UNKNOWN
 
 #: The number of top faceprints per-person decisions look at (Gallery.identify), and the
 #: most it looks at when the first pool holds one person only.
@@ -106,10 +106,24 @@ def store_errors(kinds: Tuple[Type[BaseException], ...],
 
 
 def check_name(name: str) -> None:
-    """A person's name: a non-empty string without surrounding spaces."""
+    """A person's name: a non-empty string without surrounding spaces, control characters
+    (a tab or newline forges lines of ``gallery list``) or bidirectional overrides (U+202E
+    shows "alice" for another name), and not "unknown" (the answer for a stranger)."""
     if not isinstance(name, str) or not name.strip() or name != name.strip():
         raise GalleryError(f"a person's name must be a non-empty string without surrounding "
                            f"spaces, got {name!r}")
+    odd = [c for c in name if unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS]
+    if odd:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in odd)
+        raise GalleryError(f"a person's name must not hold control or bidirectional "
+                           f"characters, got {name!r} ({codes})")
+    if name.casefold() == UNKNOWN.casefold():
+        raise GalleryError(f"{name!r} is the answer for a stranger and cannot be a person's name")
+
+
+#: Characters that reorder the text around them (U+202A-U+202E, U+2066-U+2069, marks).
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                           "\u2066\u2067\u2068\u2069\u061c")
 
 
 def empty_result(m: int, k: int) -> SearchResult:
@@ -166,25 +180,3 @@ def check_unit_norms(location: str, ids: Union[Sequence[int], NDArray[np.int64]]
         raise GalleryError(f"{location}: faceprint {int(ids[bad[0]])} holds a vector of "
                            f"norm {norms[bad[0]]:.4g}, expected a finite unit vector: the "
                            "stored data is damaged or was altered")
-
-
-#: Connection parameters that hold secrets (libpq names), masked wherever they appear.
-_SECRET_KEYS = ("password", "sslpassword", "sslkey_password")
-_SECRET_PARAM = re.compile(r"(?i)\b(" + "|".join(_SECRET_KEYS) + r")(\s*=\s*)('[^']*'|[^&\s]*)")
-
-
-def redact(url: str) -> str:
-    """A database URL without its secrets (``user:password@`` and ``?password=...``-style
-    parameters), fit for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.hostname or ""
-        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        url = urlunsplit(parts._replace(netloc=netloc))
-    return redact_text(url)
-
-
-def redact_text(text: str) -> str:
-    """``text`` with every ``password=...``-style secret masked (in a URL query, a libpq
-    connection string or an error message quoting one)."""
-    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import thresholds
-from .._fileio import atomic_write_text
+from .._fileio import MAX_EXPORT_BYTES, atomic_write_text, read_json
 from .._validate import check_embeddings, check_gate, off_unit, unit_rows
 from ..errors import EmbeddingError, GalleryError, InvalidParameterError
 from ..faceprint import Faceprint, check_unit_vector
@@ -324,10 +324,7 @@ class Gallery:
     def import_json(self, path: Union[str, os.PathLike]) -> int:
         """Add the people and faceprints of an export (same model required); returns the
         number of faceprints added. Each person is one transaction."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise GalleryError(f"cannot read gallery export {path}: {exc}") from exc
+        data = read_json(path, "gallery export", GalleryError, MAX_EXPORT_BYTES)
         if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
             raise GalleryError(f"{path} is not a gallery export")
         if data.get("model") != self.model:
@@ -353,11 +350,17 @@ class Gallery:
                     from None
         added = 0
         enrolled = {p["name"] for p in self.people()}
-        for name, metadata, vectors, sources, qualities in people:
-            if metadata and name not in enrolled:
-                self.add_person(name, metadata)
-            added += len(self.add_faceprints(name, vectors, sources=sources,
-                                             qualities=qualities))
+        for i, (name, metadata, vectors, sources, qualities) in enumerate(people):
+            try:
+                if metadata and name not in enrolled:
+                    self.add_person(name, metadata)
+                enrolled.add(name)  # a name twice in the file: its second entry adds prints
+                added += len(self.add_faceprints(name, vectors, sources=sources,
+                                                 qualities=qualities))
+            except GalleryError as exc:
+                raise type(exc)(f"{path}: people[{i}] ({name!r}) could not be imported: {exc}; "
+                                f"people[0:{i}] were ({added} faceprints), each person is one "
+                                "transaction") from exc
         return added
 
 

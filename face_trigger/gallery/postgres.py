@@ -33,11 +33,12 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from numpy.typing import NDArray
 
+from .._secrets import redact
 from ..errors import (GalleryError, GalleryNotFoundError, GalleryUnavailableError,
                       InvalidParameterError, PersonExistsError, PersonNotFoundError)
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
-                      check_schema, check_unit_norms, empty_result, redact,
-                      redact_text, store_dim, store_errors)
+                      check_schema, check_unit_norms, empty_result, store_dim,
+                      store_errors)
 
 try:
     import psycopg
@@ -121,7 +122,7 @@ def _connect(url: str, connect_timeout: float) -> "psycopg.Connection":
 
 def _unavailable(where: str, exc: BaseException) -> GalleryUnavailableError:
     """The typed error for a lost or refused connection (psycopg's OperationalError)."""
-    return GalleryUnavailableError(f"{where}: {redact_text(_first_line(exc))}")
+    return GalleryUnavailableError(f"{where}: {redact(_first_line(exc))}")
 
 
 def _first_line(exc: BaseException) -> str:

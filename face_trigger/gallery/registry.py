@@ -14,7 +14,8 @@ import os
 from typing import Any, Dict, Optional, Tuple, Union
 
 from ..errors import GalleryLocationError
-from .backend import GalleryBackend, redact
+from .._secrets import looks_like_conninfo, redact
+from .backend import GalleryBackend
 
 #: scheme -> backend class, or "module:Class" imported on first use (optional extras).
 _BACKENDS: Dict[str, Union[str, type]] = {
@@ -51,6 +52,10 @@ def scheme_of(location: Location) -> str:
     for a scheme no store is registered for."""
     text = os.fspath(location)
     if "://" not in text:
+        if looks_like_conninfo(text):  # never a file name: it would be created, password in it
+            raise GalleryLocationError(
+                f"{redact(text)!r} is a libpq key=value connection string: give the gallery "
+                "as postgresql://user@host/db (the password in $PGPASSWORD or ~/.pgpass)")
         return DEFAULT_SCHEME
     scheme = text.split("://", 1)[0].lower()
     if scheme not in _BACKENDS:

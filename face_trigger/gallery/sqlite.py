@@ -103,31 +103,38 @@ class SQLiteBackend:
         self._index_path = None if self._memory else Path(self.path + ".faiss")
         self._index_lock = threading.RLock()  # faiss: no search while the index changes
         with self._write_lock:
-            try:
-                db = self._db()
-                tables = {r[0] for r in db.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
-                if tables and "meta" not in tables:
-                    raise GalleryError(f"{self.path} is an SQLite file of another application "
-                                       f"(tables {', '.join(sorted(tables)[:5])}), not a gallery")
-                db.executescript(_SCHEMA)
-                stored = dict(db.execute("SELECT key, value FROM meta").fetchall())
-            except sqlite3.DatabaseError as exc:
-                raise GalleryError(f"{self.path} is not a usable gallery: {exc}") from exc
-            if not stored:
-                self.dim = store_dim(self.path, model, None, dim)
-                with db:
-                    db.executemany("INSERT INTO meta VALUES (?, ?)",
-                                   [("schema_version", str(SCHEMA_VERSION)), ("model", model),
-                                    ("dim", str(self.dim))])
-            else:
-                check_schema(self.path, int(stored.get("schema_version", 0)), SCHEMA_VERSION,
-                             f"face-trigger gallery upgrade --db {self.path}")
-                check_model(self.path, stored.get("model"), model)
-                # galleries made before the size was recorded hold SFace's 128-d vectors
-                self.dim = store_dim(self.path, model, int(stored.get("dim", EMBEDDING_DIM)),
-                                     dim)
+            self.dim = self._open_store(model, dim)
         self._snapshot = self._load_snapshot()
+
+    def _open_store(self, model: str, dim: Optional[int]) -> int:
+        """Create the schema in a new file, or check an existing gallery's; returns the
+        vector size. Nothing is written to a file that is not a gallery (another
+        application's SQLite file, even one with a ``meta`` table, stays as it was)."""
+        try:
+            db = self._db()
+            tables = {r[0] for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+            stored = (dict(db.execute("SELECT key, value FROM meta").fetchall())
+                      if "meta" in tables else {})
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            raise GalleryError(f"{self.path} is not a usable gallery: {exc}") from exc
+        if not tables:
+            size = store_dim(self.path, model, None, dim)
+            with db:
+                db.executescript(_SCHEMA)
+                db.executemany("INSERT INTO meta VALUES (?, ?)",
+                               [("schema_version", str(SCHEMA_VERSION)), ("model", model),
+                                ("dim", str(size))])
+            return size
+        if not tables <= _TABLES or not {"schema_version", "model"} <= set(stored):
+            raise GalleryError(f"{self.path} is an SQLite file of another application "
+                               f"(tables {', '.join(sorted(tables)[:5])}), not a gallery")
+        check_schema(self.path, _meta_int(self.path, stored, "schema_version", 0),
+                     SCHEMA_VERSION, f"face-trigger gallery upgrade --db {self.path}")
+        check_model(self.path, stored.get("model"), model)
+        # galleries made before the size was recorded hold SFace's 128-d vectors
+        return store_dim(self.path, model, _meta_int(self.path, stored, "dim", EMBEDDING_DIM),
+                         dim)
 
     @classmethod
     def exists(cls, location: str) -> bool:
@@ -218,7 +225,14 @@ class SQLiteBackend:
                 "SELECT id, person_id FROM faceprints INDEXED BY faceprints_person"))])
         pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
         ids = np.ascontiguousarray(pairs[:, 0])
-        of_row = np.searchsorted(np.concatenate(person_ids), pairs[:, 1])
+        known_ids = np.concatenate(person_ids)
+        of_row = np.minimum(np.searchsorted(known_ids, pairs[:, 1]), max(len(known_ids) - 1, 0))
+        orphans = np.flatnonzero(known_ids[of_row] != pairs[:, 1]) if len(known_ids) else \
+            np.arange(len(pairs))
+        if orphans.size:  # never attribute a faceprint to the person next to its owner
+            raise GalleryError(f"{self.path}: faceprint {int(pairs[orphans[0], 0])} belongs to "
+                               f"person {int(pairs[orphans[0], 1])}, who is not in the gallery: "
+                               "the file is damaged or was altered")
         names = tuple(person_names[i] for i in of_row)
         if ids.size >= self.compact_from:
             if faiss_available():
@@ -494,6 +508,19 @@ class SQLiteBackend:
             best_scores, best_ids = _top_k(np.hstack([best_scores, sims]),
                                            np.hstack([best_ids, pool]), k)
         return best_scores, best_ids
+
+
+#: The tables of a gallery (and SQLite's own).
+_TABLES = {"meta", "people", "faceprints", "sqlite_sequence"}
+
+
+def _meta_int(path: str, stored: Dict[str, Any], key: str, default: int) -> int:
+    """An integer of the meta table; GalleryError for a damaged one."""
+    try:
+        return int(stored.get(key, default))
+    except (TypeError, ValueError):
+        raise GalleryError(f"{path}: meta {key} is {stored.get(key)!r}, not a number: the "
+                           "file is damaged or was altered") from None
 
 
 def sqlite_path(location: str) -> str:
