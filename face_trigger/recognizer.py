@@ -315,6 +315,10 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         picked, probability, similarity, margin = self._scores(embeddings)
         known = (probability >= threshold) & open_set_gate(similarity, margin,
                                                            self.unknown_threshold, self.margin)
+        if isinstance(unknown_index, bool) or not isinstance(unknown_index, (int, np.integer)) \
+                or 0 <= unknown_index < len(self.label_map_):
+            raise InvalidParameterError(f"unknown_index must be an int that is not a class code "
+                                        f"(0..{len(self.label_map_) - 1}), got {unknown_index!r}")
         codes = np.where(known, picked, unknown_index).astype(np.int64)
         return codes, known, probability, similarity, margin
 
@@ -359,6 +363,9 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         unknown = self.unknown_label
         if unknown is None:
             unknown = -1 if self.classes_.dtype.kind in "iu" else UNKNOWN
+        if any(unknown == c for c in self.classes_.tolist()):
+            raise InvalidParameterError(f"unknown_label {unknown!r} is one of the classes: a "
+                                        "rejected face would be reported as that person")
         known = codes >= 0
         if known.all():
             return self.classes_[codes]

@@ -287,3 +287,60 @@ def test_an_import_naming_a_person_twice_imports_both_entries(tmp_path, referenc
     target = ft.Gallery(tmp_path / "b.db", "synthetic@0")
     assert target.import_json(tmp_path / "export.json") == 2
     assert target.people() == [{"name": "bob", "metadata": {"role": "guest"}, "faceprints": 2}]
+
+
+# ------------------------------------------------------------- the other classes
+def test_corrupted_gallery_columns_and_odd_arguments_get_typed_errors(tmp_path, reference):
+    gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0")
+    gallery.add_person("alice", {"role": "staff"})
+    gallery.add_faceprints("alice", [reference["obama"].embedding])
+    for k in (float("nan"), 2.5, "3", True):
+        with pytest.raises(ft.InvalidParameterError, match="k must be"):
+            gallery.search(reference["obama"].embedding, k=k)
+    with pytest.raises(ft.InvalidParameterError, match="faceprint id"):
+        gallery.remove_faceprint("abc")
+    gallery.close()
+    db = sqlite3.connect(tmp_path / "g.db")
+    db.execute("UPDATE people SET metadata = '{not json' WHERE name = 'alice'")
+    db.commit()
+    db.close()
+    with pytest.raises(ft.GalleryError, match="damaged"):
+        ft.Gallery(tmp_path / "g.db", "synthetic@0").people()
+    db = sqlite3.connect(tmp_path / "g.db")
+    db.execute("UPDATE meta SET value = 'abc' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(ft.GalleryError, match="schema_version"):
+        ft.Gallery(tmp_path / "g.db", "synthetic@0")
+
+
+def test_door_objects_refuse_what_would_misbehave(tmp_path, reference):
+    from face_trigger.door.policy import GrantPolicy
+    from face_trigger.door.sources import Frame
+    from face_trigger.door.trigger import DoorTrigger
+
+    with pytest.raises(ft.InvalidParameterError, match="argv"):
+        CommandAction(argv="open-door")
+    with pytest.raises(ft.InvalidParameterError, match="format spec"):
+        CommandAction(argv=["open-door", "{person:>50000000}"])
+    with pytest.raises(ft.InvalidParameterError, match="line breaks"):
+        WebhookAction(url="http://127.0.0.1/x", headers={"X-A": "1\r\nX-Injected: 2"})
+    with pytest.raises(ft.InvalidParameterError, match="empty audit key"):
+        AuditLog(tmp_path / "a.jsonl", key="")
+    with pytest.raises(ft.InvalidParameterError, match="single string"):
+        GrantPolicy(people="alice")
+    recognizer = ft.FaceRecognizer(classifier="knn").fit(
+        np.stack([reference["obama"].embedding, reference["biden"].embedding]),
+        ["obama", "biden"])
+    with pytest.raises(ft.InvalidParameterError, match="unknown_index"):
+        recognizer.infer(reference["obama"].embedding, unknown_index=0)
+    with pytest.raises(ft.InvalidParameterError, match="unknown_label"):
+        recognizer.set_params(unknown_label="biden").predict(reference["obama2"].embedding)
+    trigger = DoorTrigger(recognizer.set_params(unknown_label=None))
+    for image in (None, np.zeros((8, 8, 3), np.float32), np.zeros((8, 8), np.uint8)):
+        with pytest.raises(ft.InvalidImageError):
+            trigger.process(Frame(0, 0.0, image))
+    with pytest.raises(ft.InvalidParameterError, match="Frame"):
+        trigger.process(np.zeros((8, 8, 3), np.uint8))
+    trigger.close()
+    assert main(["bench", "--repeats", "0"]) == EXIT_USAGE

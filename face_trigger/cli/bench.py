@@ -14,7 +14,7 @@ from face_trigger import FacePipeline, __version__, read_image
 from face_trigger.image_io import sample_images
 from face_trigger.runtime import opencv_version
 
-from .common import EXIT_OK
+from .common import EXIT_OK, UsageError
 
 HELP = "time the pipeline on a bundled photo"
 
@@ -26,6 +26,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.repeats < 1:
+        raise UsageError(f"--repeats must be at least 1, got {args.repeats}")
     pipeline = FacePipeline()
     photo = read_image(sample_images()[1])  # obama.jpg, letterboxed onto 1920x1080
     scaled = cv2.resize(photo, (round(photo.shape[1] * 1080 / photo.shape[0]), 1080),

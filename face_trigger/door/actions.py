@@ -76,11 +76,19 @@ def register_action(kind: str) -> Callable[[_A], _A]:
 
 def _fill(template: str, event: Mapping[str, Any]) -> str:
     """``template`` with ``{field}`` placeholders replaced by event fields (only those)."""
-    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:  # a lone "{" or "}"
+        raise InvalidParameterError(f"bad placeholder in {template!r}: {exc}") from None
+    names = [name for _, name, _, _ in parts if name is not None]
     unknown = [n for n in names if n not in EVENT_FIELDS]
     if unknown:
         raise InvalidParameterError(f"unknown placeholder(s) {unknown} in {template!r}; "
                                     f"available: {', '.join(EVENT_FIELDS)}")
+    if any(spec or conversion for _, name, spec, conversion in parts if name is not None):
+        # "{person:>50000000}" would build a 50 MB argument; only plain {field} is allowed
+        raise InvalidParameterError(f"placeholders take no format spec or conversion: "
+                                    f"{template!r}")
     return template.format_map({k: "" if event.get(k) is None else event.get(k)
                                 for k in EVENT_FIELDS})
 
@@ -157,8 +165,10 @@ class CommandAction(Action):
 
     def __post_init__(self) -> None:
         self._check_delivery()
-        if not self.argv or not all(isinstance(a, str) for a in self.argv):
-            raise InvalidParameterError("a command action needs argv: a non-empty list of strings")
+        if isinstance(self.argv, (str, bytes)) or not self.argv or \
+                not all(isinstance(a, str) for a in self.argv):
+            raise InvalidParameterError(f"a command action needs argv: a non-empty list of "
+                                        f"strings (program first), got {self.argv!r}")
         for item in self.argv:
             _fill(item, {})  # reject unknown placeholders at start, not at the door
 
@@ -219,9 +229,15 @@ class WebhookAction(Action):
 
     def __post_init__(self) -> None:
         self._check_delivery()
-        if not self.url.startswith(("http://", "https://")):
+        if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):
             raise InvalidParameterError(f"webhook url must start with http:// or https://, got "
-                                        f"{self.url!r}")
+                                        f"{redact(str(self.url))!r}")
+        for name, value in dict(self.headers).items():
+            text = f"{name}{value}"
+            if not isinstance(name, str) or not isinstance(value, str) or any(
+                    c in text for c in "\r\n\x00") or not name.strip() or ":" in name:
+                raise InvalidParameterError(f"webhook header {name!r} must be a name and a "
+                                            "value without line breaks")
 
     def run(self, event: Mapping[str, Any]) -> str:
         body = json.dumps(dict(event), default=str).encode("utf-8")

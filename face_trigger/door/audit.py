@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from .._fileio import atomic_write_text, parse_json, read_regular_file
 from .._validate import check_range
-from ..errors import AuditError
+from ..errors import AuditError, InvalidParameterError
 
 GENESIS = "0" * 64
 
@@ -54,6 +54,9 @@ class AuditLog:
                  backups: int = 5, fsync: bool = True,
                  key: Union[str, bytes, None] = None) -> None:
         check_range(max_bytes, "max_bytes", 1024, 1 << 40)
+        if key is not None and not key:
+            raise InvalidParameterError("an empty audit key would leave the chain unkeyed: "
+                                        "give a key, or None for $FACE_TRIGGER_AUDIT_KEY")
         check_range(backups, "backups", 0, 1000)
         self.path = Path(path)
         self.max_bytes = int(max_bytes)

@@ -69,6 +69,11 @@ class GrantPolicy:
     known_strangers: FrozenSet[str] = frozenset()
 
     def __post_init__(self) -> None:
+        for field_name in ("people", "known_strangers", "windows"):
+            value = getattr(self, field_name)
+            if isinstance(value, (str, bytes)):  # frozenset("alice") would grant "a", "l"...
+                raise InvalidParameterError(f"{field_name} must be a collection of strings, "
+                                            f"got the single string {value!r}")
         for window in self.windows:
             _parse_window(window)
 

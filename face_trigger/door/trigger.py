@@ -18,7 +18,8 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Opti
 import numpy as np
 
 from ..boxes import iou_matrix
-from ..errors import AuditError, GalleryUnavailableError
+from .._validate import check_frame
+from ..errors import AuditError, GalleryUnavailableError, InvalidParameterError
 from ..identity import Identifier, Identity
 from ..image_io import crop_around, write_image
 from ..liveness import LivenessChecker
@@ -198,6 +199,10 @@ class DoorTrigger:
         a verification that names someone else, or nobody, ends the track: its face goes
         on as a new, undecided track and the switch is counted, logged and audited.
         """
+        if not isinstance(frame, Frame):
+            raise InvalidParameterError(f"process() takes a door.sources.Frame (index, time, "
+                                        f"image), got {type(frame).__name__}")
+        check_frame(frame.image, "frame.image")  # None, float or gray: a typed error here
         self.stats.frames += 1
         cut = self.cuts.update(frame.image)
         self.stats.cuts_seen += int(cut)

@@ -198,6 +198,8 @@ class Gallery:
         return self.backend.bulk_add(list(names), np.ascontiguousarray(rows, np.float32))
 
     def remove_faceprint(self, faceprint_id: int) -> None:
+        if isinstance(faceprint_id, bool) or not isinstance(faceprint_id, (int, np.integer)):
+            raise InvalidParameterError(f"a faceprint id is an int, got {faceprint_id!r}")
         if not -(1 << 63) <= int(faceprint_id) < (1 << 63):  # not an id a store can hold
             raise GalleryError(f"no faceprint with id {faceprint_id}")
         self.backend.remove_faceprint(int(faceprint_id))
@@ -269,8 +271,8 @@ class Gallery:
         names : list of lists of str
             Person of each id ("" where missing).
         """
-        if not 1 <= int(k) <= MAX_K:
-            raise InvalidParameterError(f"k must be in [1, {MAX_K:,}], got {k}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
+            raise InvalidParameterError(f"k must be an int in [1, {MAX_K:,}], got {k!r}")
         q = _unit_queries(queries, self.model, self.dim)
         if not q.shape[0]:
             return empty_result(0, int(k))

@@ -34,8 +34,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._secrets import redact
-from ..errors import (GalleryError, GalleryNotFoundError, GalleryUnavailableError,
-                      InvalidParameterError, PersonExistsError, PersonNotFoundError)
+from ..errors import (GalleryError, GalleryLocationError, GalleryNotFoundError,
+                      GalleryUnavailableError, InvalidParameterError, PersonExistsError,
+                      PersonNotFoundError)
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                       check_schema, check_unit_norms, empty_result, store_dim,
                       store_errors)
@@ -117,6 +118,9 @@ def _connect(url: str, connect_timeout: float) -> "psycopg.Connection":
         conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
     except psycopg.OperationalError as exc:
         raise _unavailable(f"cannot reach the gallery database {redact(url)}", exc) from exc
+    except (psycopg.Error, ValueError) as exc:  # a malformed URL: a port that is no number...
+        raise GalleryLocationError(f"{redact(url)} is not a usable PostgreSQL URL: "
+                                   f"{redact(_first_line(exc))}") from None
     return conn
 
 

@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 from numpy.typing import NDArray
 
+from .._fileio import parse_json
 from .._validate import EMBEDDING_DIM
 from ..errors import (GalleryError, GalleryLocationError, GalleryNotFoundError,
                       GalleryUnavailableError, PersonExistsError, PersonNotFoundError)
@@ -135,6 +136,11 @@ class SQLiteBackend:
         # galleries made before the size was recorded hold SFace's 128-d vectors
         return store_dim(self.path, model, _meta_int(self.path, stored, "dim", EMBEDDING_DIM),
                          dim)
+
+    def _json(self, text: Any, what: str) -> Any:
+        """A JSON column's value; GalleryError for one a damaged file holds."""
+        return parse_json(text if isinstance(text, (str, bytes)) else "", f"{self.path}: "
+                          f"{what} (damaged or altered)", GalleryError)
 
     @classmethod
     def exists(cls, location: str) -> bool:
@@ -325,7 +331,8 @@ class SQLiteBackend:
         rows = self._db().execute(
             "SELECT p.name, p.metadata, COUNT(f.id) FROM people p LEFT JOIN faceprints f "
             "ON f.person_id = p.id GROUP BY p.id ORDER BY p.name").fetchall()
-        return [{"name": n, "metadata": json.loads(m), "faceprints": c} for n, m, c in rows]
+        return [{"name": n, "metadata": self._json(m, f"metadata of {n!r}"), "faceprints": c}
+                for n, m, c in rows]
 
     def rename_person(self, old: str, new: str) -> None:
         with self._write_lock, self._db() as db:
@@ -442,7 +449,8 @@ class SQLiteBackend:
         rows = self._db().execute(
             "SELECT f.id, f.source_sha256, f.quality, f.created FROM faceprints f JOIN people p "
             "ON p.id = f.person_id WHERE p.name = ? ORDER BY f.id", (name,)).fetchall()
-        return [{"id": i, "source_sha256": s, "quality": json.loads(q), "created": c}
+        return [{"id": i, "source_sha256": s, "quality": self._json(q, f"quality of {i}"),
+                 "created": c}
                 for i, s, q, c in rows]
 
     def vectors_of(self, name: str) -> NDArray[np.float32]:
@@ -458,8 +466,8 @@ class SQLiteBackend:
             prints = db.execute(
                 "SELECT f.vector, f.source_sha256, f.quality FROM faceprints f JOIN people p ON "
                 "p.id = f.person_id WHERE p.name = ? ORDER BY f.id", (name,)).fetchall()
-            yield name, json.loads(metadata), [
-                (np.frombuffer(v, np.float32), s, json.loads(q)) for v, s, q in prints]
+            yield name, self._json(metadata, f"metadata of {name!r}"), [
+                (np.frombuffer(v, np.float32), s, self._json(q, "a quality")) for v, s, q in prints]
 
     # ------------------------------------------------------------------ search
     def search(self, queries: NDArray[np.float32], k: int, exact: bool = False) -> SearchResult:
