@@ -344,3 +344,24 @@ def test_door_objects_refuse_what_would_misbehave(tmp_path, reference):
         trigger.process(np.zeros((8, 8, 3), np.uint8))
     trigger.close()
     assert main(["bench", "--repeats", "0"]) == EXIT_USAGE
+
+
+def test_a_stream_that_never_answers_gives_up_in_seconds():
+    """An HTTP camera that accepts and never answers held FFmpeg, and SIGTERM, for 30 s."""
+    import socket
+    import time
+
+    from face_trigger.door.sources import STREAM_TIMEOUT_MS, FrameSource
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+    threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(8)],
+                     daemon=True).start()
+    source = FrameSource(f"http://127.0.0.1:{server.getsockname()[1]}/video.mjpg",
+                         max_reopen_s=0.0)
+    start = time.monotonic()
+    assert list(source) == []
+    assert time.monotonic() - start < 3 * STREAM_TIMEOUT_MS / 1000 + 2
+    server.close()

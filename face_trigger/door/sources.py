@@ -43,6 +43,11 @@ class Frame:
     image: np.ndarray
 
 
+#: How long opening a stream URL, or waiting for its next frame, may block (FFmpeg's own
+#: default is 30 s: that long before a reopen, or before SIGTERM is seen).
+STREAM_TIMEOUT_MS = 3000
+
+
 class FrameSource:
     """Iterate over frames of a file, camera or URL.
 
@@ -79,7 +84,13 @@ class FrameSource:
 
     def _open(self) -> Optional[cv2.VideoCapture]:
         target = self.source if isinstance(self.source, int) else str(self.source)
-        capture = cv2.VideoCapture(target)
+        if isinstance(target, str) and "://" in target:
+            # a stream that accepts and never answers held FFmpeg (and SIGTERM) for 30 s
+            capture = cv2.VideoCapture(target, cv2.CAP_ANY, [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
+        else:
+            capture = cv2.VideoCapture(target)
         if capture.isOpened():
             return capture
         capture.release()
