@@ -148,9 +148,9 @@ def parse_json(data: Union[bytes, str], what: str, error: Type[Exception]) -> An
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         return json.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise error(f"{what} is not valid JSON: {exc}") from None
+        raise error(f"{what}: not valid JSON ({exc})") from None
     except RecursionError:
-        raise error(f"{what} is nested too deeply to be read") from None
+        raise error(f"{what}: nested too deeply to be read") from None
 
 
 def read_json(path: PathLike, what: str, error: Type[Exception],
@@ -161,4 +161,4 @@ def read_json(path: PathLike, what: str, error: Type[Exception],
         data = read_regular_file(path, max_bytes)
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc}") from None
-    return parse_json(data, f"{what} {path}", error)
+    return parse_json(data, f"cannot read {what} {path}", error)

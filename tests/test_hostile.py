@@ -659,7 +659,8 @@ def test_published_anchors_catch_a_log_cut_back_with_its_checkpoint(tmp_path, mo
     checkpoint = path.with_name("audit.jsonl.checkpoint")
     path.write_bytes(b"".join(lines[:4]))
     checkpoint.unlink()
-    AuditLog(path)  # reopening rewrites nothing, the checkpoint comes back with the next line
+    assert not verify_chain(path)[0]  # a deleted checkpoint alone is caught (issue #25)
+    AuditLog(path)._write_checkpoint()  # unkeyed, a consistent checkpoint can be rewritten
     assert verify_chain(path)[0]
     ok, _, problem = verify_chain(path, anchors=published)
     assert not ok and "anchor names line 6" in problem
