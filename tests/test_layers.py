@@ -18,7 +18,8 @@ import face_trigger
 PACKAGE = Path(face_trigger.__file__).parent
 
 CORE = {
-    0: {"errors", "types", "thresholds", "_validate", "_fileio", "_version", "runtime", "boxes"},
+    0: {"errors", "types", "thresholds", "_validate", "_fileio", "_version", "runtime", "boxes",
+        "_secrets"},
     1: {"model_files", "image_io", "align", "draw", "label_map", "signed_file", "quality",
         "engines"},
     2: {"detector", "embedder", "liveness"},
