@@ -144,3 +144,5 @@ class GalleryLocationError(GalleryError, InvalidParameterError):
 
 class ConfigError(FaceTriggerError, ValueError):
     """Invalid door configuration; the message names the key."""
+
+    exit_code = EXIT_USAGE

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
 
@@ -22,43 +19,6 @@ from face_trigger.door.trigger import DoorTrigger
 from conftest import require
 
 pytestmark = pytest.mark.slow  # real videos and servers: not in the fast tier
-
-REQUIRED = os.environ.get("FACE_TRIGGER_REQUIRE_MQTT") == "1"  # set by .ci/run
-
-
-def _missing(reason: str):
-    if REQUIRED:
-        pytest.fail(f"{reason} (FACE_TRIGGER_REQUIRE_MQTT=1)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    binary = shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if os.path.exists(p)), None)
-    if binary is None:
-        _missing("mosquitto is not installed")
-    try:
-        import paho.mqtt.client  # noqa: F401
-    except ImportError:
-        _missing("paho-mqtt is not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    conf = tmp_path_factory.mktemp("mqtt") / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-    process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def subscribe(port):

@@ -58,6 +58,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_USAGE
     level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not args.quiet:  # the door's `log` action writes at INFO: an action the user asked for
+        logging.getLogger("face_trigger.door.actions").setLevel(logging.INFO)
     try:
         configure_opencv(threads=args.threads, quiet=not args.verbose)
         return int(args.handler(args))

@@ -3,6 +3,7 @@ worker thread with timeouts and retries, so a slow or failing action never block
 stops the video loop."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -10,9 +11,11 @@ import queue
 import signal
 import string
 import subprocess
+import shutil
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Type, TypeVar
@@ -47,6 +50,11 @@ class Action:
 
     def cancel(self) -> None:
         """Stop a run in progress, if the action can (called at shutdown)."""
+
+    def preflight(self) -> Optional[str]:
+        """What is certain to make this action fail, checked at start without running it
+        (a program that does not exist, a URL without a host), or None."""
+        return None
 
     def _check_delivery(self) -> None:
         """Timeout in (0, 3600] s and retries in [0, 100]: a negative count never runs the
@@ -175,6 +183,18 @@ class CommandAction(Action):
     def arguments(self, event: Mapping[str, Any]) -> List[str]:
         return [_fill(item, event) for item in self.argv]
 
+    def preflight(self) -> Optional[str]:
+        program = self.argv[0]
+        if os.sep in program:
+            if not os.path.isfile(program):
+                return f"program {program} does not exist"
+            if not os.access(program, os.X_OK):
+                return f"program {program} is not executable"
+            return None
+        if shutil.which(program) is None:
+            return f"program {program!r} is not on the PATH"
+        return None
+
     def run(self, event: Mapping[str, Any]) -> str:
         """Run the program in a process group of its own; at the timeout (or on
         :meth:`cancel`) the whole group is killed, children included. Its stdout is
@@ -239,6 +259,14 @@ class WebhookAction(Action):
                 raise InvalidParameterError(f"webhook header {name!r} must be a name and a "
                                             "value without line breaks")
 
+    def preflight(self) -> Optional[str]:
+        try:
+            parts = urllib.parse.urlsplit(self.url)
+            parts.port  # noqa: B018 - raises for a port that is no number
+        except ValueError as exc:
+            return f"url {redact(self.url)} does not parse: {exc}"
+        return None if parts.hostname else f"url {redact(self.url)} names no host"
+
     def run(self, event: Mapping[str, Any]) -> str:
         body = json.dumps(dict(event), default=str).encode("utf-8")
         request = urllib.request.Request(
@@ -283,6 +311,11 @@ class MqttAction(Action):
         if self.qos not in (0, 1, 2):
             raise InvalidParameterError(f"mqtt qos must be 0, 1 or 2, got {self.qos!r}")
         _fill(self.topic, {})
+
+    def preflight(self) -> Optional[str]:
+        if importlib.util.find_spec("paho") is None:
+            return "the mqtt action needs paho-mqtt: pip install 'face_trigger[mqtt]'"
+        return None
 
     def run(self, event: Mapping[str, Any]) -> str:
         try:
@@ -330,6 +363,26 @@ class LogAction(Action):
         logger.info("door event %s: %s %s", event.get("event_id"), event.get("decision"),
                     event.get("person"))
         return "logged"
+
+
+@register_action("print")
+@dataclass
+class PrintAction(Action):
+    """One line per firing on standard output: time, person, similarity, event id (what
+    ``watch --print`` adds; easy to pipe into another program)."""
+
+    name: str = "print"
+    timeout_s: float = 5.0
+    retries: int = 0
+    policy: GrantPolicy = field(default_factory=GrantPolicy)
+
+    def __post_init__(self) -> None:
+        self._check_delivery()
+
+    def run(self, event: Mapping[str, Any]) -> str:
+        print(f"{event.get('time')}\t{event.get('person')}\t{event.get('similarity')}\t"
+              f"{event.get('event_id')}", flush=True)
+        return "printed"
 
 
 ResultCallback = Callable[[Mapping[str, Any], Action, bool, str], None]

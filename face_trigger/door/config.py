@@ -96,7 +96,8 @@ LIVENESS_FIELDS = {"enabled": "liveness", "threshold": "live_threshold",
 _DECISION = _settings_of(DecisionSettings, skip=tuple(LIVENESS_FIELDS.values()))
 _LIVE = _settings_of(DecisionSettings)
 SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
-    "source": {"uri": ((str, int), None), "live": (bool, None), "max_backoff_s": (_NUMBER, 5.0)},
+    "source": {"uri": ((str, int), None), "live": (bool, None), "max_backoff_s": (_NUMBER, 5.0),
+               "give_up_after_s": (_NUMBER, None)},
     "recognizer": {"model": (str, None), "people": (str, None), "gallery": (str, None),
                    "classifier": (str, "svm"), "require_signature": (bool, True),
                    "unknown_threshold": (_NUMBER, thresholds.IDENTIFY_COSINE),
@@ -114,6 +115,7 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
 #: start (DecisionSettings and the actions check their own): (low, high, low open).
 RANGES: Dict[str, Tuple[float, float, bool]] = {
     "source.max_backoff_s": (0.0, 3600.0, True),
+    "source.give_up_after_s": (0.0, 1e9, False),
     "recognizer.unknown_threshold": (0.0, 1.0, False),
     "recognizer.margin": (0.0, 1.0, False),
     "detector.max_side": (64, 16384, False),
@@ -268,6 +270,8 @@ def _check_sections(raw: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
                              for k, (kind, default) in keys.items()}
     for dotted, (low, high, low_open) in RANGES.items():
         section, key = dotted.split(".")
+        if sections[section][key] is None:  # an optional setting left unset
+            continue
         try:
             check_range(sections[section][key], dotted, low, high, low_open=low_open)
         except InvalidParameterError as exc:

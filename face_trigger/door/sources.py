@@ -31,6 +31,8 @@ class SourceStats:
     skipped: int = 0
     reopens: int = 0
     healthy: bool = True
+    #: True when the source was given up (``max_reopen_s`` passed without a frame)
+    gave_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class FrameSource:
             if self.max_reopen_s is not None and time.monotonic() - started > self.max_reopen_s:
                 logger.error("source %s did not come back within %.0f s", self.source,
                              self.max_reopen_s)
+                self.stats.gave_up = True
                 return None
             logger.warning("source %s unavailable; retrying in %.1f s", self.source, delay)
             end = time.monotonic() + delay

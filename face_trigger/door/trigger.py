@@ -26,7 +26,7 @@ from ..liveness import LivenessChecker
 from ..pipeline import FacePipeline
 from ..quality import FaceQuality, face_quality
 from ..types import UNKNOWN, Detections
-from .actions import Action, ActionRunner
+from .actions import Action, ActionRunner, ResultCallback
 from .audit import AuditLog
 from .decision import IDENTIFIED, NOT_LIVE, DecisionSettings, TrackDecider, TrackState
 from .policy import PersonArming
@@ -150,6 +150,9 @@ class DoorTrigger:
     liveness : LivenessChecker, optional
         Used when ``settings.liveness`` is on (default: the pipeline's, else a new one).
         Only undecided tracks' embedded faces are checked.
+    on_action_result : callable, optional
+        ``(event, action, ok, detail)`` after each fired action finished (its retries
+        included) and was audited; called on the action worker thread.
     """
 
     def __init__(self, recognizer: Identifier, pipeline: Optional[FacePipeline] = None, *,
@@ -159,7 +162,8 @@ class DoorTrigger:
                  tracker: Optional[IoUTracker] = None,
                  clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now().astimezone(),
                  retry_s: float = 1.0, max_retry_s: float = 30.0,
-                 liveness: Optional[LivenessChecker] = None) -> None:
+                 liveness: Optional[LivenessChecker] = None,
+                 on_action_result: Optional[ResultCallback] = None) -> None:
         self.recognizer = recognizer
         self.pipeline = pipeline if pipeline is not None else FacePipeline()
         self.liveness: Optional[LivenessChecker] = None
@@ -178,6 +182,7 @@ class DoorTrigger:
         self.cuts = CutDetector(settings.cut_threshold)
         self.decider = TrackDecider(settings)
         self.arming = PersonArming(settings.cooldown_s, settings.rearm_s)
+        self.on_action_result = on_action_result
         self.runner = ActionRunner(on_result=self._action_result) if self.actions else None
         self.stats = DoorStats()
         self.retry_s, self.max_retry_s = float(retry_s), float(max_retry_s)
@@ -530,6 +535,8 @@ class DoorTrigger:
         self._audit({"type": "action", "event_id": event.get("event_id"),
                      "action": action.name, "ok": ok, "detail": detail,
                      "time": self.clock().isoformat(timespec="milliseconds")})
+        if self.on_action_result is not None:
+            self.on_action_result(event, action, ok, detail)
 
 
 def _overlapping(boxes: np.ndarray) -> np.ndarray:

@@ -1,0 +1,122 @@
+"""``watch`` acts from the command line (--exec, --webhook, --mqtt, --print, no TOML file),
+refuses actions that cannot work, and tells the truth about each firing."""
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+
+import pytest
+
+import face_trigger as ft
+from face_trigger.cli import EXIT_ERROR, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
+from face_trigger.testing import Visit, door_video, write_video
+
+pytestmark = pytest.mark.slow  # real videos, a real HTTP server and broker
+
+
+@pytest.fixture(scope="module")
+def door(tmp_path_factory, images, reference):
+    """(a video where obama walks up, a folder enrolling obama and biden)."""
+    root = tmp_path_factory.mktemp("door")
+    crop = ft.image_io.crop_around(images["obama2"], reference["obama2"].box, 0.6)
+    video = write_video(root / "door.avi", (f for f, _ in door_video(
+        [Visit("obama", crop, reference["obama2"].width, start_s=0.2)], 3.0, size=(960, 540))))
+    for name in ("obama", "biden"):
+        (root / "people" / name).mkdir(parents=True)
+        ft.write_image(root / "people" / name / f"{name}.jpg", images[name])
+    return video, root / "people"
+
+
+def watch(door, tmp_path, *extra):
+    video, people = door
+    return main(["watch", str(video), "--people", str(people), "--audit",
+                 str(tmp_path / "audit.jsonl"), *map(str, extra)])
+
+
+def audit_actions(tmp_path):
+    lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    return [r for r in lines if r["type"] == "action"]
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 - the stdlib's name
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_exec_webhook_and_print_without_a_config_file(door, tmp_path, capsys):
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    script = tmp_path / "open-door"
+    script.write_text(f'#!/bin/sh\necho "$1 $2" >> {tmp_path / "opened.txt"}\n')
+    script.chmod(0o755)
+    _Hook.received = []
+    try:
+        status = watch(door, tmp_path, "--exec", f"{script} {{person}} {{event_id}}",
+                       "--webhook", f"http://127.0.0.1:{server.server_port}/door", "--print")
+    finally:
+        server.shutdown()
+    out = capsys.readouterr().out
+    assert status == EXIT_OK
+    person, event_id = (tmp_path / "opened.txt").read_text().split()
+    assert person == "obama"
+    assert [r["event_id"] for r in _Hook.received] == [event_id]
+    assert "obama\t" in out and event_id in out  # --print's line
+    assert "fired open-door ok, webhook 127.0.0.1 ok, print ok" in out
+    assert {(r["action"], r["ok"]) for r in audit_actions(tmp_path)} == {
+        ("open-door", True), ("webhook 127.0.0.1", True), ("print", True)}
+
+
+def test_an_action_that_cannot_work_is_refused_at_start(door, tmp_path, capsys):
+    assert watch(door, tmp_path, "--exec", "/usr/local/bin/no-such-open-door {person}") \
+        == EXIT_USAGE
+    assert "no-such-open-door does not exist" in capsys.readouterr().err
+    assert watch(door, tmp_path, "--webhook", "http://:8123/x") == EXIT_USAGE
+
+
+def test_a_failing_action_is_reported_per_firing(door, tmp_path, capsys):
+    status = watch(door, tmp_path, "--exec", "sh -c 'echo jammed >&2; exit 7'", "--json")
+    captured = capsys.readouterr()
+    assert status == EXIT_ERROR
+    fired = [json.loads(line) for line in captured.out.splitlines()]
+    fired = [e for e in fired if e["fired"]]
+    assert len(fired) == 1
+    assert fired[0]["results"]["sh"]["ok"] is False
+    assert "exit status 7: jammed" in fired[0]["results"]["sh"]["detail"]
+    assert "every action failed for obama" in captured.err
+    assert "1 of 1 action runs failed" in captured.err
+    assert [r["ok"] for r in audit_actions(tmp_path)] == [False]
+    # --allow-failing-actions starts with a missing program, and says it failed
+    assert watch(door, tmp_path, "--exec", "/nonexistent/open {person}",
+                 "--allow-failing-actions") == EXIT_ERROR
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_mqtt_from_the_command_line(door, tmp_path, broker):
+    from test_mqtt import subscribe
+
+    client, received = subscribe(broker)
+    try:
+        status = watch(door, tmp_path, "--mqtt", f"mqtt://127.0.0.1:{broker}/face_trigger/door")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert status == EXIT_OK
+    assert [topic for topic, _ in received] == ["face_trigger/door"]
+    assert received[0][1]["person"] == "obama"
+
+
+def test_a_camera_that_is_not_there_gives_up(tmp_path, door, capsys):
+    _, people = door
+    status = main(["watch", "http://127.0.0.1:9/none.mjpg", "--people", str(people),
+                   "--audit", str(tmp_path / "audit.jsonl"), "--give-up-after", "0.5"])
+    assert status == EXIT_INPUT
+    assert "could not be opened" in capsys.readouterr().err
