@@ -24,7 +24,7 @@ from .errors import (ConfigError, EmbeddingError, FaceTriggerError, GalleryError
                      ModelNotFoundError, NoFaceError, NotFittedError)
 from .embedder import OnnxEmbedder
 from .faceprint import Faceprint
-from .identity import Identifier, Identity
+from .identity import Identifier, Identity, NamedFace
 from .image_io import read_image, write_image
 from .pipeline import FacePipeline, detect_embedding, load_model
 from .thresholds import IDENTIFY_COSINE, IDENTIFY_MARGIN, MATCH_COSINE
@@ -39,7 +39,7 @@ __all__ = [
     # 1:1
     "Faceprint", "verify", "VerifyResult", "similarity", "calibrate",
     # 1:N
-    "Identity", "Identifier", "Gallery", "FaceRecognizer",
+    "Identity", "Identifier", "NamedFace", "Gallery", "FaceRecognizer",
     # the door
     "DoorTrigger", "load_config",
     # thresholds (thresholds.py says how each was measured)

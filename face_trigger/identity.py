@@ -8,9 +8,11 @@ from typing import Any, Dict, List, Optional, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .types import UNKNOWN
+from .errors import EmbeddingError
+from .types import UNKNOWN, Face
 
-__all__ = ["Identity", "Identifier", "open_set_gate", "UNKNOWN"]
+__all__ = ["Identity", "Identifier", "NamedFace", "open_set_gate", "query_rows",
+           "recognize_image", "UNKNOWN"]
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,78 @@ class Identity:
                 "faceprint_id": self.faceprint_id}
 
 
+@dataclass(frozen=True)
+class NamedFace:
+    """A face of an image and who it is: what ``Gallery.recognize`` and
+    ``FaceRecognizer.recognize`` return, one per face, strongest first."""
+
+    face: Face
+    identity: Identity
+
+    @property
+    def name(self) -> str:
+        """The person, or "unknown"."""
+        return self.identity.name
+
+    @property
+    def known(self) -> bool:
+        return self.identity.known
+
+    @property
+    def similarity(self) -> float:
+        return self.identity.similarity
+
+    @property
+    def box(self) -> NDArray[np.float32]:
+        return self.face.box
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-ready: the face (without its embedding) and the identity, in one object."""
+        return {**self.face.to_dict(), **self.identity.to_dict()}
+
+    def __repr__(self) -> str:
+        return (f"NamedFace({self.name!r}, similarity={self.similarity:.3f}, "
+                f"box=[{', '.join(f'{float(v):.0f}' for v in self.box)}])")
+
+
+def query_rows(queries: Any, model: Optional[str] = None) -> Any:
+    """Queries as the identify methods take them: a Face or a list of Faces (from
+    ``FacePipeline.analyze``) become their embeddings stacked (N, dim), refused when a face
+    was not embedded or was embedded by another model than ``model``; anything else is
+    returned as it is (arrays, Faceprints)."""
+    faces = [queries] if isinstance(queries, Face) else queries
+    if not isinstance(faces, (list, tuple)) or not faces or not all(
+            isinstance(f, Face) for f in faces):
+        if isinstance(faces, (list, tuple)) and any(isinstance(f, Face) for f in faces):
+            raise EmbeddingError("queries mix Faces and other values")
+        return queries
+    for face in faces:
+        if model is not None and face.model is not None and face.model != model:
+            raise EmbeddingError(f"a face embedded by {face.model!r} cannot be compared with "
+                                 f"faces of {model!r}")
+    return np.stack([face.vector for face in faces])
+
+
+def recognize_image(identifier: Any, image: Any, pipeline: Any = None, channels: str = "bgr"
+                    ) -> List[NamedFace]:
+    """Every face of ``image`` (an array, a path, bytes or a PIL image) with who it is by
+    ``identifier``, strongest first; ``pipeline`` defaults to the process-wide one of the
+    bundled models (it must make the identifier's embeddings)."""
+    from .pipeline import default_pipeline  # noqa: PLC0415 - the nets load on first use
+
+    pipeline = pipeline if pipeline is not None else default_pipeline()
+    faces = pipeline.analyze(image, channels=channels)
+    if not faces:
+        return []
+    return [NamedFace(face, who) for face, who in zip(faces, identifier.identify(faces))]
+
+
 @runtime_checkable
 class Identifier(Protocol):
     """What :class:`~face_trigger.door.DoorTrigger` needs: FaceRecognizer and Gallery both
-    are one. ``identify`` takes unit embeddings ``float32 (N, 128)`` and returns N answers;
-    the two gates are the ones it applies (cosine similarity and lead over the runner-up)."""
+    are one. ``identify`` takes unit embeddings ``float32 (N, dim)`` (or the Faces of
+    ``FacePipeline.analyze``) and returns N answers; the two gates are the ones it applies
+    (cosine similarity and lead over the runner-up)."""
 
     unknown_threshold: float
     margin: float

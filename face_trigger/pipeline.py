@@ -17,7 +17,7 @@ from .detector import YuNetDetector
 from .embedder import Embedder, SFaceEmbedder, embed_with_norms
 from .errors import InvalidParameterError, NoFaceError
 from .faceprint import Faceprint
-from .image_io import margin_window
+from .image_io import margin_window, read_image
 from .liveness import LivenessChecker
 from .types import Detections, Face, ModelInfo
 
@@ -91,9 +91,11 @@ class FacePipeline:
         """The runtime of the detector ("opencv" or "openvino")."""
         return self.detector.engine
 
-    def detect(self, frame: NDArray[np.uint8], **overrides: Any) -> Detections:
-        """Detections for one uint8 frame (see :meth:`YuNetDetector.detect`)."""
-        return self.detector.detect(frame, **overrides)
+    def detect(self, frame: Any, **overrides: Any) -> Detections:
+        """Detections for one image: an array (BGR, or RGB with ``channels="rgb"``), a path,
+        bytes or a PIL image (see :meth:`YuNetDetector.detect` for the overrides)."""
+        channels = overrides.pop("channels", "bgr")
+        return self.detector.detect(as_frame(frame, channels), **overrides)
 
     def embed(self, frames: Union[NDArray[np.uint8], Sequence[NDArray[np.uint8]]],
               landmarks: NDArray, *, channels: str = "bgr") -> NDArray[np.float32]:
@@ -120,13 +122,13 @@ class FacePipeline:
         report it)."""
         return embed_with_norms(self.embedder, align_faces(frame, landmarks))
 
-    def analyze(self, frame: NDArray[np.uint8], *,
+    def analyze(self, frame: Any, *,
                 conf_threshold: float = thresholds.DETECT_CONF,
                 nms_threshold: float = thresholds.DETECT_NMS,
                 max_count: int = thresholds.MAX_FACES, channels: str = "bgr",
                 scales: Optional[Sequence[Optional[int]]] = None) -> List[Face]:
-        """Detect every face of a frame (BGR, or RGB with ``channels="rgb"``) and embed
-        them in one batch.
+        """Detect every face of an image and embed them in one batch. ``frame`` is an array
+        (BGR, or RGB with ``channels="rgb"``), a path, bytes or a PIL image.
 
         ``scales`` (for stills, not video): sides in px (``None``: as found) of a cut-out
         of each face in which its landmarks are found again; each face's embedding is then
@@ -152,7 +154,7 @@ class FacePipeline:
                       channels: str = "bgr",
                       scales: Optional[Sequence[Optional[int]]] = None) -> List[List[Face]]:
         """:meth:`analyze` for many frames; all their faces share forward passes."""
-        frames = [bgr_frame(f, f"frames[{i}]", channels) for i, f in enumerate(frames)]
+        frames = [as_frame(f, channels, f"frames[{i}]") for i, f in enumerate(frames)]
         sides = _check_scales(scales)
         detections = [self.detector.detect(f, conf_threshold=conf_threshold,
                                            nms_threshold=nms_threshold, max_count=max_count)
@@ -254,7 +256,7 @@ class FacePipeline:
         return (boxes[best], again.landmarks[best] / np.float32(factor) + offset,
                 float(again.scores[best]))
 
-    def detect_embedding(self, frame: NDArray[np.uint8],
+    def detect_embedding(self, frame: Any,
                          conf_threshold: float = thresholds.DETECT_CONF,
                          nms_threshold: float = thresholds.DETECT_NMS,
                          max_count: int = thresholds.MAX_FACES, *, channels: str = "bgr"
@@ -269,7 +271,7 @@ class FacePipeline:
         embeddings : ndarray, float32 (N, dim)
             Unit rows; row i belongs to box i. N may be 0: shapes (0, 4), (0, dim).
         """
-        frame = bgr_frame(frame, "frame", channels)
+        frame = as_frame(frame, channels)
         det = self.detector.detect(frame, conf_threshold=conf_threshold,
                                    nms_threshold=nms_threshold, max_count=max_count)
         if len(det) == 0:
@@ -277,12 +279,12 @@ class FacePipeline:
         return np.array(det.boxes), self.embed(frame, det.landmarks)
 
     # ------------------------------------------------------------------ faceprints
-    def faceprints(self, frame: NDArray[np.uint8], *, channels: str = "bgr") -> List[Faceprint]:
+    def faceprints(self, frame: Any, *, channels: str = "bgr") -> List[Faceprint]:
         """A :class:`Faceprint` for every face of a frame (one batch), strongest first."""
         return [Faceprint(f.vector, self.model.id)
                 for f in self.analyze(frame, channels=channels)]
 
-    def largest_faceprint(self, frame: NDArray[np.uint8], *,
+    def largest_faceprint(self, frame: Any, *,
                           channels: str = "bgr") -> Faceprint:
         """The faceprint of the largest face.
 
@@ -302,7 +304,15 @@ class FacePipeline:
                      channels: str = "bgr") -> Faceprint:
         """The faceprint of the face with these five landmarks (5, 2) on a frame; use the
         ``landmarks`` of a box your own detector found."""
-        return Faceprint(self.embed(frame, landmarks, channels=channels)[0], self.model.id)
+        return Faceprint(self.embed(as_frame(frame, channels), landmarks)[0], self.model.id)
+
+
+def as_frame(image: Any, channels: str = "bgr", name: str = "frame") -> NDArray[np.uint8]:
+    """An image the pipeline can take: a uint8 (H, W, 3) array in ``channels`` order (made
+    BGR), or anything :func:`~face_trigger.read_image` reads (a path, bytes, a PIL image)."""
+    if isinstance(image, np.ndarray):
+        return bgr_frame(image, name, channels)
+    return read_image(image, channels=channels)
 
 
 def _check_scales(scales: Optional[Sequence[Optional[int]]]) -> List[Optional[int]]:

@@ -29,7 +29,7 @@ from .embedder import Embedder, SFaceEmbedder
 from .enrollment import EnrollmentResult, enroll_folder
 from .errors import (EmbeddingError, InvalidParameterError, LabelMapError, ModelFileError,
                      NotFittedError)
-from .identity import Identity, open_set_gate
+from .identity import Identity, NamedFace, open_set_gate, query_rows, recognize_image
 from .label_map import LabelMap, encode_labels
 from .model_files import bundled_info, read_verified
 from .pipeline import FacePipeline
@@ -308,11 +308,21 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
             margin = np.full(queries.shape[0], np.inf)
         return picked, probabilities[rows, picked], best, margin
 
+    def recognize(self, image: Any, *, pipeline: Any = None,
+                  channels: str = "bgr") -> List[NamedFace]:
+        """Every face of an image (array, path, bytes or PIL image) with who it is:
+        ``NamedFace`` (``.name``, ``.similarity``, ``.box``, ``.to_dict()``), strongest
+        first; [] when there is no face. The same call as ``Gallery.recognize``."""
+        if pipeline is None and (self.embedder is not None or self.dnn_model_path is not None):
+            pipeline = self._get_pipeline()
+        return recognize_image(self, image, pipeline, channels)
+
     def _decide(self, embeddings: Any, threshold: float, unknown_index: int):
         # Checked at every use: a loaded model's gate may have been set since.
         check_gate(self.unknown_threshold, self.margin)
         check_range(threshold, "threshold (classifier probability)", 0.0, 1.0)
-        picked, probability, similarity, margin = self._scores(embeddings)
+        picked, probability, similarity, margin = self._scores(
+            query_rows(embeddings, getattr(self, "embedder_model_", None)))
         known = (probability >= threshold) & open_set_gate(similarity, margin,
                                                            self.unknown_threshold, self.margin)
         if isinstance(unknown_index, bool) or not isinstance(unknown_index, (int, np.integer)) \
@@ -382,7 +392,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         """Classifier probabilities, shape (n_samples, n_classes), columns in label-map order.
         Closed-set: they never say "nobody"; use :meth:`infer` for decisions."""
         self._check_fitted()
-        queries = unit_rows(X, self._dim())
+        queries = unit_rows(query_rows(X, self.embedder_model_), self._dim())
         if not queries.shape[0]:
             return np.zeros((0, len(self.label_map_)), np.float64)
         return self._probabilities(queries, queries @ self.enrolled_.T)

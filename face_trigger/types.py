@@ -11,7 +11,7 @@ Array conventions (see ARCHITECTURE.md §2):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional, Union, overload
+from typing import Any, Dict, Iterator, Optional, Union, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -118,6 +118,26 @@ class Face:
     def normed_embedding(self) -> FloatArray:
         """insightface's name for the unit embedding (``vector``)."""
         return self.vector
+
+    def to_dict(self, embedding: bool = False) -> Dict[str, Any]:
+        """JSON-ready (plain floats and lists): box, landmarks, score, model, track id,
+        live probability; the embedding only when asked (``embedding=True``)."""
+        out: Dict[str, Any] = {
+            "box": [round(float(v), 1) for v in self.box],
+            "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
+            "score": round(float(self.score), 4), "model": self.model,
+            "track_id": self.track_id,
+            "live": None if self.live is None else round(float(self.live), 4)}
+        if embedding:
+            out["embedding"] = None if self.embedding is None else [
+                float(v) for v in self.embedding]
+        return out
+
+    def __repr__(self) -> str:
+        box = ", ".join(f"{float(v):.0f}" for v in self.box)
+        vector = "none" if self.embedding is None else f"{self.embedding.shape[0]}-d"
+        extra = "" if self.live is None else f", live={self.live:.2f}"
+        return f"Face(box=[{box}], score={self.score:.3f}, embedding={vector}{extra})"
 
     @property
     def width(self) -> float:

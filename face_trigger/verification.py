@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -96,6 +96,16 @@ class VerifyResult:
     boxes: Tuple[Optional[NDArray[np.float32]], Optional[NDArray[np.float32]]]
     model: str
     detail: str = ""
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-ready: plain floats and lists (a similarity that is NaN becomes None)."""
+        similarity = None if not np.isfinite(self.similarity) else round(self.similarity, 4)
+        return {"verified": bool(self.verified), "similarity": similarity,
+                "threshold": float(self.threshold),
+                "match_probability": round(float(self.match_probability), 4),
+                "boxes": [None if b is None else [round(float(v), 1) for v in b]
+                          for b in self.boxes],
+                "model": self.model, "detail": self.detail}
 
 
 def verify(img1: ImageSource, img2: ImageSource, *, pipeline: Optional[FacePipeline] = None,

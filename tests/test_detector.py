@@ -119,10 +119,17 @@ def test_detections_indexing(pipeline, images):
 
 
 @pytest.mark.parametrize("bad", [np.zeros((100, 100), np.uint8), np.zeros((100, 100, 3)),
-                                 np.zeros((0, 100, 3), np.uint8), "obama.jpg"])
+                                 np.zeros((0, 100, 3), np.uint8)])
 def test_bad_frames(pipeline, bad):
     with pytest.raises(InvalidImageError):
         pipeline.detect(bad)
+
+
+def test_a_path_is_read_and_a_missing_one_is_an_unreadable_input(pipeline, data_dir):
+    """0.3: the pipeline takes what read_image takes (a path, bytes, a PIL image)."""
+    assert len(pipeline.detect(data_dir / "obama.jpg")) == 1
+    with pytest.raises(ft.ImageReadError, match="not found"):
+        pipeline.detect("no-such-photo.jpg")
 
 
 def test_bad_settings():

@@ -27,7 +27,8 @@ from .._fileio import MAX_EXPORT_BYTES, atomic_write_text, read_json
 from .._validate import check_embeddings, check_gate, off_unit, unit_rows
 from ..errors import EmbeddingError, GalleryError, InvalidParameterError
 from ..faceprint import Faceprint, check_unit_vector
-from ..identity import Identity, open_set_gate
+from ..model_files import bundled_info
+from ..identity import Identity, NamedFace, open_set_gate, query_rows, recognize_image
 from ..types import UNKNOWN, ModelInfo
 from .backend import IDENTIFY_POOL, IDENTIFY_POOL_MAX, SearchResult, check_name, empty_result
 from .registry import open_backend, upgrade_gallery
@@ -63,10 +64,10 @@ class Gallery:
         ``gallery.db`` / ``sqlite:///gallery.db`` (created with its schema if missing;
         ``":memory:"`` for tests) or ``postgresql://user@host/db`` (needs the
         ``[postgres]`` extra and the pgvector extension in the database).
-    model : FacePipeline, Embedder, ModelInfo or str
+    model : FacePipeline, Embedder, ModelInfo or str, optional
         The embedder whose faceprints this gallery holds: a pipeline or embedder (its
-        ``model`` and ``dim``), or its ``ModelInfo`` / ``.id``. A new store records it; an
-        existing store made for another model is refused.
+        ``model`` and ``dim``), or its ``ModelInfo`` / ``.id``; default the bundled SFace
+        model. A new store records it; an existing store made for another model is refused.
     dim : int, optional
         Embedding size. Taken from a pipeline or embedder passed as ``model``, else from
         an existing store; a new store made with only a model id holds SFace's 128.
@@ -91,7 +92,7 @@ class Gallery:
     next call reconnects.
     """
 
-    def __init__(self, location: Union[str, os.PathLike], model: Any, *,
+    def __init__(self, location: Union[str, os.PathLike], model: Any = None, *,
                  unknown_threshold: float = thresholds.IDENTIFY_COSINE,
                  margin: float = thresholds.IDENTIFY_MARGIN, dim: Optional[int] = None,
                  create: bool = True, **options: Any) -> None:
@@ -255,10 +256,18 @@ class Gallery:
         return check_unit_vector(item, self.dim)
 
     # ------------------------------------------------------------------ search
+    def recognize(self, image: Any, *, pipeline: Any = None,
+                  channels: str = "bgr") -> List[NamedFace]:
+        """Every face of an image (array, path, bytes or PIL image) with who it is:
+        ``NamedFace`` (``.name``, ``.similarity``, ``.box``, ``.to_dict()``), strongest
+        first; [] when there is no face. ``pipeline`` defaults to the bundled models."""
+        return recognize_image(self, image, pipeline, channels)
+
     def search(self, queries: Any, k: int = 5, exact: bool = False) -> SearchResult:
         """The ``k`` most similar faceprints of each query.
 
-        ``queries`` is a Faceprint, a list of them, or (M, dim) / (dim,) float vectors.
+        ``queries`` is a Faceprint, a list of them, a Face or list of Faces (from
+        ``FacePipeline.analyze``), or (M, dim) / (dim,) float vectors.
         ``exact=True`` compares with every faceprint instead of using the index
         (slow on large galleries; for small ones and for checking the index's recall).
 
@@ -404,7 +413,9 @@ def _json_object(value: Any, what: str) -> Dict[str, Any]:
 def _model_and_dim(model: Any, dim: Optional[int]) -> Tuple[str, Optional[int]]:
     """The model id and embedding size a gallery is opened with: from a pipeline or
     embedder (``.model`` and ``.dim``), else a ModelInfo or an id and ``dim`` (None: what
-    an existing store holds, 128 for a new one)."""
+    an existing store holds, 128 for a new one); None is the bundled SFace model."""
+    if model is None:
+        model = bundled_info("embedder")
     if not isinstance(model, (str, ModelInfo)) and isinstance(
             getattr(model, "model", None), ModelInfo):
         if dim is not None and dim != model.dim:
@@ -420,6 +431,7 @@ def _model_and_dim(model: Any, dim: Optional[int]) -> Tuple[str, Optional[int]]:
 def _unit_queries(queries: Any, model: str, dim: int) -> NDArray[np.float32]:
     """Query rows (M, dim): unit vectors as given, or faceprints of this gallery's ``model``
     (a faceprint of another model is refused, as :meth:`Gallery.add_faceprints` does)."""
+    queries = query_rows(queries, model)
     prints = [queries] if isinstance(queries, Faceprint) else queries
     if isinstance(prints, (list, tuple)) and prints and \
             any(isinstance(q, Faceprint) for q in prints):

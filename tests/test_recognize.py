@@ -1,0 +1,80 @@
+"""From a photo to named faces in one call, and results that convert to JSON (issue #27)."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import face_trigger as ft
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.fixture()
+def door_db(tmp_path, pipeline, data_dir):
+    gallery = ft.Gallery(tmp_path / "door.db")  # the bundled model by default
+    gallery.add_faceprints("obama", [pipeline.largest_faceprint(data_dir / "obama.jpg")])
+    gallery.add_faceprints("biden", [pipeline.largest_faceprint(data_dir / "biden.jpg")])
+    gallery.close()
+    return tmp_path / "door.db"
+
+
+def test_the_readme_first_example_runs_as_written(door_db, data_dir, monkeypatch):
+    text = README.read_text()
+    block = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    assert len([line for line in block.splitlines() if line.strip()]) <= 3
+    shutil.copy(data_dir / "obama2.jpg", door_db.parent / "photo.jpg")
+    monkeypatch.chdir(door_db.parent)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - our own README
+    name, similarity, *box = out.getvalue().split()
+    assert name == "obama" and float(similarity) > 0.6
+
+
+def test_analyze_and_identify_take_what_users_have(door_db, pipeline, data_dir, images):
+    gallery = ft.Gallery(door_db)
+    photo = data_dir / "obama2.jpg"
+    from_path = pipeline.analyze(photo)
+    assert [f.score for f in pipeline.analyze(photo.read_bytes())] == \
+        [f.score for f in from_path]
+    assert [f.score for f in pipeline.analyze(str(photo))] == [f.score for f in from_path]
+    assert [w.name for w in gallery.identify(from_path)] == ["obama"]  # Faces, no loop
+    assert gallery.identify(from_path[0])[0].name == "obama"
+    assert len(pipeline.detect(photo)) == 1 and pipeline.detect_embedding(photo)[1].shape == \
+        (1, 128)
+    with pytest.raises(ft.EmbeddingError, match="detected but not embedded"):
+        gallery.identify(list(pipeline.detect(images["obama2"])))
+
+
+def test_recognize_is_one_call_on_both_identifiers(door_db, pipeline, data_dir, reference):
+    gallery = ft.Gallery(door_db)
+    named = gallery.recognize(data_dir / "obama2.jpg")
+    assert [n.name for n in named] == ["obama"] and named[0].known
+    recognizer = ft.FaceRecognizer(classifier="knn").fit(
+        np.stack([reference["obama"].embedding, reference["biden"].embedding]),
+        ["obama", "biden"])
+    assert [n.name for n in recognizer.recognize(data_dir / "obama2.jpg")] == ["obama"]
+    assert [n.name for n in recognizer.recognize(data_dir / "astronaut.png")] == ["unknown"]
+    assert gallery.recognize(np.zeros((64, 64, 3), np.uint8)) == []
+
+
+def test_results_convert_to_json(door_db, pipeline, data_dir):
+    face = pipeline.analyze(data_dir / "obama2.jpg")[0]
+    assert len(repr(face)) < 120 and "128-d" in repr(face)
+    as_dict = face.to_dict()
+    assert "embedding" not in as_dict and len(as_dict["landmarks"]) == 5
+    assert len(face.to_dict(embedding=True)["embedding"]) == 128
+    named = ft.Gallery(door_db).recognize(data_dir / "obama2.jpg")
+    verified = ft.verify(data_dir / "obama.jpg", data_dir / "obama2.jpg")
+    text = json.dumps({"face": as_dict, "named": [n.to_dict() for n in named],
+                       "identity": named[0].identity.to_dict(),
+                       "verify": verified.to_dict()})
+    back = json.loads(text)
+    assert back["named"][0]["name"] == "obama" and back["verify"]["verified"] is True
