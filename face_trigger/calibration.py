@@ -187,8 +187,8 @@ def calibrate(root: Union[str, os.PathLike], target_fmr: float = 1e-3,
               plot: Union[str, os.PathLike, None] = None,
               pipeline: Optional[FacePipeline] = None,
               progress: Optional[bool] = None,
-              scales: Optional[Sequence[Optional[int]]] = thresholds.STILL_SCALES
-              ) -> CalibrationReport:
+              scales: Optional[Sequence[Optional[int]]] = thresholds.STILL_SCALES,
+              force: bool = False) -> CalibrationReport:
     """Choose the match threshold for ``target_fmr`` on a labelled folder.
 
     Parameters
@@ -201,14 +201,18 @@ def calibrate(root: Union[str, os.PathLike], target_fmr: float = 1e-3,
         Write the :class:`MatchCalibration` JSON here (atomically).
     plot : path, optional
         Save a PNG with the score distributions and the ROC curve (needs
-        matplotlib: ``pip install face_trigger[plot]``).
+        matplotlib: ``pip install matplotlib (the [plot] extra)``).
     scales : optional
         As for ``verify`` (``FacePipeline.analyze``): calibrate the way photos are compared.
+    force : bool
+        Write ``output`` even when the pairs cannot support the target FMR
+        (:attr:`CalibrationReport.caution`); by default that is refused.
 
     Raises
     ------
     CalibrationError
-        Fewer than two people, or nobody with two usable photos.
+        Fewer than two people, or nobody with two usable photos; or ``output`` asked for a
+        threshold too few impostor pairs support, without ``force`` (nothing is written).
     """
     pipeline = pipeline if pipeline is not None else FacePipeline()
     enrollment = enroll_folder(root, pipeline, progress=progress, several_faces="largest",
@@ -234,11 +238,16 @@ def calibrate(root: Union[str, os.PathLike], target_fmr: float = 1e-3,
                f"{time.strftime('%Y-%m-%d')}")
     table = sorted({(t, *error_rates(genuine, impostor, t)) for t in TABLE_THRESHOLDS}
                    | {(threshold, fmr, fnmr)})
+    report = CalibrationReport(calibration, table, people, enrollment)
     if output is not None:
+        if report.caution and not force:
+            raise CalibrationError(f"{report.caution}. Nothing was written to {output}: a door "
+                                   f"loading threshold {threshold:.3f} could let strangers in; "
+                                   "force=True (calibrate --force) writes it anyway")
         calibration.save(output)
     if plot is not None:
         _plot(plot, genuine, impostor, threshold)
-    return CalibrationReport(calibration, table, people, enrollment)
+    return report
 
 
 def _plot(path: Union[str, os.PathLike], genuine: NDArray, impostor: NDArray,
@@ -248,7 +257,7 @@ def _plot(path: Union[str, os.PathLike], genuine: NDArray, impostor: NDArray,
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt  # noqa: PLC0415
     except ImportError as exc:
-        raise FaceTriggerError("plotting needs matplotlib: pip install face_trigger[plot]") \
+        raise FaceTriggerError("plotting needs matplotlib (the [plot] extra)") \
             from exc
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     bins = np.linspace(-0.3, 1.0, 131)

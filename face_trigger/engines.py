@@ -50,7 +50,7 @@ def resolve_engine(engine: str) -> str:
         return "openvino" if openvino_available() else "opencv"
     if engine == "openvino" and not openvino_available():
         raise InvalidParameterError("engine 'openvino' needs the extra: "
-                                    "pip install 'face_trigger[openvino]'")
+                                    "pip install openvino (the [openvino] extra)")
     return engine
 
 

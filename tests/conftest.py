@@ -121,12 +121,20 @@ def pg_extra() -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server(pg_extra, tmp_path_factory):
+def pg_server(pg_extra):
     """A real PostgreSQL 16 with pgvector from the ``pgserver`` wheel, on a Unix socket
-    (no TCP port), stopped when the test session ends."""
+    (no TCP port), its data in a private folder of its own (not under pytest's shared
+    temporary folder, which another pytest run of the same user prunes), stopped and
+    deleted when the test session ends."""
+    import tempfile  # noqa: PLC0415
+
     import pgserver  # noqa: PLC0415
 
-    return pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    folder = tempfile.mkdtemp(prefix="face_trigger-pgdata-")
+    server = pgserver.get_server(folder, cleanup_mode="delete")
+    yield server
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture()

@@ -28,8 +28,14 @@ def people_dir(tmp_path_factory, images):
 @pytest.mark.slow
 def test_calibrate_writes_a_file_that_loads_back(people_dir, tmp_path, pipeline):
     require("matplotlib", "plot")
+    # 11 impostor pairs cannot support FMR 0.2 (the rule of three wants 15): refused (#27)
+    with pytest.raises(CalibrationError, match="force"):
+        ft.calibrate(people_dir, target_fmr=0.2, output=tmp_path / "cal.json",
+                     pipeline=pipeline, progress=False)
+    assert not (tmp_path / "cal.json").exists()
     report = ft.calibrate(people_dir, target_fmr=0.2, output=tmp_path / "cal.json",
-                          plot=tmp_path / "roc.png", pipeline=pipeline, progress=False)
+                          plot=tmp_path / "roc.png", pipeline=pipeline, progress=False,
+                          force=True)
     c = report.calibration
     assert c.genuine_pairs == 3 + 1 and c.impostor_pairs == 6 * 5 // 2 - 4
     assert report.people == 3
@@ -44,7 +50,7 @@ def test_calibrate_writes_a_file_that_loads_back(people_dir, tmp_path, pipeline)
 
 def test_recognizer_loads_a_calibration(people_dir, tmp_path, pipeline):
     ft.calibrate(people_dir, target_fmr=0.2, output=tmp_path / "cal.json", pipeline=pipeline,
-                 progress=False)
+                 progress=False, force=True)  # a tiny set: forced
     recognizer = ft.FaceRecognizer().load_calibration(tmp_path / "cal.json")
     saved = ft.calibration.MatchCalibration.load(tmp_path / "cal.json")
     assert recognizer.unknown_threshold == saved.threshold

@@ -86,7 +86,10 @@ def test_detect_formats(folders, data_dir):
     lines = done.stdout.strip().splitlines()
     assert lines[0] == "file,x1,y1,x2,y2,score"
     files = [line.split(",")[0] for line in lines[1:]]
-    assert [Path(f).name for f in files] == ["obama.jpg", "a_obama2.jpg", "b_astronaut.png"]
+    # an image without a face is a row too (empty fields), not silence (issue #27)
+    assert [Path(f).name for f in files] == ["obama.jpg", "a_obama2.jpg", "b_astronaut.png",
+                                             "c_wall.png"]
+    assert lines[-1].endswith("c_wall.png,,,,,")
     assert "d_broken.jpg" in done.stderr and "truncated" in done.stderr
     peer = cli("detect", "--format", "face_recognition", data_dir / "obama.jpg")
     top, right, bottom, left = map(int, peer.stdout.strip().split(",")[1:])
@@ -150,12 +153,13 @@ def test_verify_exit_codes(data_dir, folders):
     different = cli("verify", "--json", data_dir / "obama.jpg", data_dir / "biden.jpg")
     assert different.returncode == EXIT_DIFFERENT
     assert json.loads(different.stdout)["verified"] is False
-    # a readable photo without a face is an answer, named by its file, on stdout (also JSON)
+    # a photo without a face is an input problem (exit 3, not "different people"), named
     wall = folders / "unknown" / "c_wall.png"
     no_face = cli("verify", data_dir / "obama.jpg", wall)
-    assert no_face.returncode == EXIT_DIFFERENT and str(wall) in no_face.stdout
+    assert no_face.returncode == EXIT_INPUT and str(wall) in no_face.stderr
     as_json = json.loads(cli("verify", "--json", data_dir / "obama.jpg", wall).stdout)
     assert as_json["verified"] is False and str(wall) in as_json["error"]
+    assert as_json["faces"] == [1, 0]
     unreadable = cli("verify", data_dir / "obama.jpg", folders / "missing.jpg")
     assert unreadable.returncode == EXIT_INPUT
     bad = cli("verify", "--threshold", "5", data_dir / "obama.jpg", data_dir / "obama2.jpg")
@@ -222,11 +226,16 @@ def test_identify_flags_are_checked_as_usage(data_dir, folders):
 
 @pytest.mark.slow
 def test_calibrate_command(folders, tmp_path):
-    done = cli("calibrate", folders / "people", "--target-fmr", "0.5", "-o", tmp_path / "c.json")
+    # 2 impostor pairs cannot show an FMR of 0.5: nothing is written without --force (#27)
+    refused = cli("calibrate", folders / "people", "--target-fmr", "0.5", "-o",
+                  tmp_path / "c.json")
+    assert refused.returncode == EXIT_ERROR and "--force" in refused.stderr
+    assert "2 impostor pairs" in refused.stderr and not (tmp_path / "c.json").exists()
+    done = cli("calibrate", folders / "people", "--target-fmr", "0.5", "-o", tmp_path / "c.json",
+               "--force")
     assert done.returncode == EXIT_OK, done.stderr
     assert "threshold for FMR <= 0.5" in done.stdout
     assert ft.calibration.MatchCalibration.load(tmp_path / "c.json").genuine_pairs == 1
-    # 2 impostor pairs cannot show an FMR of 0.5 (it said nothing before)
     assert "warning: 2 impostor pairs" in done.stderr and "rule of three" in done.stderr
 
 
@@ -282,11 +291,13 @@ def test_enroll_into_a_gallery_and_annotate_with_it(folders, tmp_path, images, r
     ft.write_image(people / "obama" / "group.jpg", group)
     db = tmp_path / "g.db"
     done = cli("enroll", people, "--db", db)
-    assert done.returncode == EXIT_OK, done.stderr
+    # the group photo is refused: the report is the same, the exit status says so (#27)
+    assert done.returncode == EXIT_ERROR, done.stderr
+    assert "1 of 4 photos were refused" in done.stderr
     assert "enrolled 3 of 4 photos" in done.stdout and "several_faces" in done.stdout
     assert "2 people, 3 faceprints" in done.stderr
     again = cli("enroll", people, "--db", db)  # the same folder once more: nothing twice
-    assert again.returncode == EXIT_OK and "2 people, 3 faceprints" in again.stderr
+    assert again.returncode == EXIT_ERROR and "2 people, 3 faceprints" in again.stderr
     assert "enrolled 0 of 4 photos; 3 already enrolled, skipped" in again.stdout
     as_json = [json.loads(line) for line in cli("enroll", people, "--db", tmp_path / "h.db",
                                                 "--json").stdout.splitlines()]

@@ -78,3 +78,48 @@ def test_results_convert_to_json(door_db, pipeline, data_dir):
                        "verify": verified.to_dict()})
     back = json.loads(text)
     assert back["named"][0]["name"] == "obama" and back["verify"]["verified"] is True
+
+
+# ------------------------------------------------------------- the command line (#27 items 2-5)
+def test_single_photos_on_the_command_line(tmp_path, data_dir, images, reference, capsys,
+                                           monkeypatch):
+    from face_trigger.cli import EXIT_ERROR, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
+    from face_trigger.testing import paste_faces
+
+    monkeypatch.delenv("FACE_TRIGGER_MODEL_KEY", raising=False)
+    db = str(tmp_path / "door.db")
+    assert main(["enroll", str(data_dir / "obama.jpg"), "--name", "barack", "--db", db]) \
+        == EXIT_OK
+    assert main(["enroll", str(data_dir / "biden.jpg"), "--db", db]) == EXIT_OK  # its name
+    assert [p["name"] for p in ft.Gallery(db).people()] == ["barack", "biden"]
+    shutil.copy(data_dir / "obama.jpg", tmp_path / "lin.jpg")
+    capsys.readouterr()
+    assert main(["identify", str(tmp_path / "lin.jpg"), str(data_dir / "obama2.jpg")]) \
+        == EXIT_OK
+    assert capsys.readouterr().out.strip().endswith(",lin")
+    # train refuses to write a model the door would refuse
+    people = tmp_path / "people" / "obama"
+    people.mkdir(parents=True)
+    shutil.copy(data_dir / "obama.jpg", people / "a.jpg")
+    assert main(["train", str(tmp_path / "people"), "-o", str(tmp_path / "m.pkl")]) == EXIT_USAGE
+    assert "--key" in capsys.readouterr().err and not (tmp_path / "m.pkl").exists()
+    # verify compares every face with every face, and a photo without a face is exit 3
+    group = paste_faces((1200, 600), [
+        (ft.image_io.crop_around(images["biden"], reference["biden"].box), 0, 0, 0.8),
+        (ft.image_io.crop_around(images["obama2"], reference["obama2"].box), 600, 0, 0.8)])
+    ft.write_image(tmp_path / "group.jpg", group)
+    assert main(["verify", "--json", str(data_dir / "obama.jpg"), str(tmp_path / "group.jpg")]) \
+        == EXIT_OK
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["verified"] and answer["faces"] == [1, 2]
+    ft.write_image(tmp_path / "wall.png", np.full((200, 200, 3), 90, np.uint8))
+    assert main(["verify", str(data_dir / "obama.jpg"), str(tmp_path / "wall.png")]) \
+        == EXIT_INPUT
+    # detect: a row for an image without a face, and the landmarks when asked
+    capsys.readouterr()
+    assert main(["detect", "--landmarks", str(tmp_path / "wall.png"),
+                 str(data_dir / "obama.jpg")]) == EXIT_OK
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows[0].split(",")) == 16 and rows[1].endswith("wall.png" + "," * 15)
+    assert len(rows[2].split(",")) == 16
+    assert main(["enroll", str(tmp_path / "wall.png"), "--db", db]) == EXIT_ERROR

@@ -14,8 +14,9 @@ from face_trigger.runtime import configure_opencv
 
 from .common import UsageError
 
-#: One analysed file: (path, [(box, embedding, score)...] or None, error or None).
-Analysed = Tuple[str, Optional[List[Tuple[List[float], Any, float]]], Optional[str]]
+#: One analysed file: (path, [(box, embedding, score, landmarks)...] or None, error or None).
+Analysed = Tuple[str, Optional[List[Tuple[List[float], Any, float, List[List[float]]]]],
+                 Optional[str]]
 
 # Worker processes of --cpus: each builds its own pipeline once (OpenCV nets cannot be shared).
 _WORKER: Dict[str, Any] = {}
@@ -31,7 +32,7 @@ def _analyze_with(pipeline: Any, path: str) -> Analysed:
         faces = pipeline.analyze(read_image(path))
     except FaceTriggerError as exc:
         return path, None, str(exc)
-    return path, [(f.box.tolist(), f.vector, f.score) for f in faces], None
+    return path, [(f.box.tolist(), f.vector, f.score, f.landmarks.tolist()) for f in faces], None
 
 
 def _analyze_in_worker(path: str) -> Analysed:

@@ -17,7 +17,9 @@ def register(sub: Any) -> None:
     p.add_argument("folder", metavar="DIR")
     p.add_argument("--target-fmr", type=float, default=1e-3)
     p.add_argument("-o", "--output", help="calibration JSON to write")
-    p.add_argument("--plot", help="ROC / score distribution PNG (needs face_trigger[plot])")
+    p.add_argument("--plot", help="ROC / score distribution PNG (needs matplotlib)")
+    p.add_argument("--force", action="store_true",
+                   help="write -o even when too few impostor pairs support the target FMR")
     p.set_defaults(handler=run)
 
 
@@ -25,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output)
     check_output(args.plot)
     report = ft.calibrate(args.folder, target_fmr=args.target_fmr, output=args.output,
-                          plot=args.plot)
+                          plot=args.plot, force=args.force)
     c = report.calibration
     if report.caution:
         print(f"face-trigger: warning: {report.caution}", file=sys.stderr)

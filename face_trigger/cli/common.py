@@ -43,7 +43,7 @@ def check_output(path: Optional[str]) -> None:
 
 
 DB_HELP = ("an SQLite file (or sqlite:///path) or postgresql://user@host/db "
-           "(needs face_trigger[postgres])")
+           "(needs the [postgres] extra)")
 
 
 def _parent(*add: Any) -> argparse.ArgumentParser:

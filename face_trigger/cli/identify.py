@@ -12,6 +12,8 @@ import numpy as np
 
 import face_trigger as ft
 from face_trigger import FacePipeline
+from face_trigger.enrollment import IMAGE_SUFFIXES
+from face_trigger.thresholds import STILL_SCALES
 
 from .analysis import analyze_files
 from .common import DB_HELP, Inputs, UsageError, cosine_flag, csv_row, flags
@@ -26,8 +28,8 @@ def register(sub: Any) -> None:
                                      db_help="identify against this gallery (then no "
                                              "KNOWN): " + DB_HELP))
     p.add_argument("known", metavar="KNOWN", nargs="?",
-                   help="folder of <name>.jpg files or <name>/ folders, a saved .pkl, or a "
-                        "gallery (SQLite file or postgresql:// URL)")
+                   help="folder of <name>.jpg files or <name>/ folders, one <name>.jpg, a "
+                        "saved .pkl, or a gallery (SQLite file or postgresql:// URL)")
     p.add_argument("images", nargs="*", metavar="IMAGE_OR_DIR")
     p.add_argument("--threshold", type=float, default=None,
                    help=f"cosine similarity to accept a match (default {ft.IDENTIFY_COSINE})")
@@ -85,6 +87,10 @@ def known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[st
         return gallery, []
     path = Path(known)
     recognizer = ft.FaceRecognizer(classifier="knn", unknown_threshold=threshold)
+    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:  # one photo: its file names it
+        face = ft.pipeline.largest_face(FacePipeline().analyze(path, scales=STILL_SCALES))
+        recognizer.fit(face.vector[None], [path.stem])
+        return recognizer, []
     if path.is_file():
         recognizer.load(path, key=args.key, require_signature=not args.allow_unsigned)
         recognizer.unknown_threshold = threshold

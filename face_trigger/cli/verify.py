@@ -1,16 +1,22 @@
-"""``face-trigger verify``: are two images the same person? (exit 0 same, 1 not)"""
+"""``face-trigger verify``: are two photos the same person? Every face of the first is
+compared with every face of the second; the best pair answers (exit 0 same, 1 not, 3 when a
+photo has no face)."""
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
+import numpy as np
+
 import face_trigger as ft
-from face_trigger import MATCH_COSINE
+from face_trigger import MATCH_COSINE, FacePipeline
+from face_trigger.thresholds import STILL_SCALES
 
-from .common import EXIT_DIFFERENT, EXIT_OK, cosine_flag, flags
+from .common import EXIT_DIFFERENT, EXIT_INPUT, EXIT_OK, cosine_flag, flags
 
-HELP = "are two images the same person? (exit 0 same, 1 not)"
+HELP = "are two images the same person? (exit 0 same, 1 not, 3 a photo without a face)"
 
 
 def register(sub: Any) -> None:
@@ -23,22 +29,32 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     threshold = cosine_flag(args.threshold, "--threshold")
-    result = ft.verify(args.image1, args.image2, threshold=threshold, soft=True)
-    if result.detail:  # a readable image without a face: an answer ("not verified"), exit 1
+    pipeline = FacePipeline()
+    faces = [pipeline.analyze(image, scales=STILL_SCALES) for image in (args.image1, args.image2)]
+    counts = [len(f) for f in faces]
+    missing = [str(image) for image, f in zip((args.image1, args.image2), faces) if not f]
+    if missing:
+        message = f"no face found in {' and '.join(missing)}"
         if args.json:
             print(json.dumps({"verified": False, "similarity": None, "threshold": threshold,
-                              "match_probability": 0.0, "model": result.model,
-                              "error": result.detail}))
-        else:
-            print(f"not verified: {result.detail}")
-        return EXIT_DIFFERENT
+                              "faces": counts, "model": pipeline.model.id, "error": message}))
+        print(f"face-trigger: {message}", file=sys.stderr)
+        return EXIT_INPUT
+    similarities = np.stack([f.vector for f in faces[0]]) @ np.stack([f.vector for f in faces[1]]).T
+    i, j = np.unravel_index(int(np.argmax(similarities)), similarities.shape)
+    similarity = float(similarities[i, j])
+    verified = similarity >= threshold
+    probability = float(ft.calibration.default_calibration().probability(similarity))
     if args.json:
-        print(json.dumps({"verified": result.verified, "similarity": round(result.similarity, 4),
-                          "threshold": result.threshold,
-                          "match_probability": round(result.match_probability, 4),
-                          "model": result.model}))
+        print(json.dumps({"verified": verified, "similarity": round(similarity, 4),
+                          "threshold": threshold, "match_probability": round(probability, 4),
+                          "faces": counts, "best_pair": [int(i), int(j)],
+                          "boxes": [faces[0][i].to_dict()["box"], faces[1][j].to_dict()["box"]],
+                          "model": pipeline.model.id}))
     else:
-        print(f"{'same person' if result.verified else 'different people'}: similarity "
-              f"{result.similarity:.3f} (threshold {result.threshold}), match probability "
-              f"{result.match_probability:.3f}")
-    return EXIT_OK if result.verified else EXIT_DIFFERENT
+        several = (f"; best of {counts[0]} x {counts[1]} faces (face {i + 1} and face {j + 1}, "
+                   "strongest first)" if counts != [1, 1] else "")
+        print(f"{'same person' if verified else 'different people'}: similarity "
+              f"{similarity:.3f} (threshold {threshold}), match probability "
+              f"{probability:.3f}{several}")
+    return EXIT_OK if verified else EXIT_DIFFERENT

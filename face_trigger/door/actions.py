@@ -282,7 +282,7 @@ class WebhookAction(Action):
 @register_action("mqtt")
 @dataclass
 class MqttAction(Action):
-    """Publish the event as JSON to an MQTT broker (needs ``pip install face_trigger[mqtt]``).
+    """Publish the event as JSON to an MQTT broker (needs paho-mqtt, the ``[mqtt]`` extra).
 
     ``topic`` may hold placeholders; the default ``face_trigger/{decision}`` gives
     ``face_trigger/identified`` and ``face_trigger/unknown``, easy to trigger a Home
@@ -314,7 +314,7 @@ class MqttAction(Action):
 
     def preflight(self) -> Optional[str]:
         if importlib.util.find_spec("paho") is None:
-            return "the mqtt action needs paho-mqtt: pip install 'face_trigger[mqtt]'"
+            return "the mqtt action needs paho-mqtt: pip install paho-mqtt (the [mqtt] extra)"
         return None
 
     def run(self, event: Mapping[str, Any]) -> str:

@@ -6,7 +6,7 @@ scalar-quantised codes (SQ6).
 so no part of the gallery is skipped. The caller re-ranks the returned candidates exactly
 (see ``gallery.sqlite``), so the index only has to put the true best match among them.
 faiss-cpu is the field's standard library for this; it is an optional extra
-(``pip install face_trigger[faiss]``).
+(``pip install faiss-cpu (the [faiss] extra)``).
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _faiss():
     try:
         import faiss  # noqa: PLC0415 - optional extra
     except ImportError as exc:
-        raise GalleryError("large galleries need faiss: pip install 'face_trigger[faiss]'") \
+        raise GalleryError("large galleries need faiss-cpu (the [faiss] extra)") \
             from exc
     return faiss
 

@@ -110,7 +110,7 @@ def default_probes(lists: int) -> int:
 def _require_driver() -> None:
     if psycopg is None:
         raise GalleryError("a PostgreSQL gallery needs the [postgres] extra: "
-                           "pip install 'face_trigger[postgres]'") from _IMPORT_ERROR
+                           "pip install 'psycopg[binary]' pgvector") from _IMPORT_ERROR
 
 
 def _connect(url: str, connect_timeout: float) -> "psycopg.Connection":

@@ -244,7 +244,7 @@ class SQLiteBackend:
             if faiss_available():
                 return _Snapshot(None, ids, names, self._open_index(ids))
             logger.warning("%s holds %d faceprints: without faiss they are searched exactly in "
-                           "memory (%d MB); pip install 'face_trigger[faiss]' for the compact "
+                           "memory (%d MB); pip install faiss-cpu for the compact "
                            "index", self.path, ids.size, ids.size * self.dim * 4 // 10**6)
         vectors = np.zeros((0, self.dim), np.float32)
         if ids.size:
