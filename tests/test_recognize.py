@@ -123,3 +123,44 @@ def test_single_photos_on_the_command_line(tmp_path, data_dir, images, reference
     assert len(rows[0].split(",")) == 16 and rows[1].endswith("wall.png" + "," * 15)
     assert len(rows[2].split(",")) == 16
     assert main(["enroll", str(tmp_path / "wall.png"), "--db", db]) == EXIT_ERROR
+
+
+def test_shared_flags_mean_the_same_on_every_command(tmp_path, data_dir, capsys):
+    """Walks every subcommand: -v/-q after the command, --gallery wherever --db is, and the
+    shared flags with one help text each (issue #27 item 4)."""
+    import argparse
+
+    from face_trigger.cli import EXIT_OK, main
+    from face_trigger.cli.main import build_parser
+
+    def commands(parser, prefix=()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from commands(sub, prefix + (name,))
+        if prefix:
+            yield prefix, parser
+
+    helps = {}
+    walked = list(commands(build_parser()))
+    assert len(walked) >= 20
+    for name, parser in walked:
+        if any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
+            continue  # "gallery", "audit": their actions are walked
+        options = {o: a for a in parser._actions for o in a.option_strings}
+        assert {"-v", "-q"} <= set(options), name
+        if "--db" in options:
+            assert options["--gallery"] is options["--db"], name
+        for flag in ("--json", "--key", "--max-side", "--cpus", "--allow-unsigned"):
+            if flag in options:
+                helps.setdefault(flag, set()).add(
+                    options[flag].help.split(" (default")[0] if flag != "--json" else "json")
+    assert all(len(texts) == 1 for texts in helps.values()), helps
+    assert main(["detect", str(data_dir / "obama.jpg"), "-q"]) == EXIT_OK
+    capsys.readouterr()
+    db = str(tmp_path / "door.db")
+    assert main(["enroll", str(data_dir / "obama.jpg"), "--gallery", db]) == EXIT_OK
+    assert main(["identify", "--gallery", db, str(data_dir / "obama2.jpg")]) == EXIT_OK
+    assert capsys.readouterr().out.strip().endswith(",obama")
+    assert main(["annotate", str(data_dir / "obama2.jpg"), "-o", str(tmp_path / "a.jpg"),
+                 "--db", db, "--max-side", "480", "--threshold", "0.5"]) == EXIT_OK

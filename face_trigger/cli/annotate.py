@@ -12,14 +12,15 @@ import face_trigger as ft
 from face_trigger import FacePipeline, read_image, write_image
 from face_trigger.draw import FACE_COLOUR, UNKNOWN_COLOUR, draw_faces
 
-from .common import DB_HELP, EXIT_OK, Inputs, UsageError, check_output, flags
+from .common import DB_HELP, EXIT_OK, Inputs, UsageError, check_output, cosine_flag, flags
 
 HELP = "draw boxes, landmarks, names and scores"
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("annotate", help=HELP, description=HELP,
-                       parents=flags("key", "db", db_help="gallery to name the faces: " + DB_HELP))
+                       parents=flags("key", "db", "max_side", "threshold",
+                                     db_help="gallery to name the faces: " + DB_HELP))
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
     p.add_argument("-o", "--output", required=True,
                    help="image to write for one image; a folder for a folder or several")
@@ -39,13 +40,17 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"-o {out} must be a folder when annotating several images")
         check_output(str(out / "x.jpg") if out.is_dir() else args.output)
         out.mkdir(exist_ok=True)
-    pipeline = FacePipeline()
-    identifier = None
+    pipeline = FacePipeline(ft.detector.YuNetDetector(max_side=args.max_side))
+    gate = ft.IDENTIFY_COSINE
+    if args.threshold is not None:
+        gate = cosine_flag(args.threshold, "--threshold")
+    identifier: Any = None
     if args.db:
-        identifier = ft.Gallery(args.db, pipeline.model, create=False)
+        identifier = ft.Gallery(args.db, pipeline.model, create=False, unknown_threshold=gate)
     elif args.model:
         identifier = ft.FaceRecognizer().load(args.model, key=args.key,
                                               require_signature=not args.allow_unsigned)
+        identifier.unknown_threshold = gate
     if single:  # one image: its error is the command's
         count = _annotate(read_image(args.images[0]), args.output, pipeline, identifier)
         print(f"{args.images[0]}: {count} face(s); annotated image written to {args.output}",

@@ -8,7 +8,7 @@ from typing import Any, List, Tuple
 
 import face_trigger as ft
 
-from .common import EXIT_DIFFERENT, EXIT_OK, UsageError
+from .common import EXIT_DIFFERENT, EXIT_OK, UsageError, flags
 
 HELP = "check a door's audit log: verify LOG [--anchor SEQ:DIGEST] [--key-env VAR]"
 
@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     text = ("check the chain of LOG and its rotated files against its checkpoint; exit 0 "
             "intact, 1 broken (where and what is printed)")
-    p = actions.add_parser("verify", help=text, description=text)
+    p = actions.add_parser("verify", help=text, description=text, parents=flags("verbosity"))
     p.add_argument("log", metavar="LOG")
     p.add_argument("--anchor", action="append", default=[], metavar="SEQ:DIGEST",
                    help="a line's anchor from a published event (its 'audit' field); "

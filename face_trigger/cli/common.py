@@ -56,7 +56,9 @@ def _parent(*add: Any) -> argparse.ArgumentParser:
 def flags(*names: str, json_help: str = "one JSON object per line", db_help: str = DB_HELP,
           db_required: bool = False) -> List[argparse.ArgumentParser]:
     """Parent parsers for the flags that mean the same on every command that takes them:
-    ``json``, ``key`` (with ``--allow-unsigned``), ``max_side``, ``db``, ``cpus``."""
+    ``json``, ``key`` (with ``--allow-unsigned``), ``max_side``, ``db`` (``--db`` or its
+    alias ``--gallery``), ``cpus``, ``threshold`` (the identify gate), ``verbosity`` (``-v``
+    and ``-q``, also after the command)."""
     known = {
         "json": lambda p: p.add_argument("--json", action="store_true", help=json_help),
         "key": lambda p: (p.add_argument(
@@ -67,7 +69,16 @@ def flags(*names: str, json_help: str = "one JSON object per line", db_help: str
         "max_side": lambda p: p.add_argument(
             "--max-side", type=int, default=ft.thresholds.DETECT_MAX_SIDE,
             help="detector input side; raise it for small faces (default %(default)s)"),
-        "db": lambda p: p.add_argument("--db", required=db_required, help=db_help),
+        "db": lambda p: p.add_argument("--db", "--gallery", dest="db", required=db_required,
+                                       help=db_help),
+        "threshold": lambda p: p.add_argument(
+            "--threshold", type=float, default=None,
+            help=f"cosine similarity to accept a match (default {ft.IDENTIFY_COSINE})"),
+        "verbosity": lambda p: (
+            p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                           help="show OpenCV warnings and Python tracebacks"),
+            p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                           help="only errors on stderr")),
         "cpus": lambda p: p.add_argument(
             "--cpus", type=int, default=1,
             help="worker processes for many images (-1: one per core)"),

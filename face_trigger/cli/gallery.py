@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
 
     def action(name: str, handler: Action, help_text: str, *, create: bool = False,
                json_help: str = "") -> argparse.ArgumentParser:
-        parents = flags("db", db_required=True)
+        parents = flags("db", "verbosity", db_required=True)
         if json_help:
             parents += flags("json", json_help=json_help)
         p = actions.add_parser(name, help=help_text, description=help_text, parents=parents)
@@ -47,7 +47,7 @@ def register(sub: Any) -> None:
     p.add_argument("file", metavar="FILE")
     p = actions.add_parser("upgrade", help="bring the schema to this release (back up first)",
                            description="bring the schema to this release (back up first)",
-                           parents=flags("db", db_required=True))
+                           parents=flags("db", "verbosity", db_required=True))
     p.set_defaults(handler=upgrade)
     p = sub.add_parser("gallery-upgrade", help="the older name of `gallery upgrade`",
                        description="the older name of `gallery upgrade`",

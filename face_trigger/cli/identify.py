@@ -23,7 +23,7 @@ HELP = "name the faces of images with known people (face_recognition's CLI outpu
 
 def register(sub: Any) -> None:
     p = sub.add_parser("identify", help=HELP, description=HELP,
-                       parents=flags("json", "key", "max_side", "cpus", "db",
+                       parents=flags("json", "key", "max_side", "cpus", "db", "threshold",
                                      json_help="one JSON object per image",
                                      db_help="identify against this gallery (then no "
                                              "KNOWN): " + DB_HELP))
@@ -31,8 +31,6 @@ def register(sub: Any) -> None:
                    help="folder of <name>.jpg files or <name>/ folders, one <name>.jpg, a "
                         "saved .pkl, or a gallery (SQLite file or postgresql:// URL)")
     p.add_argument("images", nargs="*", metavar="IMAGE_OR_DIR")
-    p.add_argument("--threshold", type=float, default=None,
-                   help=f"cosine similarity to accept a match (default {ft.IDENTIFY_COSINE})")
     p.add_argument("--tolerance", type=float, default=None,
                    help="face_recognition-style L2 distance instead: accept when the distance "
                         "of unit embeddings is <= T (threshold = 1 - T^2/2); SFace's scale "

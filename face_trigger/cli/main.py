@@ -6,14 +6,15 @@ import argparse
 import logging
 import os
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from face_trigger import FaceTriggerError, __version__
 from face_trigger.runtime import configure_opencv
 
 from . import (annotate, audit, bench, calibrate, demo, detect, enroll, gallery, identify,
                liveness, train, verify, watch)
-from .common import EXIT_ERROR, EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, UsageError
+from .common import (EXIT_ERROR, EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, UsageError,
+                     flags)
 
 #: The commands, in the order ``--help`` lists them.
 COMMANDS = (detect, identify, train, enroll, gallery, verify, calibrate, annotate, watch,
@@ -32,8 +33,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="OpenCV threads per call (default: OpenCV's choice)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
-        command.register(sub)
+        command.register(_EveryCommand(sub))
     return parser
+
+
+class _EveryCommand:
+    """The subparsers, handing every command the flags that mean the same everywhere and
+    may follow the command too (``detect -q ...``)."""
+
+    def __init__(self, sub: Any) -> None:
+        self._sub = sub
+
+    def add_parser(self, name: str, **options: Any) -> argparse.ArgumentParser:
+        options["parents"] = list(options.get("parents", [])) + flags("verbosity")
+        parser: argparse.ArgumentParser = self._sub.add_parser(name, **options)
+        return parser
 
 
 def exit_code(exc: BaseException) -> int:

@@ -21,12 +21,14 @@ MQTT_PASSWORD_ENV = "FACE_TRIGGER_MQTT_PASSWORD"
 
 def register(sub: Any) -> None:
     p = sub.add_parser("watch", help=HELP, description=HELP,
-                       parents=flags("json", "key", json_help="one JSON object per decision"))
+                       parents=flags("json", "key", "db", "max_side", "threshold",
+                                     json_help="one JSON object per decision",
+                                     db_help="identify with a gallery: " + DB_HELP))
+    p.set_defaults(max_side=None)  # the configuration's unless given
     p.add_argument("source", nargs="?", help="camera index, video file or URL")
     p.add_argument("--config", help="TOML configuration")
     p.add_argument("--model", help="saved recognizer")
     p.add_argument("--people", help="folder <name>/*.jpg to enrol at start")
-    p.add_argument("--gallery", help="identify with a gallery: " + DB_HELP)
     p.add_argument("--audit", help="audit log path")
     p.add_argument("--exec", action="append", default=[], metavar="'PROGRAM ARGS...'",
                    help="run a program when an enrolled person is identified; arguments may "
@@ -58,12 +60,15 @@ def run(args: argparse.Namespace) -> int:
         ["recognizer.allow_weak_gate=true"] if args.allow_weak_gate else []) + (
         ["recognizer.require_signature=false"] if args.allow_unsigned else []) + (
         [f"source.give_up_after_s={args.give_up_after}"] if args.give_up_after is not None
+        else []) + (
+        [f"detector.max_side={args.max_side}"] if args.max_side is not None else []) + (
+        [f"recognizer.unknown_threshold={args.threshold}"] if args.threshold is not None
         else [])
     try:
         data = read_toml(args.config) if args.config else {}
         data["actions"] = list(data.get("actions", [])) + command_line_actions(args)
         config = ft.load_config(None, ft.door.door_overrides(
-            args.source, args.model, args.people, args.audit, extra, gallery=args.gallery),
+            args.source, args.model, args.people, args.audit, extra, gallery=args.db),
             data=data)
     except ft.ConfigError as exc:
         raise UsageError(f"configuration: {exc}") from exc

@@ -210,6 +210,22 @@ def read_toml(path: Union[str, os.PathLike]) -> Dict[str, Any]:
         raise ConfigError(f"{path} is nested too deeply to be read") from None
 
 
+def _override_action(raw: Dict[str, Any], dotted: str, value: Any) -> None:
+    """``actions.<index>.<key>=value``: a key of the index-th [[actions]] table (from 0)."""
+    index, _, key = dotted.partition(".")
+    actions = raw.get("actions")
+    if not index.isdigit() or not key:
+        raise ConfigError(f"cannot override actions.{dotted}: write actions.<index>.<key>, "
+                          "e.g. actions.0.people=[\"alice\"]")
+    if not isinstance(actions, list) or int(index) >= len(actions):
+        count = len(actions) if isinstance(actions, list) else 0
+        raise ConfigError(f"cannot override actions.{dotted}: there are {count} actions "
+                          "(numbered from 0)")
+    if not isinstance(actions[int(index)], dict):
+        raise ConfigError(f"actions[{index}] must be a table")
+    actions[int(index)][key] = value
+
+
 def _parse_override(text: str) -> Tuple[str, str, Any]:
     if "=" not in text or "." not in text.split("=", 1)[0]:
         raise ConfigError(f"override {text!r} must look like section.key=value")
@@ -238,6 +254,9 @@ def load_config(path: Union[str, os.PathLike, None] = None,
         raw = read_toml(path)
     for text in overrides:
         section, key, value = _parse_override(text)
+        if section == "actions":  # actions.<index>.<key>: one [[actions]] table's key
+            _override_action(raw, key, value)
+            continue
         raw.setdefault(section, {})
         if not isinstance(raw[section], dict):
             raise ConfigError(f"cannot override {section}.{key}: {section} is not a section")
