@@ -367,17 +367,11 @@ class LogAction(Action):
 
 @register_action("print")
 @dataclass
-class PrintAction(Action):
+class PrintAction(LogAction):
     """One line per firing on standard output: time, person, similarity, event id (what
     ``watch --print`` adds; easy to pipe into another program)."""
 
     name: str = "print"
-    timeout_s: float = 5.0
-    retries: int = 0
-    policy: GrantPolicy = field(default_factory=GrantPolicy)
-
-    def __post_init__(self) -> None:
-        self._check_delivery()
 
     def run(self, event: Mapping[str, Any]) -> str:
         print(f"{event.get('time')}\t{event.get('person')}\t{event.get('similarity')}\t"
