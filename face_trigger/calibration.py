@@ -217,15 +217,7 @@ def calibrate(root: Union[str, os.PathLike], target_fmr: float = 1e-3,
     pipeline = pipeline if pipeline is not None else FacePipeline()
     enrollment = enroll_folder(root, pipeline, progress=progress, several_faces="largest",
                                scales=scales)
-    people = len(set(enrollment.labels))
-    counts = (np.unique(enrollment.labels, return_counts=True)[1] if enrollment.labels
-              else np.zeros(0, np.int64))
-    if people < 2:
-        raise CalibrationError(f"calibration needs at least two people with usable photos under "
-                               f"{root}; found {people}")
-    if max(counts) < 2:
-        raise CalibrationError(f"calibration needs at least one person with two or more usable "
-                               f"photos under {root} (genuine pairs); nobody has")
+    people = _check_enough(root, enrollment.labels)
     genuine, impostor = pair_similarities(enrollment.embeddings, enrollment.labels)
     threshold = threshold_for_fmr(impostor, target_fmr)
     fmr, fnmr = error_rates(genuine, impostor, threshold)
@@ -248,6 +240,19 @@ def calibrate(root: Union[str, os.PathLike], target_fmr: float = 1e-3,
     if plot is not None:
         _plot(plot, genuine, impostor, threshold)
     return report
+
+
+def _check_enough(root: Union[str, os.PathLike], labels: Sequence[str]) -> int:
+    """The number of people; CalibrationError unless there are two, one with two photos."""
+    people = len(set(labels))
+    counts = np.unique(labels, return_counts=True)[1] if labels else np.zeros(0, np.int64)
+    if people < 2:
+        raise CalibrationError(f"calibration needs at least two people with usable photos under "
+                               f"{root}; found {people}")
+    if max(counts) < 2:
+        raise CalibrationError(f"calibration needs at least one person with two or more usable "
+                               f"photos under {root} (genuine pairs); nobody has")
+    return people
 
 
 def _plot(path: Union[str, os.PathLike], genuine: NDArray, impostor: NDArray,
