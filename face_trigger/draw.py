@@ -1,7 +1,7 @@
 """Draw detections on a copy of a frame (for demos, debugging and the CLI)."""
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -45,22 +45,38 @@ def draw_faces(frame: NDArray[np.uint8], faces: Iterable[Face],
         raise InvalidParameterError(f"got {len(labels)} labels for {len(faces)} faces")
     if colours is not None and len(colours) != len(faces):
         raise InvalidParameterError(f"got {len(colours)} colours for {len(faces)} faces")
-    thickness = max(1, round(max(canvas.shape[:2]) / 400))
-    font_scale = max(0.4, max(canvas.shape[:2]) / 1500)
-    for i, face in enumerate(faces):
-        colour = colours[i] if colours is not None else colour
-        x1, y1, x2, y2 = (int(round(v)) for v in face.box)
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
+    radius = _thickness(canvas) + 1
+    for face in faces:
         for point, point_colour in zip(face.landmarks, LANDMARK_COLOURS):
             centre = (int(round(point[0])), int(round(point[1])))
-            cv2.circle(canvas, centre, thickness + 1, point_colour, -1, cv2.LINE_AA)
-        text = labels[i] if labels is not None else f"{face.score:.2f}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-        top = max(0, y1 - th - base - 2)
-        cv2.rectangle(canvas, (x1, top), (x1 + tw + 2, top + th + base + 2), colour, -1)
-        cv2.putText(canvas, text, (x1 + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                    (255, 255, 255), thickness, cv2.LINE_AA)
+            cv2.circle(canvas, centre, radius, point_colour, -1, cv2.LINE_AA)
+    draw_boxes(canvas, [f.box for f in faces],
+               labels if labels is not None else [f"{f.score:.2f}" for f in faces],
+               colours if colours is not None else [colour] * len(faces))
     return canvas
+
+
+def draw_boxes(canvas: NDArray[np.uint8], boxes: Sequence[Any], labels: Sequence[str],
+               colours: Sequence[tuple]) -> NDArray[np.uint8]:
+    """Draw boxes (x1, y1, x2, y2) with a label each on ``canvas`` itself (BGR uint8),
+    the labels kept inside the image; returns ``canvas``."""
+    thickness = _thickness(canvas)
+    font_scale = max(0.4, max(canvas.shape[:2]) / 1500)
+    height, width = canvas.shape[:2]
+    for box, text, colour in zip(boxes, labels, colours):
+        x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        left = max(0, min(x1, width - tw - 2))
+        top = max(0, min(y1 - th - base - 2, height - th - base - 2))
+        cv2.rectangle(canvas, (left, top), (left + tw + 2, top + th + base + 2), colour, -1)
+        cv2.putText(canvas, text, (left + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX,
+                    font_scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return canvas
+
+
+def _thickness(canvas: NDArray[np.uint8]) -> int:
+    return max(1, round(max(canvas.shape[:2]) / 400))
 
 
 def side_by_side(images: Sequence[NDArray[np.uint8]], height: int = 480) -> NDArray[np.uint8]:

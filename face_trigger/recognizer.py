@@ -260,7 +260,8 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         folds = int(min(3, counts.min()))
         if folds >= 2:
             return CalibratedClassifierCV(svm, method="temperature", cv=folds, ensemble=False)
-        logger.warning("a person has a single enrolment photo: SVM probabilities are "
+        # expected with one photo a person (a door's usual enrolment): information, not a fault
+        logger.info("a person has a single enrolment photo: SVM probabilities are "
                        "calibrated on the training photos and will be overconfident")
         return _CalibratedOnTrainingData(svm)
 

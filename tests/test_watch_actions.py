@@ -6,6 +6,7 @@ import http.server
 import json
 import threading
 
+import numpy as np
 import pytest
 
 import face_trigger as ft
@@ -120,3 +121,29 @@ def test_a_camera_that_is_not_there_gives_up(tmp_path, door, capsys):
                    "--audit", str(tmp_path / "audit.jsonl"), "--give-up-after", "0.5"])
     assert status == EXIT_INPUT
     assert "could not be opened" in capsys.readouterr().err
+
+
+def test_save_video_writes_what_the_door_sees(door, tmp_path, capsys):
+    import cv2
+
+    out = tmp_path / "seen.avi"
+    assert watch(door, tmp_path, "--save-video", out) == EXIT_OK
+    video = cv2.VideoCapture(str(out))
+    frames = []
+    while True:
+        ok, image = video.read()
+        if not ok:
+            break
+        frames.append(image)
+    video.release()
+    source = cv2.VideoCapture(str(door[0]))
+    expected = int(source.get(cv2.CAP_PROP_FRAME_COUNT))
+    source.release()
+    assert len(frames) == expected == 75
+    assert frames[0].shape == (540, 960, 3)
+    # a decided track is drawn in its decision's colour (green: identified) on late frames
+    near = np.abs(frames[-10].astype(int) - ft.draw.FACE_COLOUR) < 40
+    green = np.all(near, axis=2).sum()
+    assert green > 100
+    assert "75 frames written" in capsys.readouterr().err
+    assert watch(door, tmp_path, "--save-video", tmp_path / "seen.gif") == EXIT_USAGE

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import face_trigger as ft
 from face_trigger.door.config import read_toml
 
-from .common import DB_HELP, UsageError, flags
+from .common import DB_HELP, UsageError, check_output, flags
 
 HELP = "the door trigger on a camera, video or URL"
 #: The environment variable an --mqtt URL's password is read from (never an argument).
@@ -45,6 +45,9 @@ def register(sub: Any) -> None:
                    help="start even when an action cannot work (a missing program...)")
     p.add_argument("--give-up-after", type=float, metavar="S",
                    help="stop when the source cannot be (re)opened for S seconds")
+    p.add_argument("--save-video", metavar="FILE",
+                   help="write every frame with what the door sees drawn on it (boxes, track "
+                        "ids, names, similarity; .mp4, .avi or .mkv)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--allow-weak-gate", action="store_true",
@@ -56,6 +59,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.save_video)
     extra = list(args.set) + (["liveness.enabled=true"] if args.liveness else []) + (
         ["recognizer.allow_weak_gate=true"] if args.allow_weak_gate else []) + (
         ["recognizer.require_signature=false"] if args.allow_unsigned else []) + (
@@ -73,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     except ft.ConfigError as exc:
         raise UsageError(f"configuration: {exc}") from exc
     return ft.door.run_door(config, as_json=args.json, dry_run=args.dry_run, key=args.key,
-                            allow_failing_actions=args.allow_failing_actions)
+                            allow_failing_actions=args.allow_failing_actions,
+                            save_video=args.save_video)
 
 
 def command_line_actions(args: argparse.Namespace) -> List[Dict[str, Any]]:

@@ -3,11 +3,12 @@ and ``examples/door_trigger.py``."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, TextIO, Tuple, Union
 
 from ..detector import YuNetDetector
 from ..errors import EXIT_ERROR, EXIT_INPUT, ConfigError
@@ -20,6 +21,7 @@ from .config import WEAK_GATE_BELOW, DoorConfig
 from .sources import FrameSource
 from .actions import Action
 from .trigger import DoorEvent, DoorTrigger
+from .view import VideoRecorder, door_view
 
 #: Fields of a decision printed with --json.
 JSON_FIELDS = ("event_id", "frame", "video_time", "time", "track_id", "box", "decision",
@@ -30,7 +32,8 @@ JSON_FIELDS = ("event_id", "frame", "video_time", "time", "track_id", "box", "de
 def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False,
              key: Optional[str] = None, out: Optional[TextIO] = None,
              err: Optional[TextIO] = None, stop: Optional[threading.Event] = None,
-             allow_failing_actions: bool = False) -> int:
+             allow_failing_actions: bool = False,
+             save_video: Union[str, os.PathLike, None] = None) -> int:
     """Watch the configured source until it ends or SIGINT / SIGTERM.
 
     One line (or JSON object) per decision goes to ``out``, a firing's line once its
@@ -38,7 +41,8 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
     a decision on which every action failed is also an error line on ``err``, as are
     enrolment reports and the closing summary. Actions that are certain to fail (a
     program that does not exist, a URL without a host) stop the start with ConfigError
-    unless ``allow_failing_actions``.
+    unless ``allow_failing_actions``. ``save_video`` writes every frame with what the door
+    sees drawn on it (:func:`door.view.door_view`) to a .mp4, .avi or .mkv file.
 
     Returns 0; 1 when an action failed; 3 when the source could not be opened at all.
     """
@@ -66,11 +70,18 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
                           Path(s["audit"]["path"]).parent / "snapshots", dry_run=dry_run,
                           on_action_result=report.action_result)
     _warn_weak_gate(s["recognizer"]["unknown_threshold"], audit, err)
+    recorder = VideoRecorder(save_video) if save_video is not None else None
     try:
-        for event in trigger.run(source, health=lambda: source.stats.healthy):
-            report.decision(event)
+        for frame in source:
+            for event in trigger.process(frame, healthy=source.stats.healthy):
+                report.decision(event)
+            if recorder is not None:
+                recorder.write(door_view(frame.image, trigger))
     finally:
         trigger.close()
+        if recorder is not None:
+            recorder.close()
+            print(f"{recorder.frames} frames written to {save_video}", file=err)
     print(f"{trigger.stats.frames} frames, {trigger.stats.embedded_faces} faces embedded, "
           f"{source.stats.skipped} frames skipped; audit log {s['audit']['path']}", file=err)
     if source.stats.gave_up and source.stats.frames == 0:
