@@ -262,7 +262,7 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
             return CalibratedClassifierCV(svm, method="temperature", cv=folds, ensemble=False)
         # expected with one photo a person (a door's usual enrolment): information, not a fault
         logger.info("a person has a single enrolment photo: SVM probabilities are "
-                       "calibrated on the training photos and will be overconfident")
+                    "calibrated on the training photos and will be overconfident")
         return _CalibratedOnTrainingData(svm)
 
     # ------------------------------------------------------------- inference
