@@ -94,3 +94,24 @@ def test_bash_blocks_run_or_say_why_not(marker, code, scratch, tmp_path):
 
 def test_every_block_is_seen():
     assert len(blocks("python")) >= 9 and len(blocks("bash")) >= 8
+
+
+def test_docs_do_not_contradict_the_package():
+    """No page says liveness is missing, nor installs the package by a name that is not on
+    the package index (from a checkout it is ``pip install ".[extra]"``)."""
+    for page in PAGES:
+        text = page.read_text()
+        assert "no liveness check" not in text, page.name
+        assert 'pip install "face_trigger[' not in text, page.name
+        assert "pkill" not in text, page.name
+
+
+def test_labels_stay_inside_the_image():
+    from face_trigger.draw import draw_boxes
+
+    canvas = np.zeros((100, 200, 3), np.uint8)
+    draw_boxes(canvas, [np.array([170, 0, 199, 40], np.float32)], ["a long label here"],
+               [(0, 200, 0)])
+    label = np.all(canvas == (0, 200, 0), axis=2)
+    assert label[:, :120].any()  # shifted left to fit, not cut at the right edge
+    assert label[0].any() or label[1].any()  # drawn from the top, not above it
