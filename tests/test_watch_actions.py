@@ -147,3 +147,26 @@ def test_save_video_writes_what_the_door_sees(door, tmp_path, capsys):
     assert green > 100
     assert "75 frames written" in capsys.readouterr().err
     assert watch(door, tmp_path, "--save-video", tmp_path / "seen.gif") == EXIT_USAGE
+
+
+def test_several_sources_in_one_process(door, tmp_path, capsys, images, reference):
+    """Two videos, one pipeline and recognizer: each source decides on its own (its own
+    tracks and cooldowns), events and audit records name their source, and a missing third
+    source does not stop the other two."""
+    video, people = door
+    second = tmp_path / "second.avi"
+    crop = ft.image_io.crop_around(images["biden"], reference["biden"].box, 0.6)
+    write_video(second, (f for f, _ in door_video(
+        [Visit("biden", crop, reference["biden"].width, start_s=0.2)], 3.0, size=(960, 540))))
+    status = main(["watch", str(video), str(second), str(tmp_path / "missing.avi"),
+                   "--people", str(people), "--json", "--print",
+                   "--audit", str(tmp_path / "audit.jsonl")])
+    captured = capsys.readouterr()
+    assert status == EXIT_INPUT and "missing.avi could not be opened" in captured.err
+    events = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
+    fired = {(e["source"], e["person"]) for e in events if e["fired"]}
+    assert fired == {(str(video), "obama"), (str(second), "biden")}
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert {r["source"] for r in records if r["type"] in ("decision", "action")} == {
+        str(video), str(second)}
+    assert ft.door.verify_chain(tmp_path / "audit.jsonl")[0]

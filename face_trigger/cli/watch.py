@@ -25,7 +25,9 @@ def register(sub: Any) -> None:
                                      json_help="one JSON object per decision",
                                      db_help="identify with a gallery: " + DB_HELP))
     p.set_defaults(max_side=None)  # the configuration's unless given
-    p.add_argument("source", nargs="?", help="camera index, video file or URL")
+    p.add_argument("source", nargs="*",
+                   help="camera index, video file or URL; several are watched by one process "
+                        "with the models loaded once")
     p.add_argument("--config", help="TOML configuration")
     p.add_argument("--model", help="saved recognizer")
     p.add_argument("--people", help="folder <name>/*.jpg to enrol at start")
@@ -72,13 +74,21 @@ def run(args: argparse.Namespace) -> int:
         data = read_toml(args.config) if args.config else {}
         data["actions"] = list(data.get("actions", [])) + command_line_actions(args)
         config = ft.load_config(None, ft.door.door_overrides(
-            args.source, args.model, args.people, args.audit, extra, gallery=args.db),
+            _sources(args.source), args.model, args.people, args.audit, extra,
+            gallery=args.db),
             data=data)
     except ft.ConfigError as exc:
         raise UsageError(f"configuration: {exc}") from exc
     return ft.door.run_door(config, as_json=args.json, dry_run=args.dry_run, key=args.key,
                             allow_failing_actions=args.allow_failing_actions,
                             save_video=args.save_video)
+
+
+def _sources(given: List[str]) -> Any:
+    """None (the configuration's), one source, or a list of them."""
+    if not given:
+        return None
+    return given[0] if len(given) == 1 else list(given)
 
 
 def command_line_actions(args: argparse.Namespace) -> List[Dict[str, Any]]:

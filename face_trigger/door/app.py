@@ -14,6 +14,7 @@ from ..detector import YuNetDetector
 from ..errors import EXIT_ERROR, EXIT_INPUT, ConfigError
 from ..gallery import Gallery
 from ..identity import Identifier
+from ..liveness import LivenessChecker
 from ..pipeline import FacePipeline
 from ..recognizer import FaceRecognizer
 from .audit import AuditLog
@@ -24,9 +25,9 @@ from .trigger import DoorEvent, DoorTrigger
 from .view import VideoRecorder, door_view
 
 #: Fields of a decision printed with --json.
-JSON_FIELDS = ("event_id", "frame", "video_time", "time", "track_id", "box", "decision",
-               "person", "similarity", "margin", "votes", "observations", "gated", "fired",
-               "refused", "snapshot")
+JSON_FIELDS = ("event_id", "source", "frame", "video_time", "time", "track_id", "box",
+               "decision", "person", "similarity", "margin", "votes", "observations", "gated",
+               "fired", "refused", "snapshot")
 
 
 def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False,
@@ -34,23 +35,30 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
              err: Optional[TextIO] = None, stop: Optional[threading.Event] = None,
              allow_failing_actions: bool = False,
              save_video: Union[str, os.PathLike, None] = None) -> int:
-    """Watch the configured source until it ends or SIGINT / SIGTERM.
+    """Watch the configured sources until they end or SIGINT / SIGTERM.
+
+    ``source.uri`` may name several cameras or videos: one process watches them all with
+    one pipeline and one recognizer (the models are loaded once), a door per source
+    (tracks, cooldowns, events that name their source), one audit log whose records name
+    their source; a source that fails does not stop the others.
 
     One line (or JSON object) per decision goes to ``out``, a firing's line once its
     actions have finished, saying which succeeded and which failed after their retries;
     a decision on which every action failed is also an error line on ``err``, as are
     enrolment reports and the closing summary. Actions that are certain to fail (a
     program that does not exist, a URL without a host) stop the start with ConfigError
-    unless ``allow_failing_actions``. ``save_video`` writes every frame with what the door
-    sees drawn on it (:func:`door.view.door_view`) to a .mp4, .avi or .mkv file.
+    unless ``allow_failing_actions``. ``save_video`` (one source) writes every frame with
+    what the door sees drawn on it (:func:`door.view.door_view`) to a .mp4, .avi or .mkv.
 
-    Returns 0; 1 when an action failed; 3 when the source could not be opened at all.
+    Returns 0; 1 when an action failed; 3 when a source could not be opened at all.
     """
     out = out if out is not None else sys.stdout  # the current streams, not import time's
     err = err if err is not None else sys.stderr
     s = config.sections
-    actions = config.build_actions()
-    _preflight(actions, allow_failing_actions, err)
+    uris = s["source"]["uri"] if isinstance(s["source"]["uri"], list) else [s["source"]["uri"]]
+    if save_video is not None and len(uris) > 1:
+        raise ConfigError("--save-video records one source; give one camera or video")
+    _preflight(config.build_actions(), allow_failing_actions, err)
     pipeline = FacePipeline(YuNetDetector(max_side=s["detector"]["max_side"],
                                           conf_threshold=s["detector"]["conf_threshold"]))
     recognizer = _recognizer(s["recognizer"], pipeline, key, err)
@@ -58,41 +66,87 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-    source = FrameSource(s["source"]["uri"], live=s["source"]["live"],
-                         max_backoff_s=s["source"]["max_backoff_s"],
-                         max_reopen_s=s["source"]["give_up_after_s"], stop=stop.is_set)
     audit = AuditLog(s["audit"]["path"], max_bytes=s["audit"]["max_bytes"],
                      backups=s["audit"]["backups"], fsync=s["audit"]["fsync"])
     report = DecisionReport(out, err, as_json)
-    trigger = DoorTrigger(recognizer, pipeline, settings=config.decision_settings(),
-                          actions=actions, audit=audit,
-                          snapshot_dir=s["audit"]["snapshots"] or
-                          Path(s["audit"]["path"]).parent / "snapshots", dry_run=dry_run,
-                          on_action_result=report.action_result)
+    settings = config.decision_settings()
+    liveness = LivenessChecker(threshold=settings.live_threshold, engine=pipeline.engine) \
+        if settings.liveness else None  # one checker for every source, as the pipeline
     _warn_weak_gate(s["recognizer"]["unknown_threshold"], audit, err)
-    recorder = VideoRecorder(save_video) if save_video is not None else None
-    try:
-        for frame in source:
-            for event in trigger.process(frame, healthy=source.stats.healthy):
-                report.decision(event)
+    doors = [_SourceDoor(uri, config, DoorTrigger(
+        recognizer, pipeline, settings=settings, actions=config.build_actions(), audit=audit,
+        snapshot_dir=s["audit"]["snapshots"] or Path(s["audit"]["path"]).parent / "snapshots",
+        dry_run=dry_run, on_action_result=report.action_result, liveness=liveness,
+        source=str(uri) if len(uris) > 1 else ""), stop) for uri in uris]
+    if len(doors) == 1:
+        doors[0].watch(report, save_video)
+    else:
+        threads = [threading.Thread(target=d.watch, args=(report, None), daemon=True,
+                                    name=f"door {d.uri}") for d in doors]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    return _summary(doors, report, s["audit"]["path"], err)
+
+
+class _SourceDoor:
+    """One source and its door, watched on one thread."""
+
+    def __init__(self, uri: Any, config: DoorConfig, trigger: DoorTrigger,
+                 stop: threading.Event) -> None:
+        s = config.sections
+        self.uri, self.trigger, self.error = uri, trigger, ""
+        self.source: Optional[FrameSource] = None
+        try:
+            self.source = FrameSource(uri, live=s["source"]["live"],
+                                      max_backoff_s=s["source"]["max_backoff_s"],
+                                      max_reopen_s=s["source"]["give_up_after_s"],
+                                      stop=stop.is_set)
+        except FileNotFoundError as exc:  # a missing video: the other sources go on
+            self.error = str(exc)
+
+    def watch(self, report: "DecisionReport", save_video: Any) -> None:
+        if self.source is None:
+            self.trigger.close()
+            return
+        recorder = VideoRecorder(save_video) if save_video is not None else None
+        try:
+            for frame in self.source:
+                for event in self.trigger.process(frame, healthy=self.source.stats.healthy):
+                    report.decision(event)
+                if recorder is not None:
+                    recorder.write(door_view(frame.image, self.trigger))
+        except OSError as exc:  # a file that cannot be opened: the other sources go on
+            self.error = str(exc)
+        finally:
+            self.trigger.close()
             if recorder is not None:
-                recorder.write(door_view(frame.image, trigger))
-    finally:
-        trigger.close()
-        if recorder is not None:
-            recorder.close()
-            print(f"{recorder.frames} frames written to {save_video}", file=err)
-    print(f"{trigger.stats.frames} frames, {trigger.stats.embedded_faces} faces embedded, "
-          f"{source.stats.skipped} frames skipped; audit log {s['audit']['path']}", file=err)
-    if source.stats.gave_up and source.stats.frames == 0:
-        print(f"face-trigger: error: source {s['source']['uri']} could not be opened (no "
-              "camera at that index, or the stream is down)", file=err)
-        return EXIT_INPUT
+                recorder.close()
+                print(f"{recorder.frames} frames written to {save_video}", file=report.err)
+
+
+def _summary(doors: Sequence[_SourceDoor], report: "DecisionReport", audit_path: str,
+             err: TextIO) -> int:
+    """The closing lines on ``err`` and the exit status."""
+    status = 0
+    for door in doors:
+        name = f"{door.uri}: " if len(doors) > 1 else ""
+        stats = door.source.stats if door.source is not None else None
+        print(f"{name}{door.trigger.stats.frames} frames, {door.trigger.stats.embedded_faces} "
+              f"faces embedded, {stats.skipped if stats else 0} frames skipped; audit log "
+              f"{audit_path}", file=err)
+        if door.error or (stats is not None and stats.gave_up and stats.frames == 0):
+            print(f"face-trigger: error: source {door.uri} could not be opened"
+                  f" ({door.error or 'no camera at that index, or the stream is down'})",
+                  file=err)
+            status = EXIT_INPUT
     if report.failed_runs:
         print(f"face-trigger: error: {report.failed_runs} of {report.runs} action runs "
               "failed (the audit log has each)", file=err)
-        return EXIT_ERROR
-    return 0
+        status = status or EXIT_ERROR
+    return status
 
 
 class DecisionReport:
@@ -148,9 +202,10 @@ class DecisionReport:
                 for name in event.fired)
         else:
             verdict = "; ".join(f"{k}: {v}" for k, v in event.refused.items()) or "no action"
-        print(f"frame {event.frame:5d} ({event.video_time:6.2f} s) track {event.track_id}: "
-              f"{event.person:8s} similarity {event.similarity:.2f} -> {verdict}",
-              file=self.out, flush=True)
+        where = f"{event.source} " if event.source else ""
+        print(f"{where}frame {event.frame:5d} ({event.video_time:6.2f} s) track "
+              f"{event.track_id}: {event.person:8s} similarity {event.similarity:.2f} -> "
+              f"{verdict}", file=self.out, flush=True)
 
 
 def _preflight(actions: Sequence[Action], allow_failing: bool, err: TextIO) -> None:
@@ -197,7 +252,8 @@ def _recognizer(settings: dict, pipeline: FacePipeline, key: Optional[str],
     return recognizer
 
 
-def door_overrides(source: Optional[str], model: Optional[str], people: Optional[str],
+def door_overrides(source: Union[str, Sequence[str], None], model: Optional[str],
+                   people: Optional[str],
                    audit: Optional[str], extra: Sequence[str], gallery: Optional[str] = None
                    ) -> list:
     """``section.key=value`` overrides for the common command-line options."""

@@ -96,7 +96,9 @@ LIVENESS_FIELDS = {"enabled": "liveness", "threshold": "live_threshold",
 _DECISION = _settings_of(DecisionSettings, skip=tuple(LIVENESS_FIELDS.values()))
 _LIVE = _settings_of(DecisionSettings)
 SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
-    "source": {"uri": ((str, int), None), "live": (bool, None), "max_backoff_s": (_NUMBER, 5.0),
+    # uri: one camera index, video file or URL, or a list of them (one process, one door each)
+    "source": {"uri": ((str, int, list), None), "live": (bool, None),
+               "max_backoff_s": (_NUMBER, 5.0),
                "give_up_after_s": (_NUMBER, None)},
     "recognizer": {"model": (str, None), "people": (str, None), "gallery": (str, None),
                    "classifier": (str, "svm"), "require_signature": (bool, True),
@@ -184,8 +186,11 @@ def _check(value: Any, expected: Any, key: str) -> Any:
         raise ConfigError(f"{key} must be an integer, got {value!r}")
     if expected == _NUMBER and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
         raise ConfigError(f"{key} must be a number, got {value!r}")
-    if expected == (str, int) and (isinstance(value, bool) or not isinstance(value, expected)):
-        raise ConfigError(f"{key} must be a string or an integer, got {value!r}")
+    if expected == (str, int, list):  # a source, or several
+        items = value if isinstance(value, list) else [value]
+        if not items or any(isinstance(v, bool) or not isinstance(v, (str, int)) for v in items):
+            raise ConfigError(f"{key} must be a string or an integer (camera index), or a list "
+                              f"of them, got {value!r}")
     if expected in (str, bool, list, dict) and not isinstance(value, expected):
         raise ConfigError(f"{key} must be a {expected.__name__}, got {value!r}")
     if expected is list and not all(isinstance(v, str) for v in value):
@@ -295,7 +300,7 @@ def _check_sections(raw: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
             check_range(sections[section][key], dotted, low, high, low_open=low_open)
         except InvalidParameterError as exc:
             raise ConfigError(str(exc)) from None
-    if sections["source"]["uri"] in (None, ""):
+    if sections["source"]["uri"] in (None, "", []):
         raise ConfigError("source.uri is required (camera index, video file or URL)")
     recognizer = sections["recognizer"]
     if sum(bool(recognizer[k]) for k in ("model", "people", "gallery")) != 1:

@@ -68,6 +68,8 @@ class DoorEvent:
     snapshot: Optional[str] = None
     fired: List[str] = field(default_factory=list)
     refused: Dict[str, str] = field(default_factory=dict)
+    #: the camera or video it came from, when a door watches several ("" for one)
+    source: str = ""
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -153,6 +155,9 @@ class DoorTrigger:
     on_action_result : callable, optional
         ``(event, action, ok, detail)`` after each fired action finished (its retries
         included) and was audited; called on the action worker thread.
+    source : str
+        The name of the camera or video, for a door that watches several: every event and
+        audit record carries it.
     """
 
     def __init__(self, recognizer: Identifier, pipeline: Optional[FacePipeline] = None, *,
@@ -163,7 +168,7 @@ class DoorTrigger:
                  clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now().astimezone(),
                  retry_s: float = 1.0, max_retry_s: float = 30.0,
                  liveness: Optional[LivenessChecker] = None,
-                 on_action_result: Optional[ResultCallback] = None) -> None:
+                 on_action_result: Optional[ResultCallback] = None, source: str = "") -> None:
         self.recognizer = recognizer
         self.pipeline = pipeline if pipeline is not None else FacePipeline()
         self.liveness: Optional[LivenessChecker] = None
@@ -183,6 +188,7 @@ class DoorTrigger:
         self.decider = TrackDecider(settings)
         self.arming = PersonArming(settings.cooldown_s, settings.rearm_s)
         self.on_action_result = on_action_result
+        self.source = str(source)
         self.runner = ActionRunner(on_result=self._action_result) if self.actions else None
         self.stats = DoorStats()
         self.retry_s, self.max_retry_s = float(retry_s), float(max_retry_s)
@@ -402,6 +408,8 @@ class DoorTrigger:
         """Append to the audit log: (written, the line's anchor or None without a log)."""
         if self.audit is None:
             return True, None
+        if self.source:
+            record = {**record, "source": self.source}
         try:
             return True, self.audit.append_anchored(record)
         except AuditError as exc:
@@ -517,7 +525,8 @@ class DoorTrigger:
                             "live_needed": self.settings.live_needed}
                            if self.settings.liveness else {})},
             model=self.pipeline.model.id, config=self.config_hash,
-            snapshot=self._snapshot(event_id, state.best_crop), fired=[], refused={})
+            snapshot=self._snapshot(event_id, state.best_crop), fired=[], refused={},
+            source=self.source)
 
     def _snapshot(self, event_id: str, crop: Optional[np.ndarray]) -> Optional[str]:
         if self.snapshot_dir is None or crop is None or crop.size == 0:
