@@ -257,6 +257,17 @@ def _check_enough(root: Union[str, os.PathLike], labels: Sequence[str]) -> int:
 
 def _plot(path: Union[str, os.PathLike], genuine: NDArray, impostor: NDArray,
           threshold: float) -> None:
+    figure = roc_figure(genuine, impostor, threshold)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - imported by roc_figure already
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def roc_figure(genuine: NDArray, impostor: NDArray, threshold: float) -> Any:
+    """The calibration figure (a matplotlib Figure): score densities on a log scale with the
+    threshold, and the ROC (log false match rate) with the chosen operating point marked."""
     try:
         import matplotlib  # noqa: PLC0415 - optional extra
         matplotlib.use("Agg")
@@ -285,7 +296,4 @@ def _plot(path: Union[str, os.PathLike], genuine: NDArray, impostor: NDArray,
     right.set_title("ROC")
     right.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    return figure

@@ -119,3 +119,24 @@ def test_too_few_impostor_pairs_for_the_target_fmr_are_flagged(pairs, cautious):
                                EnrollmentResult(np.zeros((0, 128), np.float32), [], []))
     assert bool(report.caution) == cautious
     assert ft.calibration.CalibrationReport(shipped, [], 2, report.enrollment).caution == ""
+
+
+def test_the_roc_figure_marks_the_chosen_point_on_log_axes():
+    """Issue #27: the operating point is marked and the impostor tail is visible (log)."""
+    require("matplotlib", "plot")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    genuine = np.sort(rng.normal(0.7, 0.1, 200))  # sorted, as calibrate hands them
+    impostor = np.sort(rng.normal(0.1, 0.1, 20000))
+    figure = ft.calibration.roc_figure(genuine, impostor, 0.37)
+    try:
+        densities, roc = figure.axes
+        assert densities.get_yscale() == "log" and roc.get_xscale() == "log"
+        chosen = [line for line in roc.get_lines() if line.get_label().startswith("chosen")]
+        assert len(chosen) == 1 and "threshold 0.370" in chosen[0].get_label()
+        fmr, tmr = chosen[0].get_xdata()[0], chosen[0].get_ydata()[0]
+        assert fmr == max(float(np.mean(impostor >= 0.37)), 1 / impostor.size)
+        assert tmr == float(np.mean(genuine >= 0.37))
+    finally:
+        plt.close(figure)

@@ -227,3 +227,12 @@ def test_old_schema_is_refused_until_upgraded(pg_url):
     assert gallery.backend._index_state() is None
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM face_trigger.search_index").fetchone()[0] == 0
+
+
+def test_the_test_server_keeps_its_data_out_of_pytests_shared_folder(
+        pg_server, tmp_path_factory):
+    """Issue #27 item 12: another pytest run of the same user prunes the shared temporary
+    folder; the server's data lives in a private folder of its own."""
+    data = Path(pg_server.pgdata).resolve()
+    assert tmp_path_factory.getbasetemp().resolve() not in data.parents
+    assert "pytest-of-" not in str(data) and data.name.startswith("face_trigger-pgdata-")
