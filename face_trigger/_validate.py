@@ -184,6 +184,19 @@ def check_range(value: Any, name: str, low: float, high: float, *, low_open: boo
     return number
 
 
+def check_int(value: Any, name: str, low: Optional[int] = None,
+              high: Optional[int] = None) -> int:
+    """``value`` as an int if it is one (numpy ints too, never a bool or a float) within
+    [low, high] (either bound may be None), else InvalidParameterError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
+            low is not None and value < low) or (high is not None and value > high):
+        bounds = (f" in [{low:,}, {high:,}]" if low is not None and high is not None
+                  else f" >= {low}" if low is not None else f" <= {high}" if high is not None
+                  else "")
+        raise InvalidParameterError(f"{name} must be an int{bounds}, got {value!r}")
+    return int(value)
+
+
 def check_side(side: Any, name: str = "max_side") -> Optional[int]:
     """A detection side: an int >= 32 (px), or None (full resolution / as found); else
     InvalidParameterError naming ``name``."""

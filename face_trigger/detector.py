@@ -10,9 +10,8 @@ import cv2
 import numpy as np
 
 from . import thresholds
-from ._validate import bgr_frame, check_range, check_side
+from ._validate import bgr_frame, check_int, check_range, check_side
 from .engines import Net, open_net, resolve_engine
-from .errors import InvalidParameterError
 from .types import Detections, ModelInfo
 
 _YUNET_COLUMNS = 15  # x, y, w, h, 5 x (x, y) landmarks, score
@@ -81,9 +80,7 @@ class YuNetDetector:
         self.nms_threshold = float(nms_threshold)
         self.max_count = int(max_count)
         self.max_side = None if max_side is None else int(max_side)
-        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-            raise InvalidParameterError(f"top_k must be a positive int, got {top_k!r}")
-        self.top_k = int(top_k)
+        self.top_k = check_int(top_k, "top_k", 1)
         self.engine = resolve_engine(engine)
         # f32 on OpenVINO: in bf16 the landmarks moved by up to 1 px and end-to-end
         # embeddings by a cosine of up to 0.015 from cv2.dnn's (docs/pipeline.md)
@@ -156,8 +153,7 @@ class YuNetDetector:
 def _check_params(conf: float, nms: float, count: int) -> None:
     check_range(conf, "conf_threshold", 0.0, 1.0)
     check_range(nms, "nms_threshold", 0.0, 1.0)
-    if not isinstance(count, (int, np.integer)) or count < 1:
-        raise InvalidParameterError(f"max_count must be a positive int, got {count!r}")
+    check_int(count, "max_count", 1)
 
 
 #: YuNet's feature strides; its input is padded to a multiple of the largest.

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import EMBEDDING_DIM, check_channels, describe
+from ._validate import EMBEDDING_DIM, check_channels, check_int, describe
 from .align import CHIP_SIZE
 from .engines import Net, open_net, resolve_engine
 from .errors import InvalidImageError, InvalidParameterError, ModelIntegrityError
@@ -94,9 +94,7 @@ class OnnxEmbedder:
                  std: Union[float, Sequence[float]] = 127.5, channels: str = "bgr", *,
                  batch_size: int = DEFAULT_BATCH_SIZE, engine: str = "auto",
                  precision: str = "f32", dnn_engine: Optional[int] = None) -> None:
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise InvalidParameterError(f"batch_size must be a positive int, got {batch_size!r}")
-        self.batch_size = int(batch_size)
+        self.batch_size = check_int(batch_size, "batch_size", 1)
         self.engine = resolve_engine(engine)
         if precision not in ("f32", "bf16") or (precision == "bf16" and self.engine != "openvino"):
             raise InvalidParameterError(f"precision must be 'f32', or 'bf16' with the openvino "
@@ -109,9 +107,8 @@ class OnnxEmbedder:
         self.std = _per_channel(std, "std")
         if np.any(self.std == 0):
             raise InvalidParameterError("std must not be 0")
-        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))
-                                or dim < 1):
-            raise InvalidParameterError(f"dim must be a positive int, got {dim!r}")
+        if dim is not None:
+            check_int(dim, "dim", 1)
         self._net: Net
         self._net, self.model_info = open_net("embedder", path, sha256, self.engine,
                                               dynamic=(0,), precision=precision,

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from .. import thresholds
 from .._fileio import MAX_EXPORT_BYTES, atomic_write_text, read_json
-from .._validate import check_embeddings, check_gate, off_unit, unit_rows
+from .._validate import check_embeddings, check_gate, check_int, off_unit, unit_rows
 from ..errors import EmbeddingError, GalleryError, InvalidParameterError
 from ..faceprint import Faceprint, check_unit_vector
 from ..model_files import bundled_info
@@ -199,8 +199,7 @@ class Gallery:
         return self.backend.bulk_add(list(names), np.ascontiguousarray(rows, np.float32))
 
     def remove_faceprint(self, faceprint_id: int) -> None:
-        if isinstance(faceprint_id, bool) or not isinstance(faceprint_id, (int, np.integer)):
-            raise InvalidParameterError(f"a faceprint id is an int, got {faceprint_id!r}")
+        check_int(faceprint_id, "a faceprint id")
         if not -(1 << 63) <= int(faceprint_id) < (1 << 63):  # not an id a store can hold
             raise GalleryError(f"no faceprint with id {faceprint_id}")
         self.backend.remove_faceprint(int(faceprint_id))
@@ -280,8 +279,7 @@ class Gallery:
         names : list of lists of str
             Person of each id ("" where missing).
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
-            raise InvalidParameterError(f"k must be an int in [1, {MAX_K:,}], got {k!r}")
+        check_int(k, "k", 1, MAX_K)
         q = _unit_queries(queries, self.model, self.dim)
         if not q.shape[0]:
             return empty_result(0, int(k))
