@@ -10,6 +10,7 @@ from typing import Any
 
 import face_trigger as ft
 from face_trigger import FacePipeline
+from face_trigger.gallery.enrollment import GalleryEnrollment
 
 from .common import EXIT_ERROR, EXIT_OK, flags
 
@@ -33,23 +34,19 @@ def run(args: argparse.Namespace) -> int:
     gallery = ft.Gallery(args.db, pipeline.model.id)
     source = Path(args.folder)
     if source.is_file():  # one photo: its person is --name, or the file's name
-        report = ft.gallery.enroll_photo(gallery, args.name or source.stem, source, pipeline,
-                                         strictness=args.strictness)
-        reports = [report]
-        summary = (f"{report.path} ({report.person}): {report.outcome}"
-                   + (f"; {', '.join(report.flags)}" if report.flags else "")
-                   + (f"; {report.detail}" if report.detail else ""))
+        result = GalleryEnrollment([ft.gallery.enroll_photo(
+            gallery, args.name or source.stem, source, pipeline, strictness=args.strictness)])
     else:
         result = ft.gallery.enroll_folder(gallery, args.folder, pipeline,
                                           strictness=args.strictness)
-        reports, summary = result.reports, result.summary()
+    reports = result.reports
     if args.json:
         for report in reports:
             print(json.dumps({"file": report.path, "person": report.person,
                               "enrolled": report.enrolled, "flags": list(report.flags),
                               "detail": report.detail, "faceprint_id": report.faceprint_id}))
     else:
-        print(summary)
+        print(result.summary())
     people = gallery.people()
     print(f"{gallery.location}: {len(people)} people, {len(gallery)} faceprints",
           file=sys.stderr)

@@ -93,8 +93,9 @@ WEAK_GATE_BELOW = thresholds.MATCH_COSINE
 #: [liveness] key -> DecisionSettings field.
 LIVENESS_FIELDS = {"enabled": "liveness", "threshold": "live_threshold",
                    "live_needed": "live_needed"}
-_DECISION = _settings_of(DecisionSettings, skip=tuple(LIVENESS_FIELDS.values()))
-_LIVE = _settings_of(DecisionSettings)
+#: Every DecisionSettings field: those of [liveness] and, the rest, [decision].
+_SETTINGS = _settings_of(DecisionSettings)
+_DECISION = {k: v for k, v in _SETTINGS.items() if k not in LIVENESS_FIELDS.values()}
 SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
     # uri: one camera index, video file or URL, or a list of them (one process, one door each)
     "source": {"uri": ((str, int, list), None), "live": (bool, None),
@@ -109,7 +110,7 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
                  "conf_threshold": (_NUMBER, thresholds.DETECT_CONF)},
     # every DecisionSettings field, with its default; known_strangers goes to the policies
     "decision": {**_DECISION, "known_strangers": (list, [])},
-    "liveness": {key: _LIVE[field] for key, field in LIVENESS_FIELDS.items()},
+    "liveness": {key: _SETTINGS[field] for key, field in LIVENESS_FIELDS.items()},
     "audit": {"path": (str, "door_audit.jsonl"), "max_bytes": (int, 10_000_000),
               "backups": (int, 5), "snapshots": (str, None), "fsync": (bool, True)},
 }
@@ -148,7 +149,7 @@ class DoorConfig:
         d, live = self.sections["decision"], self.sections["liveness"]
         values = {name: d[name] for name in _DECISION}
         values.update({field: live[key] for key, field in LIVENESS_FIELDS.items()})
-        values = {name: float(v) if _LIVE[name][0] == _NUMBER else v
+        values = {name: float(v) if _SETTINGS[name][0] == _NUMBER else v
                   for name, v in values.items()}
         try:
             return DecisionSettings(**values)
