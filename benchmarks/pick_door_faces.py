@@ -15,6 +15,15 @@ Run by hand:  python benchmarks/pick_door_faces.py ../shared/lfw_dev
   at 50-140 px and was identified: a stranger that close to the gate is, at some sizes,
   above it). The most similar pairs of all are printed too: pairs at or above the gate
   are false matches no similarity gate refuses (docs/door.md).
+* dip: the same person's face reading a little lower for a while (turning away and back),
+  measured as the door sees it (``face_trigger.testing.dip_scene``'s geometry: faces of
+  FRONT_PX and DIP_PX in a 640x360 frame, embeddings averaged over a few frames): among
+  people with several photos, a "front" photo (the enrolment, as ``analyze`` embeds it)
+  and a "dip" photo that reads below the gate by at least KEEP_MARGIN against the
+  enrolment and above the door's keep threshold by at least 2 * KEEP_MARGIN against the
+  front photo's frames (the anchor a track of the front face holds); the one reading
+  lowest against the enrolment. LFW's genuine pairs rarely read below the gate: only a
+  few pairs qualify.
 """
 from __future__ import annotations
 
@@ -27,9 +36,14 @@ import numpy as np
 import face_trigger as ft
 from door_gates_lfw import largest, probe_views
 from face_trigger.quality import face_quality
+from face_trigger.testing import Actor, Scene, face_crop
 
 #: Spread of one face's similarity with its size in a built video (see the docstring).
 NOISE = 0.05
+#: How far the dip photo stays from the keep threshold and the gate (per-frame noise).
+KEEP_MARGIN = 0.015
+#: Face widths (px) of the dip scene: the front photo, then the dip photo.
+FRONT_PX, DIP_PX = 72, 64
 
 
 def main() -> None:
@@ -74,6 +88,8 @@ def main() -> None:
                       "enrol": [rel[o] for o in others], "yaw_64px": round(yaw, 3),
                       "best_similarity_64px": round(best, 3)}
 
+    dip = pick_dip(pipeline, names, person, rel, images)
+
     sims = enrolled @ enrolled.T
     sims[person[:, None] == person[None, :]] = -1.0
     upper = np.triu_indices(len(names), 1)
@@ -89,10 +105,53 @@ def main() -> None:
         print(f"  {s:.3f}  {a}  {b}")
     result = {"source": "../shared/lfw_dev (names only; the photos stay there)",
               "command": "python benchmarks/pick_door_faces.py ../shared/lfw_dev",
-              "turned": turned, "lookalike": lookalike,
+              "turned": turned, "lookalike": lookalike, "dip": dip,
               "most_similar_pairs": [list(t) for t in top[:5]]}
     args.output.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
+
+
+def pick_dip(pipeline: ft.FacePipeline, names: list, person: np.ndarray, rel: list,
+             images: dict) -> dict:
+    """The "dip" case (see the module docstring)."""
+    gate, keep = ft.IDENTIFY_COSINE, ft.thresholds.DOOR_KEEP_COSINE
+    enrolled, front, dip = {}, {}, {}
+    for k, path in enumerate(names):
+        if (person == person[k]).sum() < 2:
+            continue
+        face = max(pipeline.analyze(images[path]), key=lambda f: f.width)
+        crop, box = face_crop(images[path], face.box)
+        enrolled[k] = face.embedding
+        front[k], dip[k] = (in_video(pipeline, crop, box, px) for px in (FRONT_PX, DIP_PX))
+    best = None
+    for f in enrolled:
+        for d in enrolled:
+            if d == f or person[d] != person[f] or front[f] is None or dip[d] is None:
+                continue
+            to_enrolment, to_front = float(enrolled[f] @ dip[d]), float(front[f] @ dip[d])
+            if to_enrolment > gate - KEEP_MARGIN or to_front < keep + 2 * KEEP_MARGIN:
+                continue
+            if best is None or to_enrolment < best["dip_to_enrolment"]:
+                best = {"person": str(person[f]), "front": rel[f], "dip": rel[d],
+                        "enrol": [rel[f]], "front_px": FRONT_PX, "dip_px": DIP_PX,
+                        "dip_to_enrolment": round(to_enrolment, 3),
+                        "dip_to_front": round(to_front, 3), "keep_threshold": keep,
+                        "gate": gate}
+    if best is None:
+        raise SystemExit("no dip pair found")
+    return best
+
+
+def in_video(pipeline: ft.FacePipeline, crop: np.ndarray, box: tuple, px: int
+             ) -> "np.ndarray | None":
+    """Unit mean embedding of the face in 5 frames of a 640x360 scene, ``px`` wide."""
+    scene = Scene("probe", (Actor("face", crop, box, 0.0, 1.0, start_px=px),), 0.2)
+    found = [faces[0].embedding for faces in (pipeline.analyze(f) for f, _ in scene.frames())
+             if faces]
+    if not found:
+        return None
+    mean = np.mean(found, axis=0)
+    return mean / np.linalg.norm(mean)
 
 
 if __name__ == "__main__":

@@ -340,14 +340,15 @@ class Scene:
 FaceCrop = Tuple[str, NDArray[np.uint8], Tuple[float, float, float, float]]
 
 
-def hard_scenes(a: FaceCrop, b: FaceCrop) -> List[Scene]:
-    """The three scenes in which a tracker may hand one person's identity to another, for
-    two people ``(label, crop, face box in crop)``: "cut" (a hard cut between two scenes
+def hard_scenes(a: FaceCrop, b: FaceCrop, stranger: Optional[FaceCrop] = None) -> List[Scene]:
+    """The scenes in which a tracker may hand one person's identity to another, for two
+    people ``(label, crop, face box in crop)``: "cut" (a hard cut between two scenes
     whose faces sit in about the same place), "swap" (``a`` leaves and ``b`` stands in the
     very same place from frame 75 on: between two detections while the door is idle) and
-    "crossing" (the two walk past each other, ``b`` in front)."""
+    "crossing" (the two walk past each other, ``b`` in front); with a ``stranger`` (not
+    enrolled) also "stranger swap" (as "swap", the stranger standing in for ``a``)."""
     (la, ca, ba), (lb, cb, bb) = a, b
-    return [
+    scenes = [
         Scene("cut", (Actor(la, ca, ba, 0.0, 3.0, start=(0.5, 0.45), start_px=90),
                       Actor(lb, cb, bb, 3.0, 6.0, start=(0.52, 0.47), start_px=86)),
               6.0, backgrounds=((0.0, 1), (3.0, 2))),
@@ -357,6 +358,12 @@ def hard_scenes(a: FaceCrop, b: FaceCrop) -> List[Scene]:
                                  start_px=80),
                            Actor(lb, cb, bb, 0.0, 5.0, start=(0.85, 0.47), end=(0.15, 0.47),
                                  start_px=80)), 5.0)]
+    if stranger is not None:
+        ls, cs, bs = stranger
+        scenes.append(Scene("stranger swap", (
+            Actor(la, ca, ba, 0.0, 3.0, start=(0.5, 0.45), start_px=90),
+            Actor(ls, cs, bs, 3.0, 6.0, start=(0.5, 0.45), start_px=90)), 6.0))
+    return scenes
 
 
 def lfw_scenes(pipeline: "FacePipeline", root: Union[str, "os.PathLike[str]"],
@@ -385,6 +392,31 @@ def lfw_scenes(pipeline: "FacePipeline", root: Union[str, "os.PathLike[str]"],
     scenes.append(Scene("lookalike", (Actor("stranger", crop, box, 0.0, 4.0, start=(0.5, 0.5),
                                             end=(0.45, 0.5), start_px=50, end_px=140),), 4.0))
     return scenes, enrol
+
+
+def dip_scene(pipeline: "FacePipeline", root: Union[str, "os.PathLike[str]"], case: Dict
+              ) -> Tuple[Scene, List[Tuple[str, NDArray[np.float32]]]]:
+    """The "dip" scene from lfw_dev photos named in ``case`` (the "dip" entry of
+    ``benchmarks/pick_door_faces.py``'s JSON): an enrolled person's face, 80 px wide, for
+    2 s, then another photo of theirs that reads below the identify gate but above the
+    door's keep threshold (a face turned away for a while) for 2 s in the very same place,
+    then the first again for 2 s: one visit, one decision. Widths: the case's
+    ``front_px`` and ``dip_px``. Also returns the enrolment the scene assumes (the front
+    photo only): ``[(name, embedding (128,))]``."""
+    root = Path(root)
+    person = case["person"]
+    found = {}
+    for key in ("front", "dip"):
+        image = read_image(root / case[key])
+        face = max(pipeline.analyze(image), key=lambda f: f.width)
+        assert face.embedding is not None
+        found[key] = face_crop(image, face.box) + (face.embedding,)
+    (front, front_box, front_vec), (dip, dip_box, _) = found["front"], found["dip"]
+    front_px, dip_px = float(case["front_px"]), float(case["dip_px"])
+    actors = (Actor(person, front, front_box, 0.0, 2.0, start_px=front_px),
+              Actor(person, dip, dip_box, 2.0, 4.0, start_px=dip_px),
+              Actor(person, front, front_box, 4.0, 6.0, start_px=front_px))
+    return Scene("dip", actors, 6.0), [(person, front_vec)]
 
 
 def true_label(box: NDArray, truth: Sequence[Tuple[str, NDArray]]) -> str:

@@ -67,6 +67,17 @@ DOOR_MIN_SHARPNESS: float = 0.0
 #: An identified track is verified (embedded again) at least this often, in seconds.
 VERIFY_EVERY_S: float = 1.0
 
+#: Door hysteresis: an identified track keeps its identity while its face reads at least
+#: this cosine to the face that earned the decision: the lowest with an impostor keep rate
+#: <= 1e-3 on lfw_dev (5.4e-4; genuine miss 1e-3, small and turned faces included).
+#: ``python benchmarks/door_keep_lfw.py ../shared/lfw_dev``...
+DOOR_KEEP_COSINE: float = 0.375
+#: ...and ends after this many verifications in a row below it...
+DOOR_KEEP_MISSES: int = 3
+#: ...counted at least this many seconds apart (or one, after a cut or box jump): a stranger
+#: standing in is caught within 0.5 s. ``python benchmarks/bench_door.py --part scenes``.
+DOOR_DOUBT_EVERY_S: float = 0.25
+
 #: Picture change (0-1) above which a frame is a cut: frame-to-frame change on the demo
 #: video had a 99th percentile of 0.046, built cuts 0.14-0.24. ``python
 #: benchmarks/bench_door.py``.

@@ -20,7 +20,7 @@ import pytest
 import face_trigger as ft
 from face_trigger.door.actions import CommandAction, LogAction, WebhookAction
 from face_trigger.door.audit import AuditLog, verify_chain
-from face_trigger.door.decision import DecisionSettings, TrackDecider
+from face_trigger.door.decision import DOUBT, HOLD, SWITCH, DecisionSettings, TrackDecider
 from face_trigger.door.policy import GrantPolicy, PersonArming
 from face_trigger.door.sources import FrameSource
 from face_trigger.testing import Visit, door_video, write_video
@@ -256,6 +256,39 @@ def test_decider_votes_k_of_n():
     for i in range(5, 500):  # a stranger who stays in view: the state stays bounded
         decider.observe(2, "x", False, 0.1, 100, i)
     assert len(decider.state(2).observations) == len(decider.state(2).votes) == 5
+
+
+def test_decider_hysteresis_holds_a_dip_and_ends_on_misses_or_another_person(reference):
+    """Real embeddings: obama's identity (earned on obama.jpg and obama3.jpg) holds for
+    obama2.jpg named by nobody; another enrolled person ends it at once; a stranger's face
+    ends it after keep_misses misses counted doubt_every_s apart, or at once when strict."""
+    settings = DecisionSettings(votes_needed=2, window=3, keep_misses=3, doubt_every_s=0.25)
+    emb = {n: reference[n].embedding for n in ("obama", "obama3", "obama2", "astronaut")}
+
+    def identified_track(decider, track):
+        for i, name in enumerate(("obama", "obama3")):
+            verdict = decider.observe(track, "obama", True, 0.6, 100, i, video_time=i / 25,
+                                      embedding=emb[name])
+        assert verdict == "identified" and decider.state(track).anchor is not None
+
+    decider = TrackDecider(settings)
+    identified_track(decider, 1)
+    assert float(emb["obama2"] @ decider.state(1).anchor) >= settings.keep_threshold
+    assert decider.verify(1, "unknown", False, 1.0, emb["obama2"]) == HOLD
+    assert decider.verify(1, "obama", True, 2.0, emb["astronaut"]) == HOLD  # named: holds
+    assert decider.verify(1, "biden", True, 3.0, emb["obama2"]) == SWITCH   # another person
+    identified_track(decider, 2)
+    verdicts = [decider.verify(2, "unknown", False, t, emb["astronaut"])
+                for t in (1.0, 1.1, 1.25, 1.4, 1.5)]
+    assert verdicts == [DOUBT, DOUBT, DOUBT, DOUBT, SWITCH]  # misses at 1.0, 1.25, 1.5
+    identified_track(decider, 3)
+    assert decider.verify(3, "unknown", False, 1.0, emb["astronaut"]) == DOUBT
+    assert decider.verify(3, "unknown", False, 1.3, emb["obama2"]) == HOLD  # back: reset
+    assert decider.state(3).misses == 0
+    assert decider.verify(3, "unknown", False, 1.6, emb["astronaut"], strict=True) == SWITCH
+    assert decider.verify(3, "unknown", False, 1.7, None) == DOUBT  # unverifiable: a miss
+    with pytest.raises(ft.InvalidParameterError, match="keep_threshold"):
+        DecisionSettings(keep_threshold=1.5)
 
 
 def test_arming_one_fire_per_visit():

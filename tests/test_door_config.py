@@ -55,7 +55,16 @@ def test_good_config_and_overrides(tmp_path):
     (GOOD.replace("window = 4", 'window = "four"'), "decision.window must be an integer"),
     (GOOD.replace("votes_needed = 2", "votes_needed = 9"), "votes_needed <= window"),
     (GOOD.replace('model = "door.pkl"', 'model = "door.pkl"\npeople = "p/"'), "exactly one"),
-    (GOOD.replace('uri = "door.avi"', ""), "source.uri is required"),
+    (GOOD.replace('uri = "door.avi"', ""), r"source.uri \(or \[\[sources\]\] tables\) is required"),
+    (GOOD + '\n[[sources]]\nuri = "cam.avi"\n', "not both"),
+    (GOOD.replace('uri = "door.avi"', "") + '\n[[sources]]\nname = "front"\n',
+     r"sources\[0\].uri must be"),
+    (GOOD.replace('uri = "door.avi"', "") + '\n[[sources]]\nuri = "a.avi"\nport = 1\n',
+     r"sources\[0\].port"),
+    (GOOD.replace('uri = "door.avi"', "") + '\n[[sources]]\nuri = "a.avi"\n'
+     'give_up_after_s = -1\n', r"sources\[0\].give_up_after_s"),
+    (GOOD.replace('uri = "door.avi"', "") + '\n[[sources]]\nuri = "a.avi"\n[[sources]]\n'
+     'uri = "a.avi"\n', "its own name"),
     (GOOD.replace('"{person}"', '"{name}"'), r"actions\[0\].*unknown placeholder"),
     (GOOD.replace('"07:00-20:00"', '"7 to 8"'), r"actions\[0\].*08:00-18:30"),
     (GOOD.replace('type = "webhook"', 'type = "email"'), r"actions\[1\].type"),
@@ -66,6 +75,20 @@ def test_good_config_and_overrides(tmp_path):
 def test_bad_configs_name_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text))
+
+
+def test_sources_tables_name_each_camera_and_inherit_source_keys(tmp_path):
+    text = GOOD.replace('uri = "door.avi"', "max_backoff_s = 2.0") + (
+        '\n[[sources]]\nuri = "rtsp://front/stream"\nname = "front"\n'
+        '\n[[sources]]\nuri = 1\ngive_up_after_s = 30\n')
+    sources = load_config(write(tmp_path, text)).sources
+    assert [(s["uri"], s["name"], s["max_backoff_s"], s["give_up_after_s"]) for s in sources] \
+        == [("rtsp://front/stream", "front", 2.0, None), (1, "1", 2.0, 30)]
+    # sources named on the command line replace the file's tables
+    assert [s["uri"] for s in load_config(write(tmp_path, text), ['source.uri="x.avi"']).sources] \
+        == ["x.avi"]
+    # one source from [source] has no name: its events and records carry none
+    assert load_config(write(tmp_path, GOOD)).sources[0]["name"] == ""
 
 
 def test_bad_overrides(tmp_path):

@@ -170,3 +170,26 @@ def test_several_sources_in_one_process(door, tmp_path, capsys, images, referenc
     assert {r["source"] for r in records if r["type"] in ("decision", "action")} == {
         str(video), str(second)}
     assert ft.door.verify_chain(tmp_path / "audit.jsonl")[0]
+
+
+def test_sources_tables_in_toml_watch_two_named_cameras(door, tmp_path, capsys):
+    """[[sources]] tables: one process, each source's events and records carry its name."""
+    video, people = door
+    config = tmp_path / "door.toml"
+    config.write_text(f"""[recognizer]
+people = "{people}"
+[audit]
+path = "{tmp_path / 'audit.jsonl'}"
+[[sources]]
+uri = "{video}"
+name = "front"
+[[sources]]
+uri = "{video}"
+name = "back"
+""")
+    assert main(["watch", "--config", str(config), "--json"]) == EXIT_OK
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(e["source"], e["person"]) for e in events if e["decision"] == "identified"} == \
+        {("front", "obama"), ("back", "obama")}
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert {r["source"] for r in records if r["type"] == "decision"} == {"front", "back"}

@@ -50,6 +50,9 @@ def register(sub: Any) -> None:
     p.add_argument("--save-video", metavar="FILE",
                    help="write every frame with what the door sees drawn on it (boxes, track "
                         "ids, names, similarity; .mp4, .avi or .mkv)")
+    p.add_argument("--show", action="store_true",
+                   help="show what the door sees in a window (needs a display and an OpenCV "
+                        "build with windows; q or Esc stops)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--allow-weak-gate", action="store_true",
@@ -81,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"configuration: {exc}") from exc
     return ft.door.run_door(config, as_json=args.json, dry_run=args.dry_run, key=args.key,
                             allow_failing_actions=args.allow_failing_actions,
-                            save_video=args.save_video)
+                            save_video=args.save_video, show=args.show)
 
 
 def _sources(given: List[str]) -> Any:

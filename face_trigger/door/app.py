@@ -22,7 +22,7 @@ from .config import WEAK_GATE_BELOW, DoorConfig
 from .sources import FrameSource
 from .actions import Action
 from .trigger import DoorEvent, DoorTrigger
-from .view import VideoRecorder, door_view
+from .view import VideoRecorder, Window, door_view
 
 #: Fields of a decision printed with --json.
 JSON_FIELDS = ("event_id", "source", "frame", "video_time", "time", "track_id", "box",
@@ -34,13 +34,14 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
              key: Optional[str] = None, out: Optional[TextIO] = None,
              err: Optional[TextIO] = None, stop: Optional[threading.Event] = None,
              allow_failing_actions: bool = False,
-             save_video: Union[str, os.PathLike, None] = None) -> int:
+             save_video: Union[str, os.PathLike, None] = None, show: bool = False) -> int:
     """Watch the configured sources until they end or SIGINT / SIGTERM.
 
-    ``source.uri`` may name several cameras or videos: one process watches them all with
-    one pipeline and one recognizer (the models are loaded once), a door per source
-    (tracks, cooldowns, events that name their source), one audit log whose records name
-    their source; a source that fails does not stop the others.
+    ``source.uri`` (a list) or ``[[sources]]`` tables may name several cameras or videos:
+    one process watches them all with one pipeline and one recognizer (the models are
+    loaded once), a door per source (tracks, cooldowns, events that name their source),
+    one audit log whose records name their source; a source that fails does not stop the
+    others.
 
     One line (or JSON object) per decision goes to ``out``, a firing's line once its
     actions have finished, saying which succeeded and which failed after their retries;
@@ -48,16 +49,19 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
     enrolment reports and the closing summary. Actions that are certain to fail (a
     program that does not exist, a URL without a host) stop the start with ConfigError
     unless ``allow_failing_actions``. ``save_video`` (one source) writes every frame with
-    what the door sees drawn on it (:func:`door.view.door_view`) to a .mp4, .avi or .mkv.
+    what the door sees drawn on it (:func:`door.view.door_view`) to a .mp4, .avi or .mkv;
+    ``show`` (one source) shows it in a window (ConfigError at once where none can open;
+    q or Esc in the window stops the door).
 
     Returns 0; 1 when an action failed; 3 when a source could not be opened at all.
     """
     out = out if out is not None else sys.stdout  # the current streams, not import time's
     err = err if err is not None else sys.stderr
     s = config.sections
-    uris = s["source"]["uri"] if isinstance(s["source"]["uri"], list) else [s["source"]["uri"]]
-    if save_video is not None and len(uris) > 1:
-        raise ConfigError("--save-video records one source; give one camera or video")
+    sources = config.sources
+    if (save_video is not None or show) and len(sources) > 1:
+        raise ConfigError("--save-video and --show see one source; give one camera or video")
+    window = Window(f"face-trigger: {sources[0]['uri']}") if show else None
     _preflight(config.build_actions(), allow_failing_actions, err)
     pipeline = FacePipeline(YuNetDetector(max_side=s["detector"]["max_side"],
                                           conf_threshold=s["detector"]["conf_threshold"]))
@@ -73,16 +77,16 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
     liveness = LivenessChecker(threshold=settings.live_threshold, engine=pipeline.engine) \
         if settings.liveness else None  # one checker for every source, as the pipeline
     _warn_weak_gate(s["recognizer"]["unknown_threshold"], audit, err)
-    doors = [_SourceDoor(uri, config, DoorTrigger(
+    doors = [_SourceDoor(source, DoorTrigger(
         recognizer, pipeline, settings=settings, actions=config.build_actions(), audit=audit,
         snapshot_dir=s["audit"]["snapshots"] or Path(s["audit"]["path"]).parent / "snapshots",
         dry_run=dry_run, on_action_result=report.action_result, liveness=liveness,
-        source=str(uri) if len(uris) > 1 else ""), stop) for uri in uris]
+        source=source["name"]), stop) for source in sources]
     if len(doors) == 1:
-        doors[0].watch(report, save_video)
+        doors[0].watch(report, save_video, window)
     else:
-        threads = [threading.Thread(target=d.watch, args=(report, None), daemon=True,
-                                    name=f"door {d.uri}") for d in doors]
+        threads = [threading.Thread(target=d.watch, args=(report, None, None), daemon=True,
+                                    name=f"door {d.name}") for d in doors]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -94,20 +98,22 @@ def run_door(config: DoorConfig, *, as_json: bool = False, dry_run: bool = False
 class _SourceDoor:
     """One source and its door, watched on one thread."""
 
-    def __init__(self, uri: Any, config: DoorConfig, trigger: DoorTrigger,
+    def __init__(self, spec: Dict[str, Any], trigger: DoorTrigger,
                  stop: threading.Event) -> None:
-        s = config.sections
-        self.uri, self.trigger, self.error = uri, trigger, ""
+        """``spec``: one of :attr:`DoorConfig.sources`."""
+        self.uri, self.trigger, self.error, self.stop = spec["uri"], trigger, "", stop
+        self.name = spec["name"] or str(spec["uri"])
         self.source: Optional[FrameSource] = None
         try:
-            self.source = FrameSource(uri, live=s["source"]["live"],
-                                      max_backoff_s=s["source"]["max_backoff_s"],
-                                      max_reopen_s=s["source"]["give_up_after_s"],
+            self.source = FrameSource(spec["uri"], live=spec["live"],
+                                      max_backoff_s=spec["max_backoff_s"],
+                                      max_reopen_s=spec["give_up_after_s"],
                                       stop=stop.is_set)
         except FileNotFoundError as exc:  # a missing video: the other sources go on
             self.error = str(exc)
 
-    def watch(self, report: "DecisionReport", save_video: Any) -> None:
+    def watch(self, report: "DecisionReport", save_video: Any,
+              window: Optional[Window] = None) -> None:
         if self.source is None:
             self.trigger.close()
             return
@@ -116,12 +122,19 @@ class _SourceDoor:
             for frame in self.source:
                 for event in self.trigger.process(frame, healthy=self.source.stats.healthy):
                     report.decision(event)
-                if recorder is not None:
-                    recorder.write(door_view(frame.image, self.trigger))
+                if recorder is not None or window is not None:
+                    seen = door_view(frame.image, self.trigger)
+                    if recorder is not None:
+                        recorder.fps = recorder.fps if recorder.frames else self.source.fps
+                        recorder.write(seen)
+                    if window is not None and not window.show(seen):
+                        self.stop.set()
         except OSError as exc:  # a file that cannot be opened: the other sources go on
             self.error = str(exc)
         finally:
             self.trigger.close()
+            if window is not None:
+                window.close()
             if recorder is not None:
                 recorder.close()
                 print(f"{recorder.frames} frames written to {save_video}", file=report.err)
@@ -132,7 +145,7 @@ def _summary(doors: Sequence[_SourceDoor], report: "DecisionReport", audit_path:
     """The closing lines on ``err`` and the exit status."""
     status = 0
     for door in doors:
-        name = f"{door.uri}: " if len(doors) > 1 else ""
+        name = f"{door.name}: " if len(doors) > 1 else ""
         stats = door.source.stats if door.source is not None else None
         print(f"{name}{door.trigger.stats.frames} frames, {door.trigger.stats.embedded_faces} "
               f"faces embedded, {stats.skipped if stats else 0} frames skipped; audit log "

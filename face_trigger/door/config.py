@@ -6,6 +6,13 @@ Example (all sections optional but [source] and one of recognizer.model / .peopl
 
     [source]
     uri = "0"                      # camera index, video file or rtsp:// / http:// URL
+    # ...or several cameras in one process, each its own [[sources]] table:
+    # [[sources]]
+    # uri = "rtsp://cam-front/stream"
+    # name = "front"               # names the source in events and the audit log
+    # [[sources]]
+    # uri = "rtsp://cam-back/stream"
+    # give_up_after_s = 60         # any [source] key but uri may be set per source
     [recognizer]
     model = "door.pkl"             # a saved FaceRecognizer (key from $FACE_TRIGGER_MODEL_KEY)
     # people = "people/"           # ...or enrol <people>/<name>/*.jpg at start
@@ -114,6 +121,8 @@ SCHEMA: Dict[str, Dict[str, Tuple[Any, Any]]] = {
     "audit": {"path": (str, "door_audit.jsonl"), "max_bytes": (int, 10_000_000),
               "backups": (int, 5), "snapshots": (str, None), "fsync": (bool, True)},
 }
+#: Keys of a [[sources]] table: the [source] keys (their values the defaults) and a name.
+SOURCE_KEYS = ("uri", "name", "live", "max_backoff_s", "give_up_after_s")
 #: Allowed intervals of the numeric keys that are not checked by the objects built at
 #: start (DecisionSettings and the actions check their own): (low, high, low open).
 RANGES: Dict[str, Tuple[float, float, bool]] = {
@@ -144,6 +153,22 @@ class DoorConfig:
     sections: Dict[str, Dict[str, Any]]
     actions: List[Dict[str, Any]]
     path: Optional[Path] = None
+    #: [[sources]] tables as given (checked); empty when [source] names the sources
+    source_tables: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def sources(self) -> List[Dict[str, Any]]:
+        """Every source to watch: ``uri``, ``name`` ("" for a lone source without one),
+        ``live``, ``max_backoff_s``, ``give_up_after_s`` ([source]'s values where a
+        [[sources]] table leaves them out)."""
+        base = self.sections["source"]
+        tables = self.source_tables or [
+            {"uri": uri} for uri in (base["uri"] if isinstance(base["uri"], list)
+                                     else [base["uri"]])]
+        named = len(tables) > 1
+        return [{**{k: base[k] for k in SOURCE_KEYS if k not in ("uri", "name")},
+                 "name": str(t.get("name") or (t["uri"] if named else "")), **{
+                     k: v for k, v in t.items() if k != "name"}} for t in tables]
 
     def decision_settings(self) -> DecisionSettings:
         d, live = self.sections["decision"], self.sections["liveness"]
@@ -260,6 +285,8 @@ def load_config(path: Union[str, os.PathLike, None] = None,
         raw = read_toml(path)
     for text in overrides:
         section, key, value = _parse_override(text)
+        if (section, key) == ("source", "uri"):
+            raw.pop("sources", None)  # sources named on the command line replace the file's
         if section == "actions":  # actions.<index>.<key>: one [[actions]] table's key
             _override_action(raw, key, value)
             continue
@@ -267,21 +294,61 @@ def load_config(path: Union[str, os.PathLike, None] = None,
         if not isinstance(raw[section], dict):
             raise ConfigError(f"cannot override {section}.{key}: {section} is not a section")
         raw[section][key] = value
-    sections = _check_sections(raw)
+    tables = _check_sources(raw)
+    sections = _check_sections(raw, bool(tables))
     checked = _check_actions(raw.get("actions", []))
-    config = DoorConfig(sections, checked, Path(path) if path is not None else None)
+    config = DoorConfig(sections, checked, Path(path) if path is not None else None, tables)
     config.decision_settings()
     config.build_actions()  # validates argv placeholders, URLs and time windows now
     return config
 
 
-def _check_sections(raw: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+def _check_sources(raw: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """The [[sources]] tables: each with a uri, keys of [source] (plus ``name``) checked
+    like there, names unique; none when absent."""
+    tables = raw.get("sources", [])
+    if not isinstance(tables, list):
+        raise ConfigError("sources must be an array of tables: [[sources]]")
+    if tables and (raw.get("source") or {}).get("uri") not in (None, "", []):
+        raise ConfigError("give the sources as source.uri or as [[sources]] tables, not both")
+    checked = []
+    for i, table in enumerate(tables):
+        if not isinstance(table, dict):
+            raise ConfigError(f"sources[{i}] must be a table")
+        extra = set(table) - set(SOURCE_KEYS)
+        if extra:
+            names = ", ".join(f"sources[{i}].{k}" for k in sorted(extra))
+            raise ConfigError(f"unknown key(s) {names}; known: {', '.join(SOURCE_KEYS)}")
+        uri = table.get("uri")
+        if isinstance(uri, bool) or not isinstance(uri, (str, int)) or uri == "":
+            raise ConfigError(f"sources[{i}].uri must be a camera index, video file or URL, "
+                              f"got {uri!r}")
+        for key in ("live", "max_backoff_s", "give_up_after_s"):
+            value = _check(table.get(key), SCHEMA["source"][key][0], f"sources[{i}].{key}")
+            low_high = RANGES.get(f"source.{key}")
+            if value is not None and low_high is not None:
+                try:
+                    check_range(value, f"sources[{i}].{key}", low_high[0], low_high[1],
+                                low_open=low_high[2])
+                except InvalidParameterError as exc:
+                    raise ConfigError(str(exc)) from None
+        _check(table.get("name"), str, f"sources[{i}].name")
+        checked.append(dict(table))
+    labels = [str(t.get("name") or t["uri"]) for t in checked]
+    if len(set(labels)) < len(labels):
+        raise ConfigError(f"sources: each needs its own name (or uri), got {labels}")
+    return checked
+
+
+def _check_sections(raw: Mapping[str, Any], has_sources: bool = False
+                    ) -> Dict[str, Dict[str, Any]]:
     """Every section of SCHEMA with its defaults filled, each key's type and range checked,
-    and the source and recognizer settings that must be there."""
-    unknown = set(raw) - set(SCHEMA) - {"actions"}
+    and the source (unless [[sources]] name them) and recognizer settings that must be
+    there."""
+    unknown = set(raw) - set(SCHEMA) - {"actions", "sources"}
     if unknown:
         raise ConfigError(f"unknown section(s) {sorted(unknown)}; known: "
-                          f"{sorted(SCHEMA) + ['actions']}")
+                          f"{sorted(SCHEMA) + ['actions', 'sources']}")
     sections: Dict[str, Dict[str, Any]] = {}
     for section, keys in SCHEMA.items():
         given = raw.get(section, {})
@@ -301,8 +368,9 @@ def _check_sections(raw: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
             check_range(sections[section][key], dotted, low, high, low_open=low_open)
         except InvalidParameterError as exc:
             raise ConfigError(str(exc)) from None
-    if sections["source"]["uri"] in (None, "", []):
-        raise ConfigError("source.uri is required (camera index, video file or URL)")
+    if sections["source"]["uri"] in (None, "", []) and not has_sources:
+        raise ConfigError("source.uri (or [[sources]] tables) is required: camera index, "
+                          "video file or URL")
     recognizer = sections["recognizer"]
     if sum(bool(recognizer[k]) for k in ("model", "people", "gallery")) != 1:
         raise ConfigError("set exactly one of recognizer.model (a saved .pkl), "

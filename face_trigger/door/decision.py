@@ -7,6 +7,9 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, Iterable, List, Optional
 
+import numpy as np
+from numpy.typing import NDArray
+
 from .. import thresholds
 from ..errors import InvalidParameterError
 from ..quality import FaceQuality, quality_flags
@@ -16,6 +19,8 @@ IDENTIFIED = "identified"
 #: The votes named a person but too few of the observations were live (a photo or a
 #: screen held up, or a real face the liveness check doubted): final for the track.
 NOT_LIVE = "not_live"
+#: What a verification of an identified track concluded (:meth:`TrackDecider.verify`).
+HOLD, DOUBT, SWITCH = "hold", "doubt", "switch"
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,21 @@ class DecisionSettings:
         for 4); 1 detects on every frame. An identified face is verified again on
         the first detection after skipped frames.
     verify_every_s : float
-        An identified track is embedded again at least this often (seconds of video);
-        if the new observation does not name the same person the track ends and its
-        face starts a new, undecided track. Lower values catch a swap sooner and cost
-        an embedding per identified face per interval.
+        An identified track is embedded again at least this often (seconds of video) to
+        check that its face is still the person's. Lower values catch a swap sooner and
+        cost an embedding per identified face per interval.
+    keep_threshold, keep_misses, doubt_every_s : float, int, float
+        The hysteresis of an identity. Acquiring one needs K of N votes above the
+        recognizer's gate and margin; keeping it needs less. A verification that names
+        another enrolled person ends the track at once; one that reads at least
+        ``keep_threshold`` (cosine to the face that earned the decision) keeps it; one
+        below is a miss. After a cut or a box jump one miss ends the track; otherwise
+        it ends after ``keep_misses`` misses in a row, counted at least ``doubt_every_s``
+        apart (the face is checked again that often while in doubt), so a face that
+        turns away for a moment keeps its identity and another face standing in is
+        caught within ``(keep_misses - 1) * doubt_every_s`` of its first check. An
+        ended track's face goes on as a new, undecided track. Chosen on lfw_dev
+        (``thresholds.DOOR_KEEP_COSINE``).
     max_shift : float
         A track's box "jumps" when its centre moves more than this many face widths
         between two detections...
@@ -86,6 +102,9 @@ class DecisionSettings:
     rearm_s: float = thresholds.REARM_S
     idle_detect_every: int = 4
     verify_every_s: float = thresholds.VERIFY_EVERY_S
+    keep_threshold: float = thresholds.DOOR_KEEP_COSINE
+    keep_misses: int = thresholds.DOOR_KEEP_MISSES
+    doubt_every_s: float = thresholds.DOOR_DOUBT_EVERY_S
     max_shift: float = 0.5
     max_resize: float = 1.3
     cut_threshold: float = thresholds.CUT_THRESHOLD
@@ -108,6 +127,11 @@ class DecisionSettings:
                 or not self.improve_ratio >= 1.0:
             raise InvalidParameterError("min_face_px, embed_every and idle_detect_every must be "
                                         ">= 1, improve_ratio >= 1")
+        if not (-1 <= self.keep_threshold <= 1 and self.keep_misses >= 1
+                and 0 < self.doubt_every_s < math.inf):
+            raise InvalidParameterError(
+                f"need -1 <= keep_threshold <= 1, keep_misses >= 1 and doubt_every_s > 0, "
+                f"got {self.keep_threshold}, {self.keep_misses}, {self.doubt_every_s}")
         if not (self.cooldown_s >= 0 and self.rearm_s >= 0):
             raise InvalidParameterError("cooldown_s and rearm_s must be >= 0")
         if not (0 < self.verify_every_s < math.inf and 0 < self.max_shift < math.inf
@@ -152,9 +176,13 @@ class TrackState:
     ``observations`` holds the last ``window`` embedded sightings (the votes);
     ``gated`` counts sightings that were not embedded, by reason ("too_small",
     "turned", "blurred"); ``verified_at`` is the video time of the identification or
-    of the latest verification that agreed with it; ``crowded``: the box touched another
+    of the latest verification that kept it; ``crowded``: the box touched another
     face's at the latest detection; ``best_crop`` (BGR uint8) is the embedded sighting with
-    the highest SFace feature norm ``best_norm``, the event's snapshot.
+    the highest SFace feature norm ``best_norm``, the event's snapshot. ``embeddings``
+    (float32 (dim,) each) go with ``observations``; ``anchor`` (float32 (dim,), unit) is
+    the mean of those that earned the decision, what verifications are compared with;
+    ``misses`` counts the verifications in a row that read below the keep threshold,
+    the latest at video time ``missed_at``.
     """
 
     observations: Deque[Observation]
@@ -170,6 +198,10 @@ class TrackState:
     crowded: bool = False
     best_norm: float = -1.0
     best_crop: Optional[Any] = None
+    embeddings: Deque[Optional[NDArray[np.float32]]] = field(default_factory=deque)
+    anchor: Optional[NDArray[np.float32]] = None
+    misses: int = 0
+    missed_at: float = float("-inf")
 
     @property
     def votes(self) -> List[str]:
@@ -189,7 +221,8 @@ class TrackDecider:
             # Bounded like the votes: a stranger who stays in view is observed for as long
             # as they stay, and must not grow the state without end.
             self._states[track_id] = TrackState(
-                observations=deque(maxlen=self.settings.window))
+                observations=deque(maxlen=self.settings.window),
+                embeddings=deque(maxlen=self.settings.window))
         return self._states[track_id]
 
     def gate(self, quality: FaceQuality) -> Optional[str]:
@@ -221,11 +254,13 @@ class TrackDecider:
     def observe(self, track_id: int, name: str, known: bool, similarity: float,
                 quality: "FaceQuality | float", frame_index: int, *,
                 norm: float = float("nan"), video_time: float = float("nan"),
-                live: float = float("nan")) -> Optional[str]:
+                live: float = float("nan"),
+                embedding: Optional[NDArray[np.float32]] = None) -> Optional[str]:
         """Add one embedded observation; returns "identified", "unknown" or "not_live" when
         the track's decision is made by it (each at most once per track), else None.
         ``live`` is the observation's liveness probability (needed when the settings
-        check liveness; NaN counts as not live)."""
+        check liveness; NaN counts as not live); ``embedding`` (float32 (dim,), unit) the
+        face's, kept for the verifications of an identity it helps earn."""
         if not isinstance(quality, FaceQuality):
             quality = FaceQuality(width=float(quality))
         s = self.state(track_id)
@@ -237,6 +272,7 @@ class TrackDecider:
         s.observations.append(Observation(frame_index, name if known else UNKNOWN,
                                           float(similarity), quality.width, quality.yaw,
                                           quality.sharpness, float(norm), float(live)))
+        s.embeddings.append(None if embedding is None else np.asarray(embedding, np.float32))
         # A decision belongs to the face that earned it: only an observation that itself
         # names the person can complete the K votes (older votes may be another face's,
         # e.g. after two people crossed).
@@ -247,6 +283,7 @@ class TrackDecider:
             live = sum(o.live >= cfg.live_threshold for o in s.observations)  # NaN: False
             if not cfg.liveness or live >= cfg.live_needed:
                 s.decision, s.person, s.verified_at = IDENTIFIED, latest, video_time
+                s.anchor = _anchor(s, latest)
                 return IDENTIFIED
             if len(s.observations) < cfg.window:
                 return None  # not live enough yet: wait for the window to fill
@@ -257,16 +294,46 @@ class TrackDecider:
             return UNKNOWN
         return None
 
-    def verify(self, track_id: int, name: str, known: bool, video_time: float) -> bool:
-        """Check an identified track against a new observation of its face: True (and the
-        verification time is updated) when it names the same person."""
-        s = self.state(track_id)
-        agrees = s.decision == IDENTIFIED and known and name == s.person
-        if agrees:
-            s.verified_at = video_time
-        return agrees
+    def verify(self, track_id: int, name: str, known: bool, video_time: float,
+               embedding: Optional[NDArray[np.float32]] = None, strict: bool = False) -> str:
+        """Check an identified track against a new observation of its face (``embedding``
+        float32 (dim,), unit; None when the face could not be embedded). Returns HOLD
+        (the identity stands; ``verified_at`` updated), DOUBT (a miss: check again in
+        ``doubt_every_s``) or SWITCH (the face is not the person's: end the track).
+        ``strict`` (after a cut or a box jump): one miss is a switch."""
+        s, cfg = self.state(track_id), self.settings
+        if s.decision != IDENTIFIED:
+            return SWITCH
+        if known and name == s.person:
+            return self._hold(s, video_time)
+        if known:  # another enrolled person, above the gate and the margin
+            return SWITCH
+        if embedding is not None and s.anchor is not None and \
+                float(np.dot(np.asarray(embedding, np.float32), s.anchor)) >= cfg.keep_threshold:
+            return self._hold(s, video_time)
+        if strict:
+            return SWITCH
+        if video_time - s.missed_at >= cfg.doubt_every_s - 1e-6:
+            s.misses, s.missed_at = s.misses + 1, video_time
+        return SWITCH if s.misses >= cfg.keep_misses else DOUBT
+
+    @staticmethod
+    def _hold(s: TrackState, video_time: float) -> str:
+        s.verified_at, s.misses, s.missed_at = video_time, 0, float("-inf")
+        return HOLD
 
     def forget(self, track_ids: Iterable[int]) -> None:
         """Drop the state of ended tracks."""
         for track_id in track_ids:
             self._states.pop(track_id, None)
+
+
+def _anchor(s: TrackState, person: str) -> Optional[NDArray[np.float32]]:
+    """Unit mean of the embeddings of ``s``'s observations that named ``person``, or None
+    when none was kept."""
+    kept = [e for o, e in zip(s.observations, s.embeddings) if o.name == person and e is not None]
+    if not kept:
+        return None
+    mean = np.mean(kept, axis=0)
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm).astype(np.float32) if norm > 0 else None

@@ -81,6 +81,8 @@ class FrameSource:
             max_reopen_s, "max_reopen_s", 0.0, 1e9)
         self.stop = stop or (lambda: False)
         self.stats = SourceStats()
+        #: frames per second the source declares (0 until opened, or when it does not say)
+        self.fps = 0.0
         if is_file and not self.live and not Path(str(source)).is_file():
             raise FileNotFoundError(f"video file not found: {source}")
 
@@ -94,6 +96,7 @@ class FrameSource:
         else:
             capture = cv2.VideoCapture(target)
         if capture.isOpened():
+            self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
             return capture
         capture.release()
         return None

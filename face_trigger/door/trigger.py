@@ -28,7 +28,8 @@ from ..quality import FaceQuality, face_quality
 from ..types import UNKNOWN, Detections
 from .actions import Action, ActionRunner, ResultCallback
 from .audit import AuditLog
-from .decision import IDENTIFIED, NOT_LIVE, DecisionSettings, TrackDecider, TrackState
+from .decision import (DOUBT, HOLD, IDENTIFIED, NOT_LIVE, SWITCH, DecisionSettings,
+                       TrackDecider, TrackState)
 from .policy import PersonArming
 from .sources import Frame
 from .tracking import CutDetector, IoUTracker, Track, box_jumped
@@ -84,8 +85,10 @@ class DoorStats:
     embedded_faces: int = 0
     #: idle frames the detector was not run on
     skipped_detections: int = 0
-    #: verifications of identified tracks, and the identity switches they caught
+    #: verifications of identified tracks, those that read below the keep threshold
+    #: (misses: the identity is in doubt), and the identity switches they caught
     verifications: int = 0
+    verification_misses: int = 0
     identity_switches: int = 0
     #: undecided tracks restarted after a cut or a jump
     track_restarts: int = 0
@@ -206,9 +209,11 @@ class DoorTrigger:
         and decide -> dispatch; return the new events.
 
         Undecided faces are embedded when they pass the gates and are new, better or due.
-        Identified faces are embedded again to verify them (:meth:`_verification_due`);
-        a verification that names someone else, or nobody, ends the track: its face goes
-        on as a new, undecided track and the switch is counted, logged and audited.
+        Identified faces are embedded again to verify them (:meth:`_verification_due`,
+        :meth:`TrackDecider.verify`); a verification that names another enrolled person,
+        or misses after a cut or jump, or the last of ``keep_misses`` misses in a row,
+        ends the track: its face goes on as a new, undecided track and the switch is
+        counted, logged and audited.
         """
         if not isinstance(frame, Frame):
             raise InvalidParameterError(f"process() takes a door.sources.Frame (index, time, "
@@ -228,11 +233,12 @@ class DoorTrigger:
         tracks, ended = self.tracker.update(detections.boxes, frame.index)
         self.decider.forget(t.track_id for t in ended)
         plan = self._plan(frame, detections, tracks, cut, after_skip)
-        identities, norms, lives = self._embed_and_identify(frame, detections, plan)
+        identities, embeddings, norms, lives = self._embed_and_identify(frame, detections, plan)
         events = []
-        for i, who, norm, live in zip(plan.faces, identities, norms, lives):
-            event = self._observe(frame, detections, tracks, i, plan, who, float(norm),
-                                  float(live), healthy)
+        for i, who, embedding, norm, live in zip(plan.faces, identities, embeddings, norms,
+                                                 lives):
+            event = self._observe(frame, detections, tracks, i, plan, who, embedding,
+                                  float(norm), float(live), healthy)
             if event is not None:
                 events.append(event)
         self.arming.tick(frame.time, self._visible_people(tracks))
@@ -258,9 +264,11 @@ class DoorTrigger:
             if state.decision == IDENTIFIED and reason is not None:
                 if self.decider.gate(quality) is None and self.outage is None:
                     plan.checks[i] = reason
-                elif reason in ("cut", "jump") or self.outage is None:
+                elif reason in ("cut", "jump") or (self.outage is None and self.decider.verify(
+                        track.track_id, UNKNOWN, False, frame.time) == SWITCH):
                     # Cannot verify this face (too small, or the recognizer is down after
-                    # the picture changed): its identity is not carried over.
+                    # the picture changed; or too small for keep_misses checks in a row):
+                    # its identity is not carried over.
                     tracks[i] = self._restart(frame, track, reason, observed=None)
             else:
                 if reason in ("cut", "jump") and state.embedded:
@@ -272,14 +280,15 @@ class DoorTrigger:
         return plan
 
     def _embed_and_identify(self, frame: Frame, detections: Detections, plan: EmbedPlan
-                            ) -> Tuple[List[Identity], np.ndarray, np.ndarray]:
+                            ) -> Tuple[List[Identity], np.ndarray, np.ndarray, np.ndarray]:
         """For each face of the plan: the recognizer's answer (none while it is down), the
-        raw embedding norm, and the live probability (NaN where not checked: identified
-        faces, or liveness off)."""
+        unit embedding float32 (dim,), the raw embedding norm, and the live probability
+        (NaN where not checked: identified faces, or liveness off)."""
         faces = plan.faces
         lives = np.full(len(faces), np.nan, np.float32)
         if not faces:
-            return [], np.zeros(0, np.float32), lives
+            return [], np.zeros((0, self.pipeline.dim), np.float32), np.zeros(0, np.float32), \
+                lives
         embeddings, norms = self.pipeline.embed_with_norms(frame.image,
                                                            detections.landmarks[faces])
         self.stats.embedded_faces += len(faces)
@@ -288,26 +297,36 @@ class DoorTrigger:
             rows = [row for row, i in enumerate(faces) if i not in plan.checks]
             lives[rows] = self.liveness.check(frame.image,
                                               detections.boxes[sorted(plan.wanted)]).probability
-        return identities, norms, lives
+        return identities, embeddings, norms, lives
 
     def _observe(self, frame: Frame, detections: Detections, tracks: List[Track], i: int,
-                 plan: EmbedPlan, who: Identity, norm: float, live: float,
+                 plan: EmbedPlan, who: Identity, embedding: np.ndarray, norm: float, live: float,
                  healthy: bool) -> Optional[DoorEvent]:
-        """One identified face: a verification that holds ends here; otherwise it is an
-        observation of its (possibly restarted) track, which may decide the track."""
+        """One identified face: a verification that holds (or only doubts) ends here;
+        otherwise it is an observation of its (possibly restarted) track, which may
+        decide the track."""
         track = tracks[i]
         if i in plan.checks:
             self.stats.verifications += 1
-            if self.decider.verify(track.track_id, who.name, who.known, frame.time):
+            reason = plan.checks[i]
+            verdict = self.decider.verify(track.track_id, who.name, who.known, frame.time,
+                                          embedding, strict=reason in ("cut", "jump"))
+            if verdict == HOLD:
                 return None
-            tracks[i] = track = self._restart(frame, track, plan.checks[i], observed=who)
+            if verdict == DOUBT:
+                self.stats.verification_misses += 1
+                logger.debug("frame %d: track %d (%s) read %s %.2f at a %s check: in doubt",
+                             frame.index, track.track_id, self.decider.state(track.track_id).person,
+                             who.name, who.similarity, reason)
+                return None
+            tracks[i] = track = self._restart(frame, track, reason, observed=who)
         state = self.decider.state(track.track_id)
         if norm > state.best_norm:
             state.best_norm = norm
             state.best_crop = crop_around(frame.image, detections.boxes[i], 0.3)
         decision = self.decider.observe(track.track_id, who.name, who.known, who.similarity,
                                         plan.qualities[i], frame.index, norm=norm,
-                                        video_time=frame.time, live=live)
+                                        video_time=frame.time, live=live, embedding=embedding)
         return None if decision is None else self._decide(frame, track, decision, who,
                                                           healthy)
 
@@ -317,7 +336,8 @@ class DoorTrigger:
         picture changed), "jump" (the box moved or resized abruptly), and, for identified
         tracks only, "idle" (first detection after skipped frames), "crowded" (its box
         touches another face's, now or at the previous detection: trackers swap faces
-        there) and "schedule" (``verify_every_s`` since the last check)."""
+        there), "doubt" (the latest check missed, ``doubt_every_s`` ago) and "schedule"
+        (``verify_every_s`` since the last check that held)."""
         if cut:
             return "cut"
         if track.previous_box is not None and box_jumped(
@@ -329,6 +349,8 @@ class DoorTrigger:
             return "idle"
         if crowded or state.crowded:
             return "crowded"
+        if state.misses and now - state.missed_at >= self.settings.doubt_every_s - 1e-6:
+            return "doubt"
         if now - state.verified_at >= self.settings.verify_every_s:
             return "schedule"
         return None
