@@ -31,7 +31,9 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,8 +45,8 @@ import face_trigger as ft
 from _timing import machine_line
 from face_trigger.door.decision import DecisionSettings
 from face_trigger.door.sources import FrameSource
-from face_trigger.testing import (SceneRun, dip_scene, face_crop, hard_scenes, lfw_scenes,
-                                  run_door_on_scene)
+from face_trigger.testing import (SceneRun, dip_scene, door_video, face_crop, hard_scenes,
+                                  lfw_scenes, run_door_on_scene, write_video)
 from face_trigger.door.trigger import DoorTrigger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
@@ -105,6 +107,59 @@ def main() -> None:
         bench_video(args, pipeline)
     if args.part in ("all", "scenes"):
         bench_scenes(args, pipeline)
+    if args.part in ("all", "sources"):
+        bench_sources(args, pipeline)
+        import bench_door_memory  # noqa: PLC0415 - fresh processes, one per case
+        print()
+        bench_door_memory.main()
+
+
+def bench_sources(args, pipeline) -> None:
+    """Frames per second per source with 1, 2 and 4 sources of the 720p demo video: one
+    ``watch`` process watching all of them against as many ``watch`` processes at once."""
+    video = build_demo(args.out)
+    tiny = write_video(args.out / "tiny.avi",
+                       (f for f, _ in door_video([], 0.2, size=(1280, 720))), FPS)
+    gallery_path = args.out / "people.db"
+    if not gallery_path.exists():
+        gallery = ft.Gallery(gallery_path, pipeline.model)
+        for person in sorted((args.out / "people").iterdir()):
+            gallery.add_faceprints(person.name, [pipeline.largest_faceprint(photo)
+                                                 for photo in sorted(person.iterdir())])
+        gallery.close()
+    frames = sum(1 for _ in FrameSource(video))
+
+    def wall(clip: Path, sources: int, together: bool) -> float:
+        """Seconds for ``sources`` copies of ``clip``: one process, or one each at once."""
+        def command(n: int, tag: str) -> List[str]:
+            return [sys.executable, "-m", "face_trigger", "watch", *[str(clip)] * n, "--db",
+                    str(gallery_path), "--audit", str(args.out / f"audit-{tag}.jsonl"), "-q"]
+        env = {**os.environ, "FACE_TRIGGER_ENGINE": pipeline.engine}
+        start = time.perf_counter()
+        if together:
+            subprocess.run(command(sources, "one"), check=True, capture_output=True, env=env)
+        else:
+            running = [subprocess.Popen(command(1, str(i)), stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, env=env)
+                       for i in range(sources)]
+            if any(p.wait() != 0 for p in running):
+                raise RuntimeError("a watch process failed")
+        return time.perf_counter() - start
+
+    print(f"\nseveral sources of the 720p demo video ({frames} frames each), engine "
+          f"{pipeline.engine}; frames per second per source, start-up (measured on a "
+          f"5-frame clip) subtracted; median of {args.rounds} alternating rounds:")
+    print("| sources | one process: fps per source | separate processes: fps per source | "
+          "one / separate |")
+    print("|---|---|---|---|")
+    for sources in (1, 2, 4):
+        fps = {True: [], False: []}
+        for _ in range(args.rounds):
+            for together in (True, False):
+                busy = wall(video, sources, together) - wall(tiny, sources, together)
+                fps[together].append(frames / busy)
+        one, separate = statistics.median(fps[True]), statistics.median(fps[False])
+        print(f"| {sources} | {one:.1f} | {separate:.1f} | {one / separate:.2f}x |")
 
 
 def bench_video(args, pipeline) -> None:

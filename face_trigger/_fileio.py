@@ -118,7 +118,15 @@ def read_regular_file(path: PathLike, max_bytes: int) -> bytes:
         if info.st_size > max_bytes:
             raise OSError(errno.EFBIG, f"file of {info.st_size} bytes is larger than the "
                           f"limit of {max_bytes}", os.fspath(path))
-        chunks, total = [], 0
+        # one read of the whole file: a 37 MB model is then one allocation, not chunks and
+        # their joined copy (twice its size at the peak)
+        first = os.read(fd, min(info.st_size, max_bytes) + 1)
+        if len(first) > max_bytes:
+            raise OSError(errno.EFBIG, f"file grew past the limit of {max_bytes} bytes",
+                          os.fspath(path))
+        if len(first) == info.st_size:  # asked for one byte more: this is the end
+            return first
+        chunks, total = [first], len(first)  # a short read, or the file grew: read on
         while True:
             chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
             if not chunk:

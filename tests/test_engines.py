@@ -94,3 +94,26 @@ def test_compiled_models_are_cached_where_asked(tmp_path, data_dir):
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().splitlines()[-1] == "1"
     assert list((tmp_path / "openvino").glob("*.blob"))  # compiled once, loaded after
+
+
+def test_cv2_reads_the_verified_bytes_from_an_in_memory_file():
+    """The bytes that passed the hash are what OpenCV parses (a memfd named by its /proc
+    path on Linux: no second read of the model file, no buffer copy)."""
+    from face_trigger.engines import _as_file
+
+    data = (ft.model_files.locate_model("embedder")).read_bytes()
+    with _as_file(data) as source:
+        if isinstance(source, str):
+            with open(source, "rb") as same:
+                assert same.read() == data
+        else:  # no memfd here: the buffer itself
+            assert source.tobytes() == data
+
+
+def test_the_command_line_and_a_door_on_a_gallery_import_no_scikit_learn():
+    """scikit-learn and SciPy (86 MB resident) only where a classifier is used."""
+    code = ("import sys, face_trigger.cli.main, face_trigger.door.app; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

@@ -16,7 +16,6 @@ from ..gallery import Gallery
 from ..identity import Identifier
 from ..liveness import LivenessChecker
 from ..pipeline import FacePipeline
-from ..recognizer import FaceRecognizer
 from .audit import AuditLog
 from .config import WEAK_GATE_BELOW, DoorConfig
 from .sources import FrameSource
@@ -254,6 +253,9 @@ def _recognizer(settings: dict, pipeline: FacePipeline, key: Optional[str],
                           margin=margin, create=False)  # a misspelt path opens no empty door
         print(f"gallery {gallery.location}: {len(gallery)} faceprints", file=err)
         return gallery
+    # scikit-learn (and SciPy) only where a classifier is used: a door on a gallery
+    # imports neither (90 MB less resident; benchmarks/bench_door_memory.py)
+    from ..recognizer import FaceRecognizer  # noqa: PLC0415
     recognizer = FaceRecognizer(classifier=settings["classifier"],
                                 unknown_threshold=threshold, margin=margin)
     if settings["model"]:
