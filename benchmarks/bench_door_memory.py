@@ -66,7 +66,8 @@ def main() -> None:
             r = rows[sources]
             print(f"{engine:8s} {sources} source(s): after imports {r['imports']}, running "
                   f"{r['running']}, after the door {r['after']}, peak {r['peak']}")
-        print(f"{engine:8s} four / one source: running {rows[4]['running'] / rows[1]['running']:.2f}x, "
+        ratio = rows[4]["running"] / rows[1]["running"]
+        print(f"{engine:8s} four / one source: running {ratio:.2f}x, "
               f"peak {rows[4]['peak'] / rows[1]['peak']:.2f}x")
 
 
