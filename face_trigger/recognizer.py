@@ -231,14 +231,20 @@ class FaceRecognizer(BaseEstimator, ClassifierMixin):
         return self.fit(embeddings, labels)
 
     def fit_folder(self, root: Union[str, os.PathLike],
-                   progress: Optional[bool] = None) -> EnrollmentResult:
+                   progress: Optional[bool] = None,
+                   pipeline: Optional[FacePipeline] = None) -> EnrollmentResult:
         """Enrol ``<root>/<person name>/*.jpg`` (one face per photo) and train.
 
         Photos with no face, several faces or that cannot be read are skipped and
         listed in the returned result (``result.summary()``); a progress bar shows on
-        a terminal for long folders.
+        a terminal for long folders. ``pipeline``: detect and embed with this one (its
+        embedder must be this recognizer's) instead of loading the models again.
         """
-        result = enroll_folder(root, self._get_pipeline(), progress=progress)
+        if pipeline is not None and pipeline.model.sha256 != self.embedder_model().sha256:
+            raise InvalidParameterError(
+                f"fit_folder(pipeline=) embeds with {pipeline.model.name}, this recognizer "
+                f"with {self.embedder_model().name}: give it the same embedder")
+        result = enroll_folder(root, pipeline or self._get_pipeline(), progress=progress)
         if not result.labels:
             raise EmbeddingError(f"no photo under {root} had exactly one face: nothing to train "
                                  f"on\n{result.summary()}")

@@ -172,9 +172,18 @@ def test_several_sources_in_one_process(door, tmp_path, capsys, images, referenc
     assert ft.door.verify_chain(tmp_path / "audit.jsonl")[0]
 
 
-def test_sources_tables_in_toml_watch_two_named_cameras(door, tmp_path, capsys):
-    """[[sources]] tables: one process, each source's events and records carry its name."""
+def test_sources_tables_in_toml_watch_two_named_cameras(door, tmp_path, capsys, monkeypatch):
+    """[[sources]] tables: one process, the models loaded once for both, each source's
+    events and records carry its name."""
     video, people = door
+    loaded = []
+    real_load = ft.engines.load_net
+
+    def counting_load(data, engine, **options):
+        loaded.append(options.get("name", "?"))
+        return real_load(data, engine, **options)
+
+    monkeypatch.setattr(ft.engines, "load_net", counting_load)
     config = tmp_path / "door.toml"
     config.write_text(f"""[recognizer]
 people = "{people}"
@@ -188,6 +197,7 @@ uri = "{video}"
 name = "back"
 """)
     assert main(["watch", "--config", str(config), "--json"]) == EXIT_OK
+    assert sorted(name.split(" model")[0] for name in loaded) == ["detector", "embedder"]
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {(e["source"], e["person"]) for e in events if e["decision"] == "identified"} == \
         {("front", "obama"), ("back", "obama")}

@@ -256,14 +256,14 @@ def _recognizer(settings: dict, pipeline: FacePipeline, key: Optional[str],
     # scikit-learn (and SciPy) only where a classifier is used: a door on a gallery
     # imports neither (90 MB less resident; benchmarks/bench_door_memory.py)
     from ..recognizer import FaceRecognizer  # noqa: PLC0415
-    recognizer = FaceRecognizer(classifier=settings["classifier"],
+    recognizer = FaceRecognizer(classifier=settings["classifier"], embedder=pipeline.embedder,
                                 unknown_threshold=threshold, margin=margin)
     if settings["model"]:
         recognizer.load(settings["model"], key=key,
                         require_signature=settings["require_signature"])
         recognizer.unknown_threshold, recognizer.margin = threshold, margin
     else:
-        print(recognizer.fit_folder(settings["people"]).summary(), file=err)
+        print(recognizer.fit_folder(settings["people"], pipeline=pipeline).summary(), file=err)
     return recognizer
 
 
