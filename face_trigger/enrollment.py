@@ -63,10 +63,11 @@ class EnrollmentResult:
         return "\n".join(lines)
 
 
-def scan_folder(root: Union[str, os.PathLike]) -> List[Tuple[str, Path]]:
-    """(person, photo path) pairs, sorted: every photo under ``root/<person>/``, and every
-    photo directly in ``root`` as ``<person>.jpg`` (the face_recognition layout; both may
-    be mixed). Hidden files are skipped.
+def scan_folder(root: Union[str, os.PathLike], sub_folders: bool = True
+                ) -> List[Tuple[str, Path]]:
+    """(person, photo path) pairs, sorted: every photo under ``root/<person>/`` (unless
+    ``sub_folders`` is False), and every photo directly in ``root`` as ``<person>.jpg``
+    (the face_recognition layout; both may be mixed). Hidden files are skipped.
 
     Raises
     ------
@@ -77,7 +78,8 @@ def scan_folder(root: Union[str, os.PathLike]) -> List[Tuple[str, Path]]:
     if not root.is_dir():
         raise FileNotFoundError(f"enrolment folder not found: {root}")
     pairs = [(photo.stem, photo) for photo in sorted(root.iterdir()) if _is_photo(photo)]
-    for person in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for person in folders if sub_folders else []:
         pairs += [(person.name, photo) for photo in sorted(person.iterdir()) if _is_photo(photo)]
     return sorted(pairs)
 
@@ -90,8 +92,8 @@ def _is_photo(path: Path) -> bool:
 def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
                   progress: Optional[bool] = None,
                   several_faces: str = "skip",
-                  scales: Optional[Sequence[Optional[int]]] = thresholds.STILL_SCALES
-                  ) -> EnrollmentResult:
+                  scales: Optional[Sequence[Optional[int]]] = thresholds.STILL_SCALES,
+                  sub_folders: bool = True) -> EnrollmentResult:
     """Embed the face of every photo of :func:`scan_folder` (``root/<person>/*.jpg`` or
     ``root/<person>.jpg``).
 
@@ -100,13 +102,15 @@ def enroll_folder(root: Union[str, os.PathLike], pipeline: FacePipeline,
     their largest face (``"largest"``, recorded in the detail). ``progress``:
     show a progress bar (``None``: only on a terminal and for more than 20 photos).
     ``scales``: see ``FacePipeline.analyze`` (the default averages two; None: one pass).
+    ``sub_folders``: False takes the photos directly in ``root`` only (face_recognition's
+    command line ignores sub-folders).
     """
     if several_faces not in ("skip", "largest"):
         raise InvalidParameterError(f"several_faces must be 'skip' or 'largest', got "
                                     f"{several_faces!r}")
     from tqdm.auto import tqdm
 
-    pairs = scan_folder(root)
+    pairs = scan_folder(root, sub_folders)
     show = (len(pairs) > 20) if progress is None else progress
     embeddings, labels, records = [], [], []
     for person, path in tqdm(pairs, desc="enrolling", unit="photo",

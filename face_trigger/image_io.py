@@ -120,8 +120,11 @@ def read_image_bytes(path: Union[str, "os.PathLike[str]"]) -> bytes:
 
 
 def decode_image(data: bytes, name: str = "image bytes",
-                 max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode encoded image bytes to BGR ``uint8 (H, W, 3)`` (see :func:`read_image`).
+                 max_pixels: int = MAX_IMAGE_PIXELS, *, exif: bool = True,
+                 alpha: bool = False) -> np.ndarray:
+    """Decode encoded image bytes to BGR ``uint8 (H, W, 3)`` (see :func:`read_image`), or
+    BGRA ``uint8 (H, W, 4)`` with ``alpha`` (opaque where the file has no alpha channel).
+    ``exif=False`` leaves the pixels as stored (no EXIF rotation, as PIL's ``Image.open``).
 
     Images whose header declares more than ``max_pixels`` (width x height; PNG, JPEG, BMP,
     GIF, WebP, TIFF and PNM headers are read) are refused before decoding; other formats
@@ -134,15 +137,31 @@ def decode_image(data: bytes, name: str = "image bytes",
         raise ImageReadError(f"{name} declares {size[0]}x{size[1]} pixels, more than the "
                              f"limit of {max_pixels:,} (a decompression bomb, or raise "
                              "max_pixels)")
+    flags = cv2.IMREAD_UNCHANGED if alpha else cv2.IMREAD_COLOR
+    if not exif:
+        flags |= cv2.IMREAD_IGNORE_ORIENTATION
     try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error as exc:
         raise ImageReadError(f"{name} could not be decoded: "
                              f"{str(exc).strip().splitlines()[-1]}") from None
     if image is None or image.size == 0:
         raise ImageReadError(f"{name} could not be decoded as an image ({len(data)} bytes); "
                              "the file is corrupted or not an image format OpenCV reads")
-    return image
+    return _as_bgra(image) if alpha else image
+
+
+def _as_bgra(image: np.ndarray) -> np.ndarray:
+    """An image decoded as stored (gray, BGR or BGRA; 8 or 16 bits) as BGRA uint8."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:  # 32-bit float EXR/TIFF: 0-1
+        image = np.clip(np.asarray(image, np.float32) * 255.0, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGRA), np.uint8)
+    if image.shape[2] == 3:
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2BGRA), np.uint8)
+    return np.ascontiguousarray(image[..., :4])
 
 
 def _tiff_size(data: bytes) -> Optional[Tuple[int, int]]:

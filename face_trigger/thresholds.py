@@ -5,6 +5,8 @@ command after changing a model or a preprocessing step.
 """
 from __future__ import annotations
 
+from typing import Tuple
+
 #: YuNet score threshold: the seed API's default (lower values found faces in paintings).
 DETECT_CONF: float = 0.85
 
@@ -20,6 +22,12 @@ DETECT_TOP_K: int = 5000
 #: Longest side (px) of the copy of the frame the detector runs on (never upscaled): at 736
 #: faces of 60 px in 1080p frames are all found. ``python benchmarks/bench_min_face.py``.
 DETECT_MAX_SIDE: int = 736
+
+#: Longest side (px) a photo is detected at by the compat module's default
+#: (number_of_times_to_upsample=1) and by ``identify`` without --max-side: the photo's own
+#: size up to this (never enlarged). 40 px faces in a 2000 px photo: 2 of 3 found at 736, 3
+#: at 2048 (tests/test_compat_face_recognition.py); 200-330 ms per 2000 px photo on 2 cores.
+STILL_MAX_SIDE: int = 2048
 
 #: 1:1 "same person" cosine for SFace: FMR 7.0e-4 (target 1e-3), FNMR 0/140 on lfw_dev's
 #: 1,198,786 impostor and 140 genuine pairs at STILL_SCALES.
@@ -106,3 +114,13 @@ LIVENESS_BOX_SCALE: float = 1.0
 
 #: Door with liveness on: this many of the VOTE_N observations in a window must be live.
 LIVE_K: int = 3
+
+#: face_recognition's distance scale for SFace (compat module): past 0.6 (MATCH_COSINE; below,
+#: the Euclidean distance of encodings of norm 0.5345), (cosine, distance) knots at which our
+#: impostor pairs pass 0.104x as often as dlib's at that tolerance. lfw_dev, 1,177,205
+#: impostor and 140 genuine pairs: FMR <= dlib's at every tolerance 0.3-0.8, FNMR within 0.02
+#: of it. ``python benchmarks/compat_distance_lfw.py ../shared/lfw_dev dlib_lfw.npz``.
+PEER_DISTANCE_KNOTS: Tuple[Tuple[float, float], ...] = (
+    (0.37, 0.6), (0.3543, 0.62), (0.3384, 0.64), (0.3233, 0.66), (0.3086, 0.68),
+    (0.2944, 0.7), (0.2814, 0.72), (0.269, 0.74), (0.2572, 0.76), (0.2466, 0.78),
+    (0.2373, 0.8))

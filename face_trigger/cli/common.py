@@ -54,11 +54,13 @@ def _parent(*add: Any) -> argparse.ArgumentParser:
 
 
 def flags(*names: str, json_help: str = "one JSON object per line", db_help: str = DB_HELP,
-          db_required: bool = False) -> List[argparse.ArgumentParser]:
+          db_required: bool = False,
+          max_side: int = ft.thresholds.STILL_MAX_SIDE) -> List[argparse.ArgumentParser]:
     """Parent parsers for the flags that mean the same on every command that takes them:
     ``json``, ``key`` (with ``--allow-unsigned``), ``max_side``, ``db`` (``--db`` or its
     alias ``--gallery``), ``cpus``, ``threshold`` (the identify gate), ``verbosity`` (``-v``
-    and ``-q``, also after the command)."""
+    and ``-q``, also after the command). ``max_side`` is the default of --max-side: photos
+    are detected at their own size up to it (STILL_MAX_SIDE; video commands pass less)."""
     known = {
         "json": lambda p: p.add_argument("--json", action="store_true", help=json_help),
         "key": lambda p: (p.add_argument(
@@ -67,8 +69,9 @@ def flags(*names: str, json_help: str = "one JSON object per line", db_help: str
                            help="load a model saved without a key (unpickling an unsigned "
                                 "file runs whatever code it holds)")),
         "max_side": lambda p: p.add_argument(
-            "--max-side", type=int, default=ft.thresholds.DETECT_MAX_SIDE,
-            help="detector input side; raise it for small faces (default %(default)s)"),
+            "--max-side", type=int, default=max_side,
+            help="longest side the detector sees (a larger image is shrunk to it, a smaller "
+                 "one is not enlarged); raise it for small faces (default %(default)s)"),
         "db": lambda p: p.add_argument("--db", "--gallery", dest="db", required=db_required,
                                        help=db_help),
         "threshold": lambda p: p.add_argument(

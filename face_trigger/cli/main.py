@@ -63,6 +63,10 @@ def exit_code(exc: BaseException) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit status instead of exiting."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((i for i, item in enumerate(argv) if not item.startswith("-")), None)
+    if command is not None and argv[command] == "identify":  # --show-distance true|false
+        argv = argv[:command + 1] + identify.peer_argv(argv[command + 1:])
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help, --version and usage errors

@@ -4,38 +4,40 @@
 
 Same names, arguments and return types as face_recognition 1.3: images are **RGB** uint8
 arrays (as :func:`load_image_file` returns them), locations are ``(top, right, bottom,
-left)`` tuples of ints, encodings are float64 (128,) arrays, distances are Euclidean.
+left)`` tuples of ints, encodings are float64 (128,) arrays, distances float64.
 
-What differs, on purpose:
+What differs, on purpose (docs/coming-from.md has the measurements):
 
-* **tolerance.** Encodings are SFace unit vectors, not dlib's, so distances live on another
-  scale. The default tolerance is :data:`DEFAULT_TOLERANCE` = sqrt(2 - 2 x MATCH_COSINE),
-  about 1.122: the distance of the shipped match threshold (cosine 0.37, false match rate
-  under 1e-3 on lfw_dev). face_recognition's 0.6 is a cosine of 0.82 here and misses most
-  genuine pairs: do not pass it.
+* **Distances are on face_recognition's scale.** :func:`face_distance` maps the cosine
+  similarity of two SFace encodings onto the peer's distances (:mod:`.scale`, fitted on
+  lfw_dev against dlib): 0 for the same encoding, growing as faces differ, so tolerances
+  written for the peer keep their meaning. At every tolerance from 0.46 to 0.8 our false
+  match rate is about a tenth of dlib's (0.6, the default, is the shipped match threshold,
+  cosine 0.37: FMR 6.1e-4 against dlib's 5.8e-3) and the false non-match rate no higher.
+  The Euclidean distance of the encodings themselves is not this distance.
 * Encodings saved by face_recognition (dlib) are not comparable with these.
   :func:`face_distance` refuses vectors that are not unit length (dlib's are not) instead of
   returning meaningless distances: encode the photos again.
 * ``model`` ("hog"/"cnn", "small"/"large") is checked and otherwise ignored: one detector and
   one five-point landmark model serve every setting.
-* ``number_of_times_to_upsample``: 0 and 1 detect on a copy of the image at most 736 px long
-  (faces down to about 1/20 of the longer side); each further step doubles that side (the
-  image itself is never enlarged). Raise it for small faces in large photos.
+* ``number_of_times_to_upsample``: 0 detects on the image at its own size, at most 736 px
+  long; 1 (the default) at its own size up to 2048 px, which finds 40 px faces in a 2000 px
+  photo; each further step enlarges the image twice more (up to 4096 px), for smaller faces.
+  A quarter-size webcam frame is detected as it is, as before.
+* ``known_face_locations``: each face is found again in a crop around its box (landmarks
+  are needed to align it); the whole image is not searched. A box that holds no face the
+  detector can find (down to score 0.5) raises :class:`~face_trigger.errors.NoFaceError`
+  naming it (dlib would return an embedding of whatever is there).
 * ``num_jitters`` > 1 does not jitter at random: it averages the embeddings of the face
   aligned by landmarks found at several scales (``thresholds.STILL_SCALES``), a deterministic
   and measured gain (docs/pipeline.md); larger values cost no more than 2.
 * :func:`face_landmarks` has five points, not 68: the eyes' centres, the nose tip and the
   mouth's corners, under face_recognition's keys.
-* A location given to :func:`face_encodings` or :func:`face_landmarks` must hold a face that
-  the detector can find again (searched around the box down to score 0.5); if not,
-  :class:`~face_trigger.errors.NoFaceError` names it (dlib would return an embedding of
-  whatever is there).
 
 Models load once per process, on the first call (the module API's default pipeline).
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import IO, Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -43,22 +45,28 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import thresholds
-from .._validate import check_embeddings, check_range, off_unit
-from ..boxes import iou_matrix
-from ..errors import EmbeddingError, InvalidParameterError, NoFaceError
-from ..image_io import read_image, to_bgr
-from ..pipeline import FacePipeline, default_pipeline
-from ..types import Detections
+from ... import thresholds
+from ..._validate import check_embeddings, check_range, off_unit
+from ...errors import EmbeddingError, InvalidParameterError, NoFaceError
+from ...image_io import decode_image, read_image_bytes, to_bgr
+from ...pipeline import FacePipeline, default_pipeline
+from ...types import Detections
+from .face_recognition_cli import image_files_in_folder as _image_files_in_folder
+from .scale import ENCODING_NORM, cosine_to_distance
 
-#: Distance between two unit SFace vectors whose cosine is MATCH_COSINE (see the module doc).
-DEFAULT_TOLERANCE: float = math.sqrt(2.0 - 2.0 * thresholds.MATCH_COSINE)
+#: face_recognition's default tolerance; on this module's scale it is MATCH_COSINE.
+DEFAULT_TOLERANCE: float = 0.6
+
+#: Longest side an image is enlarged to by number_of_times_to_upsample >= 2.
+MAX_UPSAMPLED_SIDE = 4096
 
 #: A face location: (top, right, bottom, left) in pixels, ints.
 Location = Tuple[int, int, int, int]
 
 #: Score down to which a face is looked for around a location the caller gave.
 _GIVEN_LOCATION_CONF = 0.5
+#: Side (px) a crop around a small given location is enlarged to before detection.
+_MIN_CROP_SIDE = 160
 #: Overlap at which a detection is the face at a given location (dlib's boxes are
 #: squarer and tighter than YuNet's).
 _GIVEN_LOCATION_IOU = 0.3
@@ -66,23 +74,28 @@ _GIVEN_LOCATION_IOU = 0.3
 
 def load_image_file(file: Union[str, "os.PathLike[str]", IO[bytes]],
                     mode: str = "RGB") -> NDArray[np.uint8]:
-    """An image file (path or binary file object) as uint8 RGB (H, W, 3), or gray (H, W)
-    with ``mode="L"``. EXIF orientation is applied (face_recognition does not)."""
-    if mode not in ("RGB", "L"):
-        raise InvalidParameterError(f"mode must be 'RGB' or 'L', got {mode!r}")
-    source = file.read() if hasattr(file, "read") else file
-    bgr = read_image(source)
+    """An image file (path or binary file object) as uint8 RGB (H, W, 3), RGBA (H, W, 4)
+    or gray (H, W) (``mode`` "RGB", "RGBA", "L"), pixels as stored: no EXIF rotation, as
+    face_recognition (``face_trigger.read_image`` applies it)."""
+    if mode not in ("RGB", "RGBA", "L"):
+        raise InvalidParameterError(f"mode must be 'RGB', 'RGBA' or 'L', got {mode!r}")
+    if hasattr(file, "read"):
+        data, name = file.read(), str(getattr(file, "name", "image file object"))
+    else:
+        data, name = read_image_bytes(file), str(file)
+    image = decode_image(data, name, exif=False, alpha=mode == "RGBA")
+    if mode == "RGBA":
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA), np.uint8)
     if mode == "L":
-        return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), np.uint8)
-    return np.ascontiguousarray(bgr[..., ::-1])
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
+    return np.ascontiguousarray(image[..., ::-1])
 
 
 def face_locations(img: NDArray[np.uint8], number_of_times_to_upsample: int = 1,
                    model: str = "hog") -> List[Location]:
     """(top, right, bottom, left) of every face in an RGB (or gray) image, strongest first."""
     _check_model(model, ("hog", "cnn"))
-    found = _pipeline().detect(_bgr(img), max_side=_detection_side(number_of_times_to_upsample))
-    return [_location(box) for box in found.boxes]
+    return [_location(box) for box in _detect(_bgr(img), number_of_times_to_upsample).boxes]
 
 
 def batch_face_locations(images: Sequence[NDArray[np.uint8]],
@@ -122,8 +135,10 @@ def face_landmarks(face_image: NDArray[np.uint8],
 def face_encodings(face_image: NDArray[np.uint8],
                    known_face_locations: Optional[Sequence[Location]] = None,
                    num_jitters: int = 1, model: str = "small") -> List[NDArray[np.float64]]:
-    """A float64 (128,) unit encoding per face (in the order of ``known_face_locations``,
-    or of :func:`face_locations` when they are not given)."""
+    """A float64 (128,) encoding per face (in the order of ``known_face_locations``, or of
+    :func:`face_locations` when they are not given): a unit SFace vector times
+    ``scale.ENCODING_NORM`` (0.53), so that Euclidean distances are on face_recognition's
+    scale up to 0.6 (see the module doc)."""
     _check_model(model, ("small", "large"))
     if isinstance(num_jitters, bool) or not isinstance(num_jitters, int) or num_jitters < 1:
         raise InvalidParameterError(f"num_jitters must be an int >= 1, got {num_jitters!r}")
@@ -131,12 +146,13 @@ def face_encodings(face_image: NDArray[np.uint8],
     found = _faces_at(image, known_face_locations)
     scales = thresholds.STILL_SCALES if num_jitters > 1 else None
     vectors = _pipeline().embed_detections(image, found, scales=scales)
-    return [row.astype(np.float64) for row in vectors]
+    return [row.astype(np.float64) * ENCODING_NORM for row in vectors]
 
 
 def face_distance(face_encodings: Any, face_to_compare: Any) -> NDArray[np.float64]:
-    """Euclidean distance of ``face_to_compare`` (128,) to each of ``face_encodings`` (N, 128);
-    an empty array for no encodings. 0 is the same face, 2 the opposite vector.
+    """Distance of ``face_to_compare`` (128,) to each of ``face_encodings`` (N, 128) on
+    face_recognition's scale (float64 (N,); see the module doc): 0 for the same encoding;
+    an empty array for no encodings.
 
     Raises
     ------
@@ -146,23 +162,29 @@ def face_distance(face_encodings: Any, face_to_compare: Any) -> NDArray[np.float
     """
     if len(face_encodings) == 0:
         return np.empty((0,), np.float64)
-    known = _ours(face_encodings, "face_encodings")
-    query = _ours(face_to_compare, "face_to_compare")
+    known = _ours(face_encodings, "face_encodings").astype(np.float64)
+    query = _ours(face_to_compare, "face_to_compare").astype(np.float64)
     if query.shape[0] != 1:
         raise EmbeddingError(f"face_to_compare must be one encoding (128,), got {query.shape}")
-    return np.linalg.norm(known - query, axis=1)
+    cosine = known @ query[0]
+    cosine[cosine > 1.0 - 1e-6] = 1.0  # the same encoding: distance 0, not float noise
+    return cosine_to_distance(cosine)
 
 
 def compare_faces(known_face_encodings: Any, face_encoding_to_check: Any,
                   tolerance: float = DEFAULT_TOLERANCE) -> List[bool]:
     """For each known encoding: is ``face_encoding_to_check`` within ``tolerance`` of it?
-
-    The default (about 1.122) is the shipped match threshold; lower is stricter. It is not
-    face_recognition's 0.6, which is a different model's scale (see the module doc).
-    """
-    check_range(tolerance, "tolerance", 0.0, 2.0)
+    Tolerances mean what they mean for face_recognition (lower is stricter); the default
+    0.6 is the shipped match threshold."""
+    check_range(tolerance, "tolerance", 0.0, 100.0)
     return [bool(d <= tolerance)
             for d in face_distance(known_face_encodings, face_encoding_to_check)]
+
+
+def image_files_in_folder(folder: str) -> List[str]:
+    """The .jpg, .jpeg and .png files directly in ``folder`` (face_recognition's helper of
+    its command line, which its examples import)."""
+    return _image_files_in_folder(folder)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -181,11 +203,25 @@ def _check_model(model: str, allowed: Tuple[str, ...]) -> None:
                                     f"got {model!r}")
 
 
-def _detection_side(upsample: int) -> int:
+def _detect(image: NDArray[np.uint8], upsample: int = 1) -> Detections:
+    """Every face of a BGR image, face_recognition's ``number_of_times_to_upsample`` read
+    as: 0, the image at its own size, at most DETECT_MAX_SIDE; 1 (the default), its own
+    size, at most STILL_MAX_SIDE (60 px faces in 2000 px photos); n >= 2, enlarged
+    2^(n-1) times (at most MAX_UPSAMPLED_SIDE), for faces under about 20 px."""
     if isinstance(upsample, bool) or not isinstance(upsample, int) or upsample < 0:
         raise InvalidParameterError(
             f"number_of_times_to_upsample must be an int >= 0, got {upsample!r}")
-    return int(thresholds.DETECT_MAX_SIDE * 2 ** max(0, upsample - 1))
+    pipeline, longer = _pipeline(), max(image.shape[:2])
+    if upsample <= 1:
+        cap = thresholds.DETECT_MAX_SIDE if upsample == 0 else thresholds.STILL_MAX_SIDE
+        return pipeline.detect(image, max_side=min(cap, longer))
+    scale = min(2.0 ** (upsample - 1), MAX_UPSAMPLED_SIDE / longer)
+    if scale <= 1.0:
+        return pipeline.detect(image, max_side=min(longer, MAX_UPSAMPLED_SIDE))
+    large = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    found = pipeline.detect(large, max_side=max(large.shape[:2]))
+    return Detections(found.boxes / np.float32(scale), found.landmarks / np.float32(scale),
+                      found.scores)
 
 
 def _location(box: NDArray[np.float32]) -> Location:
@@ -194,32 +230,32 @@ def _location(box: NDArray[np.float32]) -> Location:
 
 
 def _ours(encodings: Any, name: str) -> NDArray[np.float32]:
+    """Encodings of this module (norm ENCODING_NORM) or unit SFace vectors (what it
+    returned before 0.4), as unit vectors; anything else is refused."""
     array = check_embeddings(encodings)
     norms = np.linalg.norm(array, axis=1)
-    bad = np.flatnonzero(off_unit(norms))
+    bad = np.flatnonzero(off_unit(norms) & off_unit(norms / np.float32(ENCODING_NORM)))
     if bad.size:
         raise EmbeddingError(
-            f"{name} row {bad[0]} has length {norms[bad[0]]:.3f}, not 1: not an encoding "
-            "made by face_trigger (face_recognition's dlib encodings cannot be compared with "
-            "SFace's; encode the photos again with this module's face_encodings)")
-    return array
+            f"{name} row {bad[0]} has length {norms[bad[0]]:.3f}, not {ENCODING_NORM:.4f}: not "
+            "an encoding made by face_trigger (face_recognition's dlib encodings cannot be "
+            "compared with SFace's; encode the photos again with this module's face_encodings)")
+    return (array / norms[:, None]).astype(np.float32)
 
 
 def _faces_at(image: NDArray[np.uint8],
               locations: Optional[Sequence[Location]]) -> Detections:
-    """Detections of an image's faces, or of the faces at the given locations (in order)."""
-    pipeline = _pipeline()
+    """Detections of an image's faces (as :func:`face_locations` at its default), or of the
+    faces at the given locations (in order), each found again in a crop around its box:
+    the whole image is not searched."""
     if locations is None:
-        return pipeline.detect(image)
+        return _detect(image)
     boxes = _boxes_of(locations)
     if len(boxes) == 0:
         return Detections.empty()
-    everything = pipeline.detect(image)
     chosen = []
     for index, box in enumerate(boxes):
-        found = _best_match(everything, box)
-        if found is None:
-            found = _search_around(pipeline, image, box)
+        found = _search_around(_pipeline(), image, box)
         if found is None:
             raise NoFaceError(f"no face found at location {index} {tuple(locations[index])} "
                               "(top, right, bottom, left)")
@@ -241,22 +277,12 @@ def _boxes_of(locations: Sequence[Location]) -> NDArray[np.float32]:
     return np.stack([left, top, right, bottom], axis=1)
 
 
-def _best_match(found: Detections, box: NDArray[np.float32]
-                ) -> Optional[Tuple[NDArray[np.float32], NDArray[np.float32], float]]:
-    """(box, landmarks, score) of the detection overlapping ``box`` most, if enough."""
-    if len(found) == 0:
-        return None
-    overlap = iou_matrix(box[None], found.boxes)[0]
-    best = int(overlap.argmax())
-    if overlap[best] < _GIVEN_LOCATION_IOU:
-        return None
-    return found.boxes[best], found.landmarks[best], float(found.scores[best])
-
-
 def _search_around(pipeline: FacePipeline, image: NDArray[np.uint8], box: NDArray[np.float32]
                    ) -> Optional[Tuple[NDArray[np.float32], NDArray[np.float32], float]]:
     """The face at ``box`` looked for again in a crop around it (half its longer side on
-    every side), at the crop's own size and down to a lower score (the caller says a face
-    is there)."""
-    return pipeline.redetect(image, box, margin=0.5, square=True, side=None,
+    every side), at the crop's own size (enlarged to MIN_CROP_SIDE when smaller) and down
+    to a lower score (the caller says a face is there)."""
+    crop_side = 2.0 * float(max(box[2] - box[0], box[3] - box[1]))
+    return pipeline.redetect(image, box, margin=0.5, square=True,
+                             side=None if crop_side >= _MIN_CROP_SIDE else _MIN_CROP_SIDE,
                              conf_threshold=_GIVEN_LOCATION_CONF, min_iou=_GIVEN_LOCATION_IOU)
