@@ -568,3 +568,55 @@ def write_video(path: Union[str, "os.PathLike[str]"], frames: Iterable[NDArray[n
         if writer is not None:
             writer.release()
     return path
+
+
+#: Width (px) of the 2000 x 1333 photo of :func:`peer_fixtures` and its three faces.
+SMALL_FACES_PHOTO = (2000, 1333)
+SMALL_FACES_PX = (40, 50, 60)
+
+
+def peer_fixtures(data: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"]
+                  ) -> Dict[str, Path]:
+    """The inputs on which face_recognition's documented examples are compared with the
+    compat module (``benchmarks/peer/peer_answers.py`` runs the peer on them), built from
+    the test photos in ``data`` into ``out``, the same bytes every time:
+
+    ``known/`` obama.jpg, biden.jpg and a sub-folder ``extra/obama3.jpg`` (the peer's CLI
+    ignores sub-folders); ``unknown/`` obama2.jpg, astronaut.png and ``small_faces.jpg``
+    (2000x1333: obama2, biden and the astronaut 40, 50 and 60 px wide on a blurred real
+    photo); ``train/<name>/`` for the KNN example (obama: obama.jpg, obama3.jpg; biden:
+    biden.jpg); ``clip.avi`` (640x360, 3 s: obama2.jpg walking up from 50 to 160 px).
+    Returns those paths by name."""
+    from .pipeline import FacePipeline  # noqa: PLC0415 - the models only when building
+
+    data, out = Path(data), Path(out)
+    names = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "astronaut.png")
+    photos = {name: data / name for name in names}
+    layout = {"known/obama.jpg": "obama.jpg", "known/biden.jpg": "biden.jpg",
+              "known/extra/obama3.jpg": "obama3.jpg", "unknown/obama2.jpg": "obama2.jpg",
+              "unknown/astronaut.png": "astronaut.png", "train/obama/obama.jpg": "obama.jpg",
+              "train/obama/obama3.jpg": "obama3.jpg", "train/biden/biden.jpg": "biden.jpg"}
+    for target, source in layout.items():
+        (out / target).parent.mkdir(parents=True, exist_ok=True)
+        (out / target).write_bytes(photos[source].read_bytes())
+    pipeline = FacePipeline()
+    crops = {}
+    for name in ("obama2.jpg", "biden.jpg", "astronaut.png"):
+        image = read_image(photos[name])
+        crops[name] = face_crop(image, max(pipeline.analyze(image), key=lambda f: f.width).box)
+    width, height = SMALL_FACES_PHOTO
+    background = cv2.resize(read_image(photos["obama3.jpg"]), (width, height))
+    canvas = cv2.GaussianBlur(background, (0, 0), 25)  # a real photo's colours, no face
+    for (crop, box), x, px in zip(crops.values(), (width // 8, width // 2 - 50, width * 3 // 4),
+                                  SMALL_FACES_PX):
+        scale = px / (box[2] - box[0])
+        small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        canvas[height // 2:height // 2 + small.shape[0], x:x + small.shape[1]] = small
+    cv2.imwrite(str(out / "unknown" / "small_faces.jpg"), canvas,
+                [cv2.IMWRITE_JPEG_QUALITY, 92])
+    crop, box = crops["obama2.jpg"]
+    scene = Scene("walk", (Actor("obama", crop, box, 0.0, 3.0, start=(0.45, 0.5),
+                                 end=(0.5, 0.45), start_px=50, end_px=160),), 3.0)
+    write_video(out / "clip.avi", (frame for frame, _ in scene.frames()))
+    return {"known": out / "known", "unknown": out / "unknown", "train": out / "train",
+            "clip": out / "clip.avi", "small_faces": out / "unknown" / "small_faces.jpg"}

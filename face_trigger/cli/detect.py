@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any, List, Tuple
 
 import face_trigger as ft
@@ -26,10 +27,16 @@ def register(sub: Any) -> None:
     p.add_argument("--format", choices=["csv", "face_recognition"], default="csv",
                    help="csv: file,x1,y1,x2,y2,score (default); face_recognition: "
                         "file,top,right,bottom,left like face_detection")
+    p.add_argument("--model", choices=["hog", "cnn"], default=None,
+                   help="accepted for face_recognition's face_detection; face_trigger's one "
+                        "detector is used")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.model is not None:
+        print(f"face-trigger: --model {args.model}: face_trigger's own detector (YuNet) is "
+              "used", file=sys.stderr)
     inputs = Inputs(args.images)
     readable = inputs.paths()
     videos = any(is_video(path) for path in readable)

@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model is not None:
         print(f"face-trigger: --model {args.model}: face_trigger's own detector (YuNet) is "
               "used", file=sys.stderr)
+    args.gate = _threshold(args)
     recognizer, warnings = known_recognizer(args.known, args)
     for line in warnings:
         print(f"face-trigger: {line}", file=sys.stderr)
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 def known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[str]]:
     """The identifier of KNOWN: a gallery (``--db``, or KNOWN is one), a saved model, or
     KNOWN/<name>.jpg files and <name>/ folders enrolled now."""
-    threshold = _threshold(args)
+    threshold = args.gate if "gate" in vars(args) else _threshold(args)
     if args.db or ft.gallery.looks_like_gallery(known):
         # no net is built here: worker processes build their own
         gallery = ft.Gallery(args.db or known, ft.model_files.bundled_info("embedder"),
@@ -168,7 +169,12 @@ def _threshold(args: argparse.Namespace) -> float:
             raise UsageError("give --threshold (cosine) or --tolerance (distance), not both")
         if not args.tolerance >= 0:  # NaN too
             raise UsageError(f"--tolerance is a distance >= 0, got {args.tolerance}")
-        return distance_to_cosine(args.tolerance)
+        gate = distance_to_cosine(args.tolerance)
+        if gate < 0:  # the gate of an identifier is a cosine in [0, 1]
+            print(f"face-trigger: --tolerance {args.tolerance} is past cosine 0 "
+                  f"(distance {float(cosine_to_distance(0.0)):.3f}): a face matches every "
+                  "known person who is not its opposite", file=sys.stderr)
+        return max(gate, 0.0)
     if args.threshold is None:
         return ft.IDENTIFY_COSINE
     return cosine_flag(args.threshold, "--threshold")
@@ -183,7 +189,7 @@ def _print_all_matches(path: str, vectors: np.ndarray, recognizer: Any,
                        args: argparse.Namespace) -> None:
     """face_recognition's rule: every known person within the gate, one line each, most
     similar first (unknown_person when none)."""
-    gate = _threshold(args)
+    gate = args.gate
     for vector in vectors:
         matches = [(name, sim) for name, sim in _best_per_person(recognizer, vector)
                    if sim >= gate]

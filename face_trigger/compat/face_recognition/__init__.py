@@ -166,9 +166,7 @@ def face_distance(face_encodings: Any, face_to_compare: Any) -> NDArray[np.float
     query = _ours(face_to_compare, "face_to_compare").astype(np.float64)
     if query.shape[0] != 1:
         raise EmbeddingError(f"face_to_compare must be one encoding (128,), got {query.shape}")
-    cosine = known @ query[0]
-    cosine[cosine > 1.0 - 1e-6] = 1.0  # the same encoding: distance 0, not float noise
-    return cosine_to_distance(cosine)
+    return cosine_to_distance(known @ query[0])
 
 
 def compare_faces(known_face_encodings: Any, face_encoding_to_check: Any,

@@ -22,6 +22,8 @@ from ... import thresholds
 
 #: Norm of the encodings: Euclidean distance 0.6 at MATCH_COSINE (about 0.5345).
 ENCODING_NORM: float = 0.6 / math.sqrt(2.0 - 2.0 * thresholds.MATCH_COSINE)
+#: Cosines this close to 1 are the same encoding (float32 rounding of a unit vector).
+SAME_FACE_EPS = 1e-6
 #: Distance of opposite encodings (cosine -1), the end of the scale.
 MAX_DISTANCE = 1.4
 
@@ -32,8 +34,10 @@ def cosine_to_distance(cosine: ArrayLike, knots: Knots = thresholds.PEER_DISTANC
                        ) -> NDArray[np.float64]:
     """float64 distances, strictly decreasing in the cosine: the Euclidean distance of the
     encodings down to the first knot (MATCH_COSINE, 0.6), then piecewise linear through
-    the knots ``(cosine, distance)`` to MAX_DISTANCE at cosine -1; 0 at cosine 1."""
+    the knots ``(cosine, distance)`` to MAX_DISTANCE at cosine -1; 0 at cosine 1 (and
+    within float32 rounding of it: the same encoding is at distance 0)."""
     c = np.clip(np.asarray(cosine, np.float64), -1.0, 1.0)
+    c = np.where(c > 1.0 - SAME_FACE_EPS, 1.0, c)
     near = ENCODING_NORM * np.sqrt(np.maximum(2.0 - 2.0 * c, 0.0))
     cosines = np.array([-1.0] + [k for k, _ in reversed(knots)])
     distances = np.array([MAX_DISTANCE] + [d for _, d in reversed(knots)])
