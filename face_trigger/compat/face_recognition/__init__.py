@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 
 from ... import thresholds
 from ..._validate import check_embeddings, check_range, off_unit
+from ...boxes import iou_matrix
 from ...errors import EmbeddingError, InvalidParameterError, NoFaceError
 from ...image_io import decode_image, read_image_bytes, to_bgr
 from ...pipeline import FacePipeline, default_pipeline
@@ -244,22 +245,38 @@ def _ours(encodings: Any, name: str) -> NDArray[np.float32]:
 def _faces_at(image: NDArray[np.uint8],
               locations: Optional[Sequence[Location]]) -> Detections:
     """Detections of an image's faces (as :func:`face_locations` at its default), or of the
-    faces at the given locations (in order), each found again in a crop around its box:
-    the whole image is not searched."""
+    faces at the given locations (in order), each found again in a crop around its box
+    (the whole image is not searched, unless it is no larger than such a crop: a webcam
+    loop's quarter-size frame)."""
     if locations is None:
         return _detect(image)
     boxes = _boxes_of(locations)
     if len(boxes) == 0:
         return Detections.empty()
+    whole = _detect(image) if max(image.shape[:2]) <= 2 * _MIN_CROP_SIDE else None
     chosen = []
     for index, box in enumerate(boxes):
-        found = _search_around(_pipeline(), image, box)
+        found = _best_match(whole, box) if whole is not None else None
+        if found is None:
+            found = _search_around(_pipeline(), image, box)
         if found is None:
             raise NoFaceError(f"no face found at location {index} {tuple(locations[index])} "
                               "(top, right, bottom, left)")
         chosen.append(found)
     return Detections(np.stack([c[0] for c in chosen]), np.stack([c[1] for c in chosen]),
                       np.array([c[2] for c in chosen], np.float32))
+
+
+def _best_match(found: Detections, box: NDArray[np.float32]
+                ) -> Optional[Tuple[NDArray[np.float32], NDArray[np.float32], float]]:
+    """(box, landmarks, score) of the detection overlapping ``box`` most, if enough."""
+    if len(found) == 0:
+        return None
+    overlap = iou_matrix(box[None], found.boxes)[0]
+    best = int(overlap.argmax())
+    if overlap[best] < _GIVEN_LOCATION_IOU:
+        return None
+    return found.boxes[best], found.landmarks[best], float(found.scores[best])
 
 
 def _boxes_of(locations: Sequence[Location]) -> NDArray[np.float32]:
