@@ -17,7 +17,6 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -29,9 +28,10 @@ from .._validate import EMBEDDING_DIM
 from ..errors import (GalleryError, GalleryLocationError, GalleryNotFoundError,
                       GalleryUnavailableError, PersonExistsError, PersonNotFoundError)
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
-                      check_schema, check_unit_norms, empty_result, store_dim,
+                      check_schema, check_unit_norms, store_dim,
                       store_errors)
 from .index import CompactIndex, faiss_available
+from .local import Snapshot, appended, dropped, search as search_snapshot
 
 logger = logging.getLogger("face_trigger.gallery")
 
@@ -40,12 +40,6 @@ SCHEMA_VERSION = 1
 #: (index.py: 128 bytes a vector) with exact re-ranking; below it, on an exact float32
 #: matrix. Chosen by ``python benchmarks/bench_gallery.py`` (docs/gallery.md).
 COMPACT_FROM = 200_000
-#: Candidates the compact index returns per query before exact re-ranking (at least 4 k):
-#: its SQ6 scores rank almost exactly (on the 1M real-like benchmark the exact best was
-#: always among the top 8 of them), the exact vectors decide (index.py).
-CANDIDATES = 16
-#: Rows per chunk when an exact search reads a compact gallery's vectors from the database.
-_EXACT_CHUNK = 100_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,17 +52,6 @@ CREATE TABLE IF NOT EXISTS faceprints (
     thumbnail BLOB, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS faceprints_person ON faceprints(person_id);
 """
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """Search state: faceprint ids (ascending), the person of each, and either the unit
-    rows (exact mode) or the compact index (compact mode, vectors stay in the database)."""
-
-    vectors: Optional[NDArray[np.float32]]
-    ids: NDArray[np.int64]
-    names: Tuple[str, ...]
-    index: Optional[CompactIndex] = None
 
 
 class SQLiteBackend:
@@ -207,7 +190,7 @@ class SQLiteBackend:
     def _state_key(self, ids: NDArray[np.int64]) -> str:
         return f"{ids.size}:{int(ids.max()) if ids.size else 0}:{int(ids.sum())}"
 
-    def _load_snapshot(self) -> _Snapshot:
+    def _load_snapshot(self) -> Snapshot:
         """Search state from the database, read in one transaction: people, faceprints and
         vectors from the same moment although other processes may be writing."""
         db = self._db()
@@ -217,7 +200,7 @@ class SQLiteBackend:
             db.execute("BEGIN")
             return self._read_snapshot(db)
 
-    def _read_snapshot(self, db: sqlite3.Connection) -> _Snapshot:
+    def _read_snapshot(self, db: sqlite3.Connection) -> Snapshot:
         # Read in chunks into arrays: with a million people, Python tuples and a dict of
         # them at once cost about 250 MB of peak memory.
         person_ids: List[NDArray[np.int64]] = [np.zeros(0, np.int64)]
@@ -242,7 +225,7 @@ class SQLiteBackend:
         names = tuple(person_names[i] for i in of_row)
         if ids.size >= self.compact_from:
             if faiss_available():
-                return _Snapshot(None, ids, names, self._open_index(ids))
+                return Snapshot(None, ids, names, self._open_index(ids))
             logger.warning("%s holds %d faceprints: without faiss they are searched exactly in "
                            "memory (%d MB); pip install faiss-cpu for the compact "
                            "index", self.path, ids.size, ids.size * self.dim * 4 // 10**6)
@@ -251,7 +234,7 @@ class SQLiteBackend:
             rows = db.execute("SELECT id, vector FROM faceprints ORDER BY id").fetchall()
             vectors = self._checked(np.array([r[0] for r in rows], np.int64),
                                     [r[1] for r in rows])
-        return _Snapshot(vectors, ids, names)
+        return Snapshot(vectors, ids, names)
 
     def _open_index(self, ids: NDArray[np.int64]) -> CompactIndex:
         stored = self._db().execute(
@@ -361,17 +344,8 @@ class SQLiteBackend:
 
     def _drop(self, keep: NDArray[np.bool_]) -> None:
         """Replace the snapshot by its rows where ``keep`` (caller holds the write lock)."""
-        old = self._snapshot
-        index = old.index
-        if index is not None:
-            with self._index_lock:
-                index.remove(old.ids[~keep])
-            if index.stale:  # many removed codes are still scanned: start afresh
-                index = CompactIndex.build(self._fetch_vectors(old.ids[keep]), old.ids[keep])
-                self._persist(index, old.ids[keep])
-        self._snapshot = _Snapshot(None if old.vectors is None else old.vectors[keep],
-                                   old.ids[keep], tuple(n for n, k in zip(old.names, keep) if k),
-                                   index)
+        self._snapshot = dropped(self._snapshot, keep, self._index_lock, self._fetch_vectors,
+                                 self._persist)
 
     # ------------------------------------------------------------------ faceprints
     def add_faceprints(self, name: str, rows: NDArray[np.float32],
@@ -403,20 +377,8 @@ class SQLiteBackend:
                 names: Tuple[str, ...]) -> None:
         """Add rows to the snapshot (caller holds the write lock); switch to the compact
         index when the gallery grows past ``compact_from``."""
-        old = self._snapshot
-        all_ids = np.concatenate([old.ids, ids])
-        if old.index is not None:
-            with self._index_lock:
-                old.index.add(rows, ids)
-            self._snapshot = _Snapshot(None, all_ids, old.names + names, old.index)
-            return
-        vectors = np.concatenate([old.vectors, rows])
-        if all_ids.size >= self.compact_from and faiss_available():
-            index = CompactIndex.build(vectors, all_ids)
-            self._persist(index, all_ids)
-            self._snapshot = _Snapshot(None, all_ids, old.names + names, index)
-        else:
-            self._snapshot = _Snapshot(vectors, all_ids, old.names + names)
+        self._snapshot = appended(self._snapshot, rows, ids, names, self.compact_from,
+                                  self._index_lock, self._persist)
 
     def bulk_add(self, names: Sequence[str], rows: NDArray[np.float32]) -> NDArray[np.int64]:
         now = time.time()
@@ -471,51 +433,8 @@ class SQLiteBackend:
 
     # ------------------------------------------------------------------ search
     def search(self, queries: NDArray[np.float32], k: int, exact: bool = False) -> SearchResult:
-        snap = self._snapshot
-        m, n = queries.shape[0], snap.ids.shape[0]
-        scores, ids, _ = empty_result(m, k)
-        if n and m:
-            if snap.vectors is not None:  # exact mode: the rows are in memory
-                top_scores, top_ids = _top_k(queries @ snap.vectors.T, snap.ids, k)
-            elif snap.index is None:
-                raise GalleryError(f"{self.path}: search state has neither rows nor an index")
-            elif exact:
-                top_scores, top_ids = self._exact_scan(queries, snap.ids, k)
-            else:  # compact: approximate candidates, then exact scores from the database
-                with self._index_lock:
-                    _, candidates = snap.index.search(queries, max(CANDIDATES, 4 * k))
-                unique = np.unique(candidates[candidates >= 0])
-                fetched = (self._fetch_vectors(unique) if unique.size
-                           else np.zeros((1, self.dim), np.float32))
-                position = np.minimum(np.searchsorted(unique, np.maximum(candidates, 0)),
-                                      fetched.shape[0] - 1)
-                # Each query against its own candidates only, with einsum rather than a
-                # BLAS product of all queries with all candidates: 64 queries at 1M went
-                # from about 80 to 50 ms on 2 cores (the BLAS call slowed the faiss search
-                # that followed it).
-                exact_sims = np.einsum("mcd,md->mc", fetched[position], queries)
-                sims = np.where(candidates >= 0, exact_sims, -np.inf)
-                top_scores, top_ids = _top_k(sims, candidates, k)
-            take = top_scores.shape[1]
-            scores[:, :take], ids[:, :take] = top_scores, top_ids
-            ids[~np.isfinite(scores)] = -1
-        rows = np.searchsorted(snap.ids, np.maximum(ids, 0))
-        names = [[snap.names[r] if i >= 0 else "" for r, i in zip(row_r, row_i)]
-                 for row_r, row_i in zip(rows, ids)]
-        return scores, ids, names
-
-    def _exact_scan(self, queries: NDArray[np.float32], ids: NDArray[np.int64], k: int
-                    ) -> Tuple[NDArray[np.float32], NDArray[np.int64]]:
-        """Exact top k of a compact gallery, reading its vectors in chunks."""
-        best_scores = np.full((queries.shape[0], 0), -np.inf, np.float32)
-        best_ids = np.zeros((queries.shape[0], 0), np.int64)
-        for start in range(0, ids.size, _EXACT_CHUNK):
-            chunk = ids[start:start + _EXACT_CHUNK]
-            sims = queries @ self._fetch_vectors(chunk).T
-            pool = np.broadcast_to(chunk, sims.shape)
-            best_scores, best_ids = _top_k(np.hstack([best_scores, sims]),
-                                           np.hstack([best_ids, pool]), k)
-        return best_scores, best_ids
+        return search_snapshot(self._snapshot, queries, k, exact, self._index_lock,
+                               self._fetch_vectors, self.path)
 
 
 #: The tables of a gallery (and SQLite's own).
@@ -577,20 +496,6 @@ def _in_chunks(cursor: sqlite3.Cursor, size: int = 1 << 16) -> Iterator[List[Any
         if not rows:
             return
         yield rows
-
-
-def _top_k(sims: NDArray, pool: NDArray[np.int64], k: int
-           ) -> Tuple[NDArray[np.float32], NDArray[np.int64]]:
-    """Best ``min(k, columns)`` scores of each row, best first, and their ids. ``pool`` is
-    the id of each column, (n,) for all rows or (M, n) per row."""
-    take = min(k, sims.shape[1])
-    top = np.argmax(sims, axis=1)[:, None] if take == 1 else \
-        np.argpartition(-sims, take - 1, axis=1)[:, :take]
-    top_ids = pool[top] if pool.ndim == 1 else np.take_along_axis(pool, top, axis=1)
-    top_scores = np.take_along_axis(sims, top, axis=1).astype(np.float32)
-    order = np.argsort(-top_scores, axis=1, kind="stable")
-    return (np.take_along_axis(top_scores, order, axis=1),
-            np.take_along_axis(top_ids, order, axis=1))
 
 
 def _rowid(cursor: sqlite3.Cursor) -> int:
