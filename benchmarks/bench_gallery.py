@@ -26,9 +26,15 @@ batches of 64, interleaved with the gallery's ``search(k=1)``, with --settle sec
 before each timed call (the numpy batch allocates a 256 MB result at 1M and slowed whatever
 ran right after it); then a fresh process opens the saved gallery: time until ready to
 serve, peak resident memory (VmHWM).
-With --db the same data also goes into a PostgreSQL + pgvector gallery at the --db-sizes.
---reset-db drops the schema face_trigger of that database first: point it at a scratch
-database, never at one you keep.
+With --backend postgres (a real PostgreSQL 16 + pgvector from the ``pgserver`` wheel, started
+in a temporary folder as the tests do) or --db URL --reset-db (a scratch database: its schema
+face_trigger is dropped), the same data also goes into a PostgreSQL gallery at the --db-sizes,
+searched by each of --designs: "local" (the shipped default: every process keeps the compact
+index, follows the change log and re-ranks with vectors read from PostgreSQL), "hnsw"
+(pgvector's HNSW index in the server, m 16, ef_construction 64, each --ef-search) and
+"ivfflat" (the earlier server index). Printed per design: load (COPY, plus the index build for
+the server designs), latency, accuracy against exact search, and a fresh process's time to
+be ready and its peak memory (local: with the index cached by the first process).
 """
 from __future__ import annotations
 
@@ -59,19 +65,75 @@ print(json.dumps({"ready_s": ready, "rss_mb": int(hwm.split()[1]) / 1e3, "compac
 """
 
 
+SERVE_PG = """
+import json, sys, time
+t = time.perf_counter()
+import numpy as np, face_trigger as ft
+g = ft.Gallery(sys.argv[1], "synthetic@0", cache_dir=sys.argv[3])
+q = np.load(sys.argv[2])
+g.search(q[:1], k=1)
+ready = time.perf_counter() - t
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(json.dumps({"ready_s": ready, "rss_mb": int(hwm.split()[1]) / 1e3, "compact": g.compact}))
+"""
+
+
+def start_pgserver():
+    """A PostgreSQL 16 + pgvector server from the pgserver wheel, in a temporary folder
+    (deleted at exit); returns (server, scratch database URL)."""
+    import atexit  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    import pgserver  # noqa: PLC0415 - a benchmark dependency, as in the tests
+
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="bench-pg-"), cleanup_mode="delete")
+    atexit.register(server.cleanup)
+    import psycopg  # noqa: PLC0415
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS gallery_bench")
+        conn.execute("CREATE DATABASE gallery_bench")
+    return server, server.get_uri("gallery_bench")
+
+
+def hnsw_search(gallery, ef_search: int):
+    """A search function running pgvector's HNSW index for ``gallery`` (server mode), the
+    same SQL as the server search with the index the planner now finds."""
+    backend = gallery.backend
+
+    def search(queries, k, exact=False):
+        if exact:
+            return backend._server_search(queries, k, True)
+        with backend._session() as conn:
+            conn.execute(f"SET hnsw.ef_search = {int(max(ef_search, k))}")
+        backend._index = (time.monotonic() + 1e9, (1, 1))  # "an index exists": no seq scan
+        return backend._server_search(queries, k, False)
+    return search
+
+
 def reset_postgres(url: str) -> None:
     import psycopg  # noqa: PLC0415 - the [postgres] extra
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS face_trigger CASCADE")
 
 
-def postgres_gallery(url: str, names, vectors) -> tuple:
-    """Load the vectors into a fresh PostgreSQL gallery; returns (gallery, ids, load s,
-    single adds per s)."""
+def postgres_gallery(url: str, names, vectors, design: str, cache: Path) -> tuple:
+    """Load the vectors into a fresh PostgreSQL gallery searched by ``design``; returns
+    (gallery, ids, load s (COPY and, server designs, the index build; local: until the
+    first search is served), single adds per s)."""
     reset_postgres(url)
-    gallery = ft.Gallery(url, "synthetic@0")
+    options = {"search": "local", "cache_dir": cache} if design == "local" else \
+        {"search": "server", "exact_below": 1 if design == "ivfflat" else 10 ** 12}
+    gallery = ft.Gallery(url, "synthetic@0", **options)
     start = time.perf_counter()
     ids = gallery.bulk_add(names, vectors)
+    if design == "hnsw":
+        with gallery.backend._session() as conn:
+            conn.execute("SET maintenance_work_mem = '2GB'")
+            conn.execute("SET max_parallel_maintenance_workers = 1")
+            conn.execute("CREATE INDEX ON face_trigger.faceprints USING hnsw "
+                         "(vector vector_cosine_ops) WITH (m = 16, ef_construction = 64)")
+    if design == "local":
+        gallery.search(vectors[:1], k=1)  # loads the state, builds and caches the index
     load = time.perf_counter() - start
     extra = np.random.default_rng(1).standard_normal((200, 128), dtype=np.float32)
     extra /= np.linalg.norm(extra, axis=1, keepdims=True)
@@ -194,11 +256,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--settle", type=float, default=0.2,
                         help="seconds of idle before each timed call (0: back to back)")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                        help="postgres: also a PostgreSQL gallery, on a pgserver started here")
+    parser.add_argument("--designs", nargs="+", default=["local", "hnsw"],
+                        choices=("local", "hnsw", "ivfflat"))
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[40, 100, 200, 400])
     parser.add_argument("--db", help="also a PostgreSQL gallery at this URL (scratch database)")
     parser.add_argument("--db-sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--reset-db", action="store_true",
                         help="drop the schema face_trigger of --db first (required with --db)")
     args = parser.parse_args()
+    if args.backend == "postgres" and not args.db:
+        _server, args.db = start_pgserver()
+        args.reset_db = True
     if args.db and not args.reset_db:
         parser.error("--db drops the gallery schema of that database: add --reset-db")
     if args.data == "realistic" and args.lfw is None:
@@ -236,27 +306,15 @@ def main() -> None:
             "baseline 64 queries": lambda: np.argmax(q64 @ vectors.T, axis=1),
             "gallery 64 queries": lambda: gallery.search(q64, k=1),
         }
-        pg = None
-        if args.db and n in args.db_sizes:
-            pg, pg_ids, load, adds = postgres_gallery(args.db, names, vectors)
-            cases["postgres 1 query"] = lambda: pg.search(q1, k=1)
-            cases["postgres 64 queries"] = lambda: pg.search(q64, k=1)
         times = measure(cases, args.repeats, warmup=3, settle_s=args.settle)
         method = "compact PQ64x4fs+SQ6" if gallery.compact else "exact float32"
         medians = report(times, title=f"{n:,} faceprints ({method}); built in {build:.1f} s")
         acc, exact_decided = accuracy(gallery, vectors, ids, names, queries, truth, kinds)
-        if pg is not None:
-            pg_acc, _ = accuracy(pg, vectors, pg_ids, names, queries, truth, kinds,
-                                 exact_decided)
-            p1, p64 = (np.array(times[c]) * 1e3 for c in ("postgres 1 query",
-                                                          "postgres 64 queries"))
-            pg_rows.append((n, load, n / load, adds, np.median(p1), np.percentile(p1, 95),
-                            np.median(p64) / 64, np.percentile(p64, 95) / 64, pg_acc,
-                            medians["gallery 1 query"] * 1e3))
-            print(f"  postgres: loaded in {load:.1f} s (COPY + IVFFlat build), {adds:.0f} single "
-                  f"adds/s, {json.dumps({k: round(v, 4) for k, v in pg_acc.items()})}")
-            pg.close()
         np.save(args.out / "q.npy", queries)
+        if args.db and n in args.db_sizes:
+            for design in args.designs:
+                pg_rows += bench_postgres(args, design, n, names, vectors, queries, truth,
+                                          kinds, exact_decided, medians)
         served = json.loads(subprocess.run([sys.executable, "-c", SERVE, str(path),
                                             str(args.out / "q.npy")], capture_output=True,
                                            text=True, check=True).stdout.strip().splitlines()[-1])
@@ -277,14 +335,52 @@ def main() -> None:
               f"{acc['recall']:.4f} | {acc['rank1']:.3f} ({acc['exact_rank1']:.3f}) | "
               f"{acc['decisions']:.4f} | {ready:.1f} s | {rss:.0f} MB |")
     if pg_rows:
-        print("\nPostgreSQL + pgvector")
-        print("| faceprints | load | rows/s | adds/s | 1 query p50 / p95 | batch of 64 p50 / p95 "
-              "per query | recall@1 | rank-1 (exact) | decisions = exact | local 1 query |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
-        for n, load, rate, adds, p50, p95, b50, b95, acc, local in pg_rows:
-            print(f"| {n:,} | {load:.1f} s | {rate:.0f} | {adds:.0f} | {p50:.2f} / {p95:.2f} ms | "
-                  f"{b50:.3f} / {b95:.3f} ms | {acc['recall']:.4f} | {acc['rank1']:.3f} "
-                  f"({acc['exact_rank1']:.3f}) | {acc['decisions']:.4f} | {local:.2f} ms |")
+        print("\nPostgreSQL + pgvector (SQLite: the compact index of the same run)")
+        print("| faceprints | design | load | adds/s | 1 query p50 / p95 | vs SQLite | batch of 64 "
+              "p50 / p95 per query | vs SQLite | recall@1 | rank-1 (exact) | decisions = exact "
+              "| fresh process ready | its peak RSS |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for row in pg_rows:
+            print(row)
+
+
+def bench_postgres(args, design, n, names, vectors, queries, truth, kinds, exact_decided,
+                   sqlite_medians) -> List[str]:
+    """One design of the PostgreSQL gallery at size n: table rows (one per ef_search for
+    HNSW)."""
+    cache = args.out / "pg-cache"
+    pg, pg_ids, load, adds = postgres_gallery(args.db, names, vectors, design, cache)
+    q1, q64 = queries[:1], queries[:64]
+    variants = [(f"ef_search {ef}", hnsw_search(pg, ef)) for ef in args.ef_search] \
+        if design == "hnsw" else [("", None)]
+    out = []
+    for label, search in variants:
+        if search is not None:
+            pg.backend.search = search
+        times = measure({"postgres 1 query": lambda: pg.search(q1, k=1),
+                         "postgres 64 queries": lambda: pg.search(q64, k=1)},
+                        args.repeats, warmup=3, settle_s=args.settle)
+        pg_acc, _ = accuracy(pg, vectors, pg_ids, names, queries, truth, kinds, exact_decided)
+        p1, p64 = (np.array(times[c]) * 1e3 for c in ("postgres 1 query", "postgres 64 queries"))
+        ready, rss = "-", "-"
+        if design == "local":
+            served = json.loads(subprocess.run(
+                [sys.executable, "-c", SERVE_PG, args.db, str(args.out / "q.npy"), str(cache)],
+                capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+            ready, rss = f"{served['ready_s']:.1f} s", f"{served['rss_mb']:.0f} MB"
+        s1, s64 = sqlite_medians["gallery 1 query"] * 1e3, sqlite_medians["gallery 64 queries"] \
+            * 1e3 / 64
+        name = f"{design} {label}".strip()
+        print(f"  postgres {name}: loaded in {load:.1f} s, {adds:.0f} single adds/s, "
+              f"{json.dumps({k: round(v, 4) for k, v in pg_acc.items()})}")
+        out.append(f"| {n:,} | {name} | {load:.1f} s | {adds:.0f} | {np.median(p1):.2f} / "
+                   f"{np.percentile(p1, 95):.2f} ms | {np.median(p1) / s1:.1f}x | "
+                   f"{np.median(p64) / 64:.3f} / {np.percentile(p64, 95) / 64:.3f} ms | "
+                   f"{np.median(p64) / 64 / s64:.1f}x | {pg_acc['recall']:.4f} | "
+                   f"{pg_acc['rank1']:.3f} ({pg_acc['exact_rank1']:.3f}) | "
+                   f"{pg_acc['decisions']:.4f} | {ready} | {rss} |")
+    pg.close()
+    return out
 
 
 if __name__ == "__main__":

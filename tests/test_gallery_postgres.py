@@ -61,6 +61,83 @@ def test_four_processes_write_and_search_at_once(pg_url):
     assert len(people) == 4 * rounds and set(people.values()) == {4}
 
 
+IDENTIFIER = """
+import json, sys, time, numpy as np, face_trigger as ft
+url, folder, me = sys.argv[1], sys.argv[2], sys.argv[3]
+q = np.load(folder + "/query.npy")
+g = ft.Gallery(url, "synthetic@0", compact_from=2_000, cache_dir=folder + "/cache" + me)
+g.search(q, k=1)  # loads the local search state (compact: 3,000 faceprints)
+open(folder + "/ready" + me, "w").close()
+seen, stale = {}, []
+done_at = None
+while done_at is None or time.time() < done_at + 2.0:
+    score, _, name = g.search(q, k=1)
+    now, top = time.time(), name[0][0] if score[0, 0] > 0.99 else ""
+    seen.setdefault(top, now)
+    if top == "" and "renamed" in seen:
+        seen.setdefault("gone", now)
+    elif "gone" in seen and top:
+        stale.append((now, top))  # the removed person came back: must never happen
+    if done_at is None:
+        try:
+            done_at = json.load(open(folder + "/done.json"))["at"]
+        except (OSError, ValueError):
+            pass
+    time.sleep(0.02)
+print(json.dumps({"seen": seen, "stale": stale, "compact": g.compact}))
+"""
+
+WRITER = """
+import json, os, sys, time, numpy as np, face_trigger as ft
+url, folder = sys.argv[1], sys.argv[2]
+q = np.load(folder + "/query.npy")
+g = ft.Gallery(url, "synthetic@0", compact_from=2_000, cache_dir=folder + "/cache-w")
+while not all(os.path.exists(f"{folder}/ready{i}") for i in range(3)):
+    time.sleep(0.05)
+times = {}
+g.add_faceprints("newcomer", [q[0]])
+times["newcomer"] = time.time()          # committed
+time.sleep(1.5)
+g.rename_person("newcomer", "renamed")
+times["renamed"] = time.time()
+time.sleep(1.5)
+g.remove_person("renamed")
+times["gone"] = time.time()
+time.sleep(1.5)
+json.dump({"at": time.time(), "times": times}, open(folder + "/done.json", "w"))
+"""
+
+
+def test_every_process_sees_an_enrolment_rename_and_removal_within_a_second(pg_url, tmp_path):
+    """Four processes on one 3,000-faceprint gallery, each with its own local compact index:
+    one enrols a newcomer, renames and removes them; three identify the newcomer's face
+    every 20 ms. Each change is seen by all three within a second of its commit, and the
+    removed person is never named again."""
+    vectors, _ = planted(3_000, 5, seed=11)
+    gallery = ft.Gallery(pg_url, MODEL, compact_from=2_000, cache_dir=tmp_path / "cache")
+    gallery.bulk_add([f"p{i}" for i in range(len(vectors))], vectors)
+    query = unit_rows(np.random.default_rng(12), 1)
+    np.save(tmp_path / "query.npy", query)
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    procs = [subprocess.Popen([sys.executable, "-c", IDENTIFIER, pg_url, str(tmp_path), str(i)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) for i in range(3)]
+    procs.append(subprocess.Popen([sys.executable, "-c", WRITER, pg_url, str(tmp_path)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=env))
+    outputs = [p.communicate(timeout=180) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+    times = json.loads((tmp_path / "done.json").read_text())["times"]
+    delays = []
+    for out, _ in outputs[:3]:
+        report = json.loads(out.strip().splitlines()[-1])
+        assert report["compact"] and report["stale"] == []
+        delays += [(change, round(report["seen"][change] - times[change], 3))
+                   for change in ("newcomer", "renamed", "gone")]
+    print("seen after (s):", delays)
+    assert all(delay <= 1.0 for _, delay in delays), delays
+
+
 def test_schema_is_created_by_many_processes_at_once(pg_url):
     script = (f"import face_trigger as ft; g = ft.Gallery({pg_url!r}, {MODEL!r}); "
               "print(g.backend.schema_version())")
@@ -69,12 +146,12 @@ def test_schema_is_created_by_many_processes_at_once(pg_url):
                               env=dict(os.environ, PYTHONPATH=PACKAGE_PARENT)) for _ in range(4)]
     results = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in results]
-    assert {out.strip() for out, _ in results} == {"2"}
+    assert {out.strip() for out, _ in results} == {str(ft_pg.SCHEMA_VERSION)}
 
 
 def test_index_recall_against_exact(pg_url):
     vectors, queries = planted(20_000, 500, seed=3)
-    gallery = ft.Gallery(pg_url, MODEL, exact_below=1_000)
+    gallery = ft.Gallery(pg_url, MODEL, exact_below=1_000, search="server")
     ids = gallery.bulk_add([f"p{i // 4}" for i in range(len(vectors))], vectors)
     assert gallery.compact and len(gallery) == 20_000
     assert gallery.backend._index_state() == (ft_pg.index_lists(20_000), 20_000)  # built
@@ -98,7 +175,7 @@ def test_index_recall_against_exact(pg_url):
 def test_index_is_built_when_needed_and_rebuilt_after_growth(pg_url):
     vectors = unit_rows(np.random.default_rng(5), 7_000)
     names = [f"p{i // 5}" for i in range(len(vectors))]
-    gallery = ft.Gallery(pg_url, MODEL, exact_below=1_000)
+    gallery = ft.Gallery(pg_url, MODEL, exact_below=1_000, search="server")
     gallery.bulk_add(names[:900], vectors[:900])
     assert not gallery.compact and gallery.backend._index_state() is None
     gallery.bulk_add(names[900:1_500], vectors[900:1_500])  # past exact_below: built
@@ -214,8 +291,8 @@ def test_old_schema_is_refused_until_upgraded(pg_url):
         ft.Gallery(pg_url, MODEL)
     with pytest.raises(GalleryError, match="cannot be compared"):
         ft.gallery.upgrade_gallery(pg_url, "other@0")
-    assert ft.gallery.upgrade_gallery(pg_url, MODEL) == (1, 2)
-    assert ft.gallery.upgrade_gallery(pg_url, MODEL) == (2, 2)  # idempotent
+    assert ft.gallery.upgrade_gallery(pg_url, MODEL) == (1, ft_pg.SCHEMA_VERSION)
+    assert ft.gallery.upgrade_gallery(pg_url, MODEL) == (3, 3)  # idempotent
     gallery = ft.Gallery(pg_url, MODEL)
     query = np.zeros(128, np.float32)
     query[0] = 1.0

@@ -32,7 +32,7 @@ from ..identity import Identity, NamedFace, open_set_gate, query_rows, recognize
 from ..types import UNKNOWN, ModelInfo
 from .backend import IDENTIFY_POOL, IDENTIFY_POOL_MAX, SearchResult, check_name, empty_result
 from .registry import open_backend, upgrade_gallery
-from .sqlite import COMPACT_FROM
+from .local import COMPACT_FROM
 
 EXPORT_FORMAT = "face_trigger-gallery"
 EXPORT_VERSION = 1

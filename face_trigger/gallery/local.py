@@ -15,6 +15,10 @@ from ..errors import GalleryError
 from .backend import SearchResult, empty_result
 from .index import CompactIndex, faiss_available
 
+#: From this many faceprints on (and with faiss installed) search runs on the compact index
+#: (index.py: 128 bytes a vector) with exact re-ranking; below it, on an exact float32
+#: matrix. Chosen by ``python benchmarks/bench_gallery.py`` (docs/gallery.md).
+COMPACT_FROM = 200_000
 #: Candidates the compact index returns per query before exact re-ranking (at least 4 k):
 #: its SQ6 scores rank almost exactly (on the 1M real-like benchmark the exact best was
 #: always among the top 8 of them), the exact vectors decide (index.py).

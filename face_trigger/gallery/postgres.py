@@ -24,11 +24,15 @@ the next call opens a new one. Every change is one transaction.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +44,10 @@ from ..errors import (GalleryError, GalleryLocationError, GalleryNotFoundError,
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                       check_schema, check_unit_norms, empty_result, store_dim,
                       store_errors)
+from .index import CompactIndex, faiss_available
+from .local import COMPACT_FROM, Snapshot, appended, dropped, renamed, search as search_local
+
+logger = logging.getLogger("face_trigger.gallery")
 
 try:
     import psycopg
@@ -52,6 +60,8 @@ else:
 
 SCHEMA = "face_trigger"
 INDEX = "faceprints_ivfflat"
+#: LISTEN/NOTIFY channel of the change log.
+CHANNEL = "face_trigger_changes"
 #: Each step brings the schema from version i to i + 1; applied in one transaction.
 MIGRATIONS: Tuple[str, ...] = (
     # 1: tables
@@ -76,6 +86,43 @@ MIGRATIONS: Tuple[str, ...] = (
         name text PRIMARY KEY, lists integer NOT NULL, rows_at_build bigint NOT NULL,
         built double precision NOT NULL);
     """,
+    # 3: the change log every process's local search state follows: one row per statement
+    # that added or removed faceprints (their ids) or renamed people (their ids), written
+    # by triggers whoever writes, and a notification to wake the listeners
+    f"""
+    CREATE TABLE {SCHEMA}.changes (
+        seq bigserial PRIMARY KEY, op text NOT NULL, ids bigint[] NOT NULL,
+        at double precision NOT NULL DEFAULT extract(epoch FROM clock_timestamp()));
+    CREATE FUNCTION {SCHEMA}.log_faceprints() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            INSERT INTO {SCHEMA}.changes (op, ids)
+                SELECT 'add', array_agg(id ORDER BY id) FROM added HAVING count(*) > 0;
+        ELSE
+            INSERT INTO {SCHEMA}.changes (op, ids)
+                SELECT 'remove', array_agg(id ORDER BY id) FROM removed HAVING count(*) > 0;
+        END IF;
+        PERFORM pg_notify('{CHANNEL}', '');
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER faceprints_added AFTER INSERT ON {SCHEMA}.faceprints
+        REFERENCING NEW TABLE AS added FOR EACH STATEMENT
+        EXECUTE FUNCTION {SCHEMA}.log_faceprints();
+    CREATE TRIGGER faceprints_removed AFTER DELETE ON {SCHEMA}.faceprints
+        REFERENCING OLD TABLE AS removed FOR EACH STATEMENT
+        EXECUTE FUNCTION {SCHEMA}.log_faceprints();
+    CREATE FUNCTION {SCHEMA}.log_renames() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO {SCHEMA}.changes (op, ids)
+            SELECT 'rename', array_agg(a.id) FROM renamed_after a
+            JOIN renamed_before b ON a.id = b.id WHERE a.name <> b.name HAVING count(*) > 0;
+        PERFORM pg_notify('{CHANNEL}', '');
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER people_renamed AFTER UPDATE ON {SCHEMA}.people
+        REFERENCING OLD TABLE AS renamed_before NEW TABLE AS renamed_after
+        FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.log_renames();
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: Serialises schema creation and upgrades between processes (pg_advisory_lock key).
@@ -93,6 +140,20 @@ REBUILD_GROWTH = 4
 INDEX_MEMORY = "1GB"
 #: Seconds the cached size class and index parameters are trusted.
 _CACHE_TTL = 5.0
+#: Where searches run: "local" (default): each process keeps the search state of
+#: ``gallery.local`` (exact rows, or the compact index from COMPACT_FROM faceprints, cached
+#: in ``cache_dir``), follows the database's change log and re-ranks candidates with the
+#: vectors stored in PostgreSQL; "server": in the database (exact scans, IVFFlat above
+#: ``exact_below``). docs/gallery.md compares the two at 1M.
+SEARCH_MODES = ("local", "server")
+#: A local search state asks the change log for news at least this often (seconds) even
+#: without a notification (a lost LISTEN connection): a change is seen within this.
+POLL_S = 0.5
+#: A sequence number missing from the change log (a transaction that took it and has not
+#: committed yet, or rolled back) is looked for again during this many seconds.
+GAP_WAIT_S = 120.0
+#: Rows per chunk when a local search state reads faceprints.
+_READ_CHUNK = 50_000
 
 
 def index_lists(rows: int) -> int:
@@ -220,11 +281,27 @@ class PostgresBackend:
 
     def __init__(self, url: str, model: str, *, probes: Optional[int] = None,
                  exact_below: int = EXACT_BELOW, connect_timeout: float = 5.0,
-                 create: bool = True, dim: Optional[int] = None) -> None:
+                 create: bool = True, dim: Optional[int] = None, search: str = "local",
+                 compact_from: int = COMPACT_FROM,
+                 cache_dir: Union[str, os.PathLike, None] = None) -> None:
         _require_driver()
+        if search not in SEARCH_MODES:
+            raise InvalidParameterError(f"search must be one of {SEARCH_MODES}, got {search!r}")
         self.url = url
         self.location = redact(url)
         self.model = model
+        self.search_mode = search
+        self.compact_from = int(compact_from)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self._state_lock = threading.Lock()  # one load or catch-up at a time
+        self._index_lock = threading.RLock()  # faiss: no search while the index changes
+        self._snapshot: Optional[Snapshot] = None
+        self._seq = 0
+        self._gaps: Dict[int, float] = {}
+        self._last_poll = -1e9
+        self._notified = threading.Event()
+        self._closed = threading.Event()
+        self._listener: Optional[threading.Thread] = None
         if probes is not None and int(probes) < 1:
             raise InvalidParameterError(f"probes must be at least 1, got {probes}")
         self.probes = None if probes is None else int(probes)
@@ -322,7 +399,8 @@ class PostgresBackend:
                 yield conn
 
     def close(self) -> None:
-        """Close this thread's connection."""
+        """Close this thread's connection (and stop listening for changes)."""
+        self._closed.set()
         self._drop_connection()
 
     def schema_version(self) -> int:
@@ -331,6 +409,8 @@ class PostgresBackend:
 
     @property
     def compact(self) -> bool:
+        if self.search_mode == "local":
+            return self._fresh_snapshot().index is not None
         return not self._is_small()
 
     def count(self) -> int:
@@ -360,6 +440,8 @@ class PostgresBackend:
         """After an add: build or rebuild the index when the gallery needs it. One cheap
         query on the usual path: max(id) bounds the count from above (ids never return)."""
         self._sizes_changed()
+        if self.search_mode == "local":  # searched here: no server index to keep
+            return
         with self._session() as conn:
             bound = _first(conn, f"SELECT coalesce(max(id), 0) FROM {SCHEMA}.faceprints")
         if bound < self.exact_below:
@@ -416,6 +498,11 @@ class PostgresBackend:
         self._small = (time.monotonic(), small)
         return small
 
+    def _changed(self) -> None:
+        """After this process wrote: its next search reads the change log first."""
+        self._sizes_changed()
+        self._notified.set()
+
     def identify_pool(self) -> int:
         """The top IDENTIFY_POOL faceprints (fewer come back from a smaller gallery)."""
         return IDENTIFY_POOL
@@ -450,6 +537,7 @@ class PostgresBackend:
                                    (new, old)).rowcount
             if not changed:
                 raise PersonNotFoundError(f"{old!r} is not enrolled in {self.location}")
+        self._changed()
 
     def remove_person(self, name: str) -> int:
         with self._session(write=True) as conn:
@@ -460,7 +548,7 @@ class PostgresBackend:
             count = conn.execute(f"DELETE FROM {SCHEMA}.faceprints WHERE person_id = %s",
                                  (row[0],)).rowcount
             conn.execute(f"DELETE FROM {SCHEMA}.people WHERE id = %s", (row[0],))
-        self._sizes_changed()
+        self._changed()
         return int(count)
 
     def _person_id(self, conn: "psycopg.Connection", name: str, create: bool) -> int:
@@ -491,6 +579,7 @@ class PostgresBackend:
                         "quality, thumbnail, created) VALUES (%s, %s, %s, %s, %s, %s) "
                         "RETURNING id", (person, vector, source, json.dumps(quality), thumb, now))
                     ids.append(int(_first_of(cursor.fetchone())))
+        self._changed()
         self._after_write()
         return ids
 
@@ -509,6 +598,7 @@ class PostgresBackend:
                 copy.set_types(["int8", "int8", "vector", "float8"])
                 for fid, name, row in zip(ids.tolist(), names, rows):
                     copy.write_row((fid, people[name], row, now))
+        self._changed()
         self._after_write()
         return ids
 
@@ -517,7 +607,7 @@ class PostgresBackend:
             if not conn.execute(f"DELETE FROM {SCHEMA}.faceprints WHERE id = %s",
                                 (faceprint_id,)).rowcount:
                 raise GalleryError(f"no faceprint with id {faceprint_id}")
-        self._sizes_changed()
+        self._changed()
 
     def faceprints(self, name: str) -> List[Dict[str, Any]]:
         with self._session() as conn:
@@ -556,6 +646,20 @@ class PostgresBackend:
 
     # ------------------------------------------------------------------ search
     def search(self, queries: NDArray[np.float32], k: int, exact: bool = False) -> SearchResult:
+        """Local mode: over this process's search state, brought up to date with the change
+        log first; an exact search (and server mode) runs in the database."""
+        if self.search_mode == "local" and not exact:
+            try:
+                return search_local(self._fresh_snapshot(), queries, k, False,
+                                    self._index_lock, self._fetch_vectors, self.location)
+            except _VectorsGone:  # a candidate was removed meanwhile: catch up, once
+                self._notified.set()
+                return search_local(self._fresh_snapshot(), queries, k, False,
+                                    self._index_lock, self._fetch_vectors, self.location)
+        return self._server_search(queries, k, exact)
+
+    def _server_search(self, queries: NDArray[np.float32], k: int, exact: bool
+                       ) -> SearchResult:
         m = queries.shape[0]
         scores, ids, names = empty_result(m, k)
         state = None if exact or self._is_small() else self._index_state()
@@ -592,6 +696,245 @@ class PostgresBackend:
                 scores[row, col], ids[row, col], names[row][col] = score, fid, name
                 filled[row] = col + 1
         return scores, ids, names
+
+    # ------------------------------------------------------------------ local search state
+    def _fresh_snapshot(self) -> Snapshot:
+        """The local search state, loaded on first use, then brought up to date with the
+        change log when a notification came or POLL_S has passed."""
+        with self._state_lock:
+            if self._snapshot is None:
+                self._snapshot = self._load_snapshot()
+                self._start_listener()
+            elif self._notified.is_set() or time.monotonic() - self._last_poll >= POLL_S:
+                self._notified.clear()
+                self._catch_up()
+            return self._snapshot
+
+    def _load_snapshot(self) -> Snapshot:
+        """Every faceprint's id and person, and the rows (or the compact index: from the
+        cache folder when it holds exactly these ids, else built and cached), read in one
+        consistent snapshot of the database, with the change log position it reflects."""
+        with self._session(write=True) as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            seq = int(_first(conn, f"SELECT coalesce(max(seq), 0) FROM {SCHEMA}.changes"))
+            recent = {int(r[0]) for r in conn.execute(
+                f"SELECT seq FROM {SCHEMA}.changes WHERE seq > %s", (seq - 1000,))}
+            ids, person_ids = _read_pairs(conn)
+            names = self._names_of(conn, person_ids)
+            now = time.monotonic()
+            # transactions that took a number before ours and commit after it
+            self._gaps = {g: now for g in range(max(1, seq - 999), seq + 1) if g not in recent}
+            self._seq, self._last_poll = seq, now
+            if ids.size >= self.compact_from and faiss_available():
+                return Snapshot(None, ids, names, self._open_index(conn, ids))
+            return Snapshot(self._read_vectors(conn, ids), ids, names)
+
+    def _names_of(self, conn: "psycopg.Connection", person_ids: NDArray[np.int64]
+                  ) -> Tuple[str, ...]:
+        """The name of each person id (people read once, in order of id)."""
+        people, names = [], []
+        with conn.cursor().copy(f"COPY (SELECT id, name FROM {SCHEMA}.people ORDER BY id) "
+                                "TO STDOUT (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "text"])
+            for pid, name in copy.rows():
+                people.append(pid)
+                names.append(name)
+        known = np.array(people, np.int64)
+        rows = np.searchsorted(known, person_ids)
+        if person_ids.size and (rows.max() >= known.size or
+                                not np.array_equal(known[rows], person_ids)):
+            raise GalleryError(f"{self.location}: a faceprint belongs to a person who is not "
+                               "in the gallery")
+        return tuple(names[r] for r in rows)
+
+    def _open_index(self, conn: "psycopg.Connection", ids: NDArray[np.int64]) -> CompactIndex:
+        """The cached compact index when it holds exactly ``ids``, else a new one."""
+        path = self._cache_path()
+        if path is not None and path.is_file():
+            try:
+                index = CompactIndex.load(path)
+                if np.array_equal(np.sort(index.ids[index.ids >= 0]), ids):
+                    return index
+            except (GalleryError, OSError, ValueError, RuntimeError) as exc:
+                logger.warning("rebuilding the compact index of %s: %s", self.location, exc)
+        index = CompactIndex.build(self._read_vectors(conn, ids), ids)
+        self._persist(index, ids)
+        return index
+
+    def _cache_path(self) -> Optional[Path]:
+        """The compact index file of this gallery in the cache folder (None: no folder)."""
+        key = hashlib.sha256(f"{self.location}|{self.model}".encode()).hexdigest()[:24]
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            logger.warning("no cache folder for the compact index (%s): it is rebuilt by "
+                           "every process", exc)
+            return None
+        return self.cache_dir / f"gallery-{key}.faiss"
+
+    def _persist(self, index: CompactIndex, ids: NDArray[np.int64]) -> None:
+        path = self._cache_path()
+        if path is not None:
+            try:
+                index.save(path)
+            except OSError as exc:
+                logger.warning("cannot cache the compact index in %s: %s", path, exc)
+
+    def _catch_up(self) -> None:
+        """Apply the change log since the last look (and any number still missing)."""
+        assert self._snapshot is not None
+        with self._session() as conn:
+            rows = conn.execute(
+                f"SELECT seq, op, ids FROM {SCHEMA}.changes WHERE seq > %s OR seq = ANY(%s) "
+                "ORDER BY seq", (self._seq, list(self._gaps))).fetchall()
+            for seq, op, ids in rows:
+                self._apply(conn, op, np.array(sorted(ids), np.int64))
+                self._gaps.pop(int(seq), None)
+        now = time.monotonic()
+        seen = {int(r[0]) for r in rows}
+        newest = max(seen | {self._seq})
+        self._gaps.update({g: now for g in range(self._seq + 1, newest) if g not in seen})
+        self._gaps = {g: t for g, t in self._gaps.items() if now - t < GAP_WAIT_S}
+        self._seq, self._last_poll = newest, now
+
+    def _apply(self, conn: "psycopg.Connection", op: str, ids: NDArray[np.int64]) -> None:
+        """One change: faceprints added or removed, or people renamed (their ids). Applying
+        one twice changes nothing."""
+        snap = self._snapshot
+        assert snap is not None
+        if op == "remove":
+            keep = ~np.isin(snap.ids, ids)
+            if not keep.all():
+                self._snapshot = dropped(snap, keep, self._index_lock, self._fetch_vectors,
+                                         self._persist)
+            return
+        if op == "rename":
+            rows = conn.execute(
+                f"SELECT f.id, p.name FROM {SCHEMA}.faceprints f JOIN {SCHEMA}.people p "
+                "ON p.id = f.person_id WHERE p.id = ANY(%s) ORDER BY f.id",
+                (ids.tolist(),)).fetchall()
+            self._snapshot = renamed(snap, np.array([r[0] for r in rows], np.int64),
+                                     [r[1] for r in rows])
+            return
+        new = ids[~np.isin(ids, snap.ids)]
+        for start in range(0, new.size, _READ_CHUNK):
+            chunk = new[start:start + _READ_CHUNK]
+            rows = conn.execute(
+                f"SELECT f.id, p.name FROM {SCHEMA}.faceprints f JOIN {SCHEMA}.people p "
+                "ON p.id = f.person_id WHERE f.id = ANY(%s) ORDER BY f.id",
+                (chunk.tolist(),)).fetchall()
+            present = np.array([r[0] for r in rows], np.int64)  # not removed since
+            if present.size:
+                snap = appended(snap, self._read_vectors(conn, present),
+                                present, tuple(r[1] for r in rows),
+                                self.compact_from, self._index_lock, self._persist)
+        self._snapshot = snap
+
+    def _fetch_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The unit rows of these faceprint ids (ascending), from the database."""
+        with self._session() as conn:
+            return self._read_vectors(conn, ids)
+
+    def _read_vectors(self, conn: "psycopg.Connection", ids: NDArray[np.int64]
+                      ) -> NDArray[np.float32]:
+        """Rows of ``ids`` (ascending) as (n, dim) float32 unit vectors, read with binary
+        COPY in chunks; GalleryError when one is missing or is not a unit vector."""
+        out = np.zeros((ids.size, self.dim), np.float32)
+        for start in range(0, ids.size, _READ_CHUNK):
+            chunk = ids[start:start + _READ_CHUNK]
+            if chunk.size == ids.size or chunk.size < 1024:
+                where = "id = ANY('{" + ",".join(map(str, chunk.tolist())) + "}'::bigint[])"
+            else:  # a range: ids are ascending
+                where = f"id BETWEEN {int(chunk[0])} AND {int(chunk[-1])}"
+            got_ids, rows = _read_id_vectors(conn, where, self.dim)
+            if got_ids.size != chunk.size or not np.array_equal(got_ids, chunk):
+                keep = np.isin(got_ids, chunk)
+                got_ids, rows = got_ids[keep], rows[keep]
+                if not np.array_equal(got_ids, chunk):
+                    missing = np.setdiff1d(chunk, got_ids)
+                    raise _VectorsGone(f"{self.location}: faceprint {int(missing[0])} is gone "
+                                       "(removed by another process); search again")
+            out[start:start + chunk.size] = rows
+        check_unit_norms(self.location, ids.tolist(), np.linalg.norm(out, axis=1))
+        return out
+
+    def _start_listener(self) -> None:
+        """Wake this process's search state on the change log's notifications (a thread
+        with its own connection; polling every POLL_S covers a lost one)."""
+        if self._listener is None:
+            self._listener = threading.Thread(target=self._listen, daemon=True,
+                                              name="face_trigger gallery changes")
+            self._listener.start()
+
+    def _listen(self) -> None:
+        while not self._closed.is_set():
+            conn = None
+            try:
+                conn = psycopg.connect(self.url, autocommit=True,
+                                       connect_timeout=max(1, int(self.connect_timeout)))
+                conn.execute(f"LISTEN {CHANNEL}")
+                self._notified.set()  # (re)connected: something may have happened meanwhile
+                while not self._closed.is_set():
+                    for _ in conn.notifies(timeout=1.0, stop_after=1):
+                        self._notified.set()
+            except psycopg.Error:
+                self._closed.wait(1.0)  # the database is away: polling covers it
+            finally:
+                if conn is not None:
+                    conn.close()
+
+
+class _VectorsGone(GalleryError):
+    """Faceprints of the local search state were removed from the database meanwhile."""
+
+
+def default_cache_dir() -> Path:
+    """Where compact indexes of PostgreSQL galleries are cached:
+    ``$FACE_TRIGGER_CACHE/galleries``, else ``$XDG_CACHE_HOME/face_trigger/galleries``,
+    else ``~/.cache/face_trigger/galleries``."""
+    if os.environ.get("FACE_TRIGGER_CACHE"):
+        return Path(os.environ["FACE_TRIGGER_CACHE"]) / "galleries"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "face_trigger" / "galleries"
+
+
+#: Binary COPY of (bigint, bigint): field count, then length and value of each column.
+_PAIR = np.dtype([("n", ">i2"), ("l1", ">i4"), ("a", ">i8"), ("l2", ">i4"), ("b", ">i8")])
+#: Binary COPY header: signature, flags, header extension length (0).
+_COPY_HEADER = 19
+
+
+def _read_pairs(conn: "psycopg.Connection") -> Tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(faceprint ids ascending, person id of each), read with binary COPY."""
+    data = _copy_bytes(conn, f"COPY (SELECT id, person_id FROM {SCHEMA}.faceprints ORDER BY id) "
+                             "TO STDOUT (FORMAT BINARY)")
+    rows = np.frombuffer(data, _PAIR, count=(len(data) - _COPY_HEADER - 2) // _PAIR.itemsize,
+                         offset=_COPY_HEADER)
+    return rows["a"].astype(np.int64), rows["b"].astype(np.int64)
+
+
+def _read_id_vectors(conn: "psycopg.Connection", where: str, dim: int
+                     ) -> Tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """(ids, rows (n, dim) float32) of the faceprints ``where`` selects, by id, read with
+    binary COPY (pgvector's binary form: dim, 0, then dim big-endian floats)."""
+    row = np.dtype([("n", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"),
+                    ("dim", ">u2"), ("unused", ">u2"), ("v", ">f4", (dim,))])
+    data = _copy_bytes(conn, f"COPY (SELECT id, vector FROM {SCHEMA}.faceprints WHERE {where} "
+                             "ORDER BY id) TO STDOUT (FORMAT BINARY)")
+    rows = np.frombuffer(data, row, count=(len(data) - _COPY_HEADER - 2) // row.itemsize,
+                         offset=_COPY_HEADER)
+    if rows.size and (np.any(rows["dim"] != dim) or np.any(rows["l2"] != 4 + 4 * dim)):
+        raise GalleryError(f"a stored vector is not {dim} long: the gallery is damaged")
+    return rows["id"].astype(np.int64), rows["v"].astype(np.float32)
+
+
+def _copy_bytes(conn: "psycopg.Connection", statement: str) -> bytes:
+    """Everything a COPY ... TO STDOUT writes."""
+    parts = []
+    with conn.cursor().copy(statement) as copy:
+        for chunk in copy:
+            parts.append(bytes(chunk))
+    return b"".join(parts)
 
 
 def _matrix(vectors: List[Any], dim: int) -> NDArray[np.float32]:

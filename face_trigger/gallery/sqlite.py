@@ -31,15 +31,11 @@ from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                       check_schema, check_unit_norms, store_dim,
                       store_errors)
 from .index import CompactIndex, faiss_available
-from .local import Snapshot, appended, dropped, search as search_snapshot
+from .local import COMPACT_FROM, Snapshot, appended, dropped, search as search_snapshot
 
 logger = logging.getLogger("face_trigger.gallery")
 
 SCHEMA_VERSION = 1
-#: From this many faceprints on (and with faiss installed) search runs on the compact index
-#: (index.py: 128 bytes a vector) with exact re-ranking; below it, on an exact float32
-#: matrix. Chosen by ``python benchmarks/bench_gallery.py`` (docs/gallery.md).
-COMPACT_FROM = 200_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
