@@ -379,6 +379,7 @@ def bench_postgres(args, design, n, names, vectors, queries, truth, kinds, exact
                    f"{np.median(p64) / 64 / s64:.1f}x | {pg_acc['recall']:.4f} | "
                    f"{pg_acc['rank1']:.3f} ({pg_acc['exact_rank1']:.3f}) | "
                    f"{pg_acc['decisions']:.4f} | {ready} | {rss} |")
+        print("  " + out[-1], flush=True)
     pg.close()
     return out
 

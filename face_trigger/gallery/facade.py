@@ -79,10 +79,12 @@ class Gallery:
         their lead over the runner-up); defaults measured on lfw_dev (``thresholds.py``).
     **options
         Backend settings. SQLite: ``compact_from`` (faceprint count from which search
-        uses the faiss compact index, default 200,000). PostgreSQL:
-        ``probes`` (IVFFlat lists scanned per query, default lists / 16 but at least
-        128), ``exact_below`` (exact scans
-        below this many faceprints, default 20,000), ``connect_timeout`` (s).
+        uses the faiss compact index, default 200,000). PostgreSQL: ``search`` ("local",
+        the default: this process searches its own copy of the search state, kept current
+        from the database's change log within 0.5 s; "server": in the database),
+        ``compact_from`` and ``cache_dir`` (where the compact index is cached; default
+        ``~/.cache/face_trigger/galleries``) for local search, ``probes`` and
+        ``exact_below`` for server search, ``connect_timeout`` (s).
 
     Notes
     -----

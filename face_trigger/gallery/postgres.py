@@ -2,25 +2,29 @@
 
 Many processes and machines enrol into and search one gallery. Everything lives in the
 schema ``face_trigger`` of the database in the URL: ``meta`` (schema version, embedder
-model), ``people`` and ``faceprints`` (a ``vector(dim)`` column, its size chosen when the
-gallery is created: 128 for SFace). Search runs in the
-database: cosine distance (``<=>``), exact (a sequential scan) for galleries under
-``exact_below`` faceprints and when asked, otherwise over an IVFFlat index (``lists`` =
-2 sqrt(n) clusters of the faceprints present when it was built, ``probes`` = lists / 16 but
-at least min(lists, 128) per query). Writers build the index when the gallery passes
-``exact_below`` and rebuild it when it has grown fourfold since (under an advisory lock, one
-process at a time; searches go on meanwhile). ``search_index`` records its parameters for
-every process.
+model), ``people``, ``faceprints`` (a ``vector(dim)`` column, its size chosen when the
+gallery is created: 128 for SFace), ``search_index`` and ``changes``, a log of every
+statement that added or removed faceprints or renamed people, written by triggers whoever
+writes, with a NOTIFY on ``face_trigger_changes``.
 
-Why IVFFlat and not HNSW, and the recall measured on real-like queries: docs/gallery.md.
+Search (``search="local"``, the default) runs in each process that identifies, as in an
+SQLite gallery: the search state of :mod:`.local` (exact rows below ``compact_from``
+faceprints, else the compact faiss index, cached in ``cache_dir`` and used again when it
+holds exactly the database's faceprints), loaded on the first search and kept current from
+the change log: a listener thread wakes on the notification, and a search looks at the log
+at least every POLL_S seconds anyway, so a change committed by any process is seen within
+that. The compact index's candidates are re-ranked with the exact vectors read from
+PostgreSQL. ``exact=True`` scans in the database. ``search="server"`` keeps the earlier
+design: search in the database (exact below ``exact_below`` faceprints, else an IVFFlat
+index that writers build and rebuild). Why local: docs/gallery.md (1M faceprints).
 
 Needs the ``[postgres]`` extra (psycopg 3 and pgvector's Python package) and a server
 where ``CREATE EXTENSION vector`` is possible (pgvector installed; the first user needs
-the right to create it, or a DBA runs it once).
+the right to create it, or a DBA runs it once); the compact index needs faiss-cpu.
 
-Connections: one per thread, opened on first use (``connect_timeout`` seconds). A lost
-or refused connection raises :class:`GalleryUnavailableError` at once and is dropped;
-the next call opens a new one. Every change is one transaction.
+Connections: one per thread, opened on first use (``connect_timeout`` seconds), and one
+for the listener. A lost or refused connection raises :class:`GalleryUnavailableError` at
+once and is dropped; the next call opens a new one. Every change is one transaction.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -725,8 +730,13 @@ class PostgresBackend:
             # transactions that took a number before ours and commit after it
             self._gaps = {g: now for g in range(max(1, seq - 999), seq + 1) if g not in recent}
             self._seq, self._last_poll = seq, now
-            if ids.size >= self.compact_from and faiss_available():
-                return Snapshot(None, ids, names, self._open_index(conn, ids))
+            if ids.size >= self.compact_from:
+                if faiss_available():
+                    return Snapshot(None, ids, names, self._open_index(conn, ids))
+                logger.warning("%s holds %d faceprints: without faiss they are searched "
+                               "exactly in memory (%d MB); pip install faiss-cpu for the "
+                               "compact index", self.location, ids.size,
+                               ids.size * self.dim * 4 // 10**6)
             return Snapshot(self._read_vectors(conn, ids), ids, names)
 
     def _names_of(self, conn: "psycopg.Connection", person_ids: NDArray[np.int64]
@@ -860,28 +870,34 @@ class PostgresBackend:
 
     def _start_listener(self) -> None:
         """Wake this process's search state on the change log's notifications (a thread
-        with its own connection; polling every POLL_S covers a lost one)."""
+        with its own connection, which ends with this backend; polling every POLL_S covers
+        a lost notification)."""
         if self._listener is None:
-            self._listener = threading.Thread(target=self._listen, daemon=True,
-                                              name="face_trigger gallery changes")
+            self._listener = threading.Thread(
+                target=_listen, args=(weakref.ref(self), self.url, self.connect_timeout,
+                                      self._notified, self._closed),
+                daemon=True, name="face_trigger gallery changes")
             self._listener.start()
 
-    def _listen(self) -> None:
-        while not self._closed.is_set():
-            conn = None
-            try:
-                conn = psycopg.connect(self.url, autocommit=True,
-                                       connect_timeout=max(1, int(self.connect_timeout)))
-                conn.execute(f"LISTEN {CHANNEL}")
-                self._notified.set()  # (re)connected: something may have happened meanwhile
-                while not self._closed.is_set():
-                    for _ in conn.notifies(timeout=1.0, stop_after=1):
-                        self._notified.set()
-            except psycopg.Error:
-                self._closed.wait(1.0)  # the database is away: polling covers it
-            finally:
-                if conn is not None:
-                    conn.close()
+
+def _listen(owner: "weakref.ref[PostgresBackend]", url: str, timeout: float,
+            notified: threading.Event, closed: threading.Event) -> None:
+    """LISTEN on the change log's channel and set ``notified`` on each notification, until
+    ``closed`` or the backend is gone; reconnects after a lost connection."""
+    while not closed.is_set() and owner() is not None:
+        conn = None
+        try:
+            conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout)))
+            conn.execute(f"LISTEN {CHANNEL}")
+            notified.set()  # (re)connected: something may have happened meanwhile
+            while not closed.is_set() and owner() is not None:
+                for _ in conn.notifies(timeout=1.0, stop_after=1):
+                    notified.set()
+        except psycopg.Error:
+            closed.wait(1.0)  # the database is away: polling covers it meanwhile
+        finally:
+            if conn is not None:
+                conn.close()
 
 
 class _VectorsGone(GalleryError):
