@@ -105,7 +105,9 @@ def hnsw_search(gallery, ef_search: int):
             return backend._server_search(queries, k, True)
         with backend._session() as conn:
             conn.execute(f"SET hnsw.ef_search = {int(max(ef_search, k))}")
-        backend._index = (time.monotonic() + 1e9, (1, 1))  # "an index exists": no seq scan
+        # "large, and an index exists": no sequential scan (the planner takes HNSW)
+        backend._small = (time.monotonic() + 1e9, False)
+        backend._index = (time.monotonic() + 1e9, (1, 1))
         return backend._server_search(queries, k, False)
     return search
 
