@@ -313,3 +313,35 @@ def test_the_test_server_keeps_its_data_out_of_pytests_shared_folder(
     data = Path(pg_server.pgdata).resolve()
     assert tmp_path_factory.getbasetemp().resolve() not in data.parents
     assert "pytest-of-" not in str(data) and data.name.startswith("face_trigger-pgdata-")
+
+
+def test_a_new_process_takes_the_cached_index_and_brings_it_up_to_date(pg_url, tmp_path):
+    """The compact index cached by one process is used by the next, after the faceprints
+    added and removed since it was saved are applied (not rebuilt from every vector)."""
+    vectors, queries = planted(3_000, 20, seed=21)
+    cache = tmp_path / "cache"
+    first = ft.Gallery(pg_url, MODEL, compact_from=2_000, cache_dir=cache)
+    first.bulk_add([f"p{i}" for i in range(len(vectors))], vectors)
+    assert first.compact  # built on the first search and cached
+    (saved,) = cache.glob("*.faiss")
+    stamp = saved.stat().st_mtime_ns
+    extra = unit_rows(np.random.default_rng(22), 50)
+    new_ids = first.add_faceprints("late", list(extra))
+    first.remove_person("p7")
+    first.close()
+    second = ft.Gallery(pg_url, MODEL, compact_from=2_000, cache_dir=cache)
+    built = []
+    original = ft_pg.CompactIndex.build
+    ft_pg.CompactIndex.build = lambda *a, **k: built.append(1) or original(*a, **k)
+    try:
+        found = second.search(np.vstack([queries, extra[:5]]), k=1)[1][:, 0]
+    finally:
+        ft_pg.CompactIndex.build = original
+    assert built == [] and second.compact  # the cache was used
+    assert saved.stat().st_mtime_ns != stamp  # and saved again, up to date
+    assert np.array_equal(found[-5:], new_ids[:5])
+    stored = np.vstack([vectors, extra])
+    ids = np.concatenate([np.arange(1, 3_001), new_ids])
+    keep = ids != 8  # p7 was removed (ids start at 1)
+    exact = ids[keep][np.argmax(queries @ stored[keep].T, axis=1)]
+    assert np.array_equal(found[:-5], exact)

@@ -767,12 +767,23 @@ class PostgresBackend:
         return tuple(names[r] for r in rows)
 
     def _open_index(self, conn: "psycopg.Connection", ids: NDArray[np.int64]) -> CompactIndex:
-        """The cached compact index when it holds exactly ``ids``, else a new one."""
+        """The cached compact index brought to exactly ``ids`` (faceprints removed since it
+        was saved are hidden, new ones read from the database and added; saved again when
+        it changed), else a new one built from every vector."""
         path = self._cache_path()
         if path is not None and path.is_file():
             try:
                 index = CompactIndex.load(path)
-                if np.array_equal(np.sort(index.ids[index.ids >= 0]), ids):
+                cached = np.sort(index.ids[index.ids >= 0])
+                gone, new = np.setdiff1d(cached, ids), np.setdiff1d(ids, cached)
+                if gone.size + new.size < max(1024, ids.size // 10):  # else: build afresh
+                    index.remove(gone)
+                    if new.size:
+                        index.add(self._read_vectors(conn, new), new)
+                    if gone.size or new.size:
+                        if index.stale:
+                            raise GalleryError("too many removed faceprints in the cache")
+                        self._persist(index, ids)
                     return index
             except (GalleryError, OSError, ValueError, RuntimeError) as exc:
                 logger.warning("rebuilding the compact index of %s: %s", self.location, exc)
