@@ -94,6 +94,16 @@ def collect(root: Path, widths: Sequence[int]) -> Dict[str, np.ndarray]:
     return out
 
 
+def load_probes(root: Path, widths: Sequence[int], cache: "Path | None") -> Dict[str, np.ndarray]:
+    """:func:`collect`, or the probes it saved in ``cache`` (.npz) before."""
+    if cache and cache.exists():
+        return dict(np.load(cache))
+    data = collect(root, widths)
+    if cache:
+        np.savez(cache, **data)
+    return data
+
+
 def pair_scores(data: Dict[str, np.ndarray], gate: float) -> Dict[str, np.ndarray]:
     """Per probe: genuine similarities (list) and impostor counts at/above the gate."""
     sims = data["embedding"] @ data["enrolled"].T            # (probes, photos)
@@ -174,12 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     ft.runtime.configure_opencv(quiet=True)
     start = time.perf_counter()
-    if args.cache and args.cache.exists():
-        data = dict(np.load(args.cache))
-    else:
-        data = collect(args.root, args.widths)
-        if args.cache:
-            np.savez(args.cache, **data)
+    data = load_probes(args.root, args.widths, args.cache)
     pairs = pair_scores(data, args.gate)
     views = ", ".join(f"{v}: {int((data['view'] == v).sum())}" for v in np.unique(data["view"]))
     print(f"{len(data['enrolled'])} photos enrolled, {len(data['person'])} probes ({views}), "

@@ -36,7 +36,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 import face_trigger as ft
-from door_gates_lfw import collect
+from door_gates_lfw import load_probes
 
 THRESHOLDS = np.round(np.arange(0.15, 0.465, 0.025), 3)
 
@@ -110,12 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     ft.runtime.configure_opencv(quiet=True)
     start = time.perf_counter()
-    if args.cache and args.cache.exists():
-        data = dict(np.load(args.cache))
-    else:
-        data = collect(args.root, args.widths)
-        if args.cache:
-            np.savez(args.cache, **data)
+    data = load_probes(args.root, args.widths, args.cache)
     print(f"{len(data['person'])} probes of {len(np.unique(data['person']))} people "
           f"({time.perf_counter() - start:.0f} s); identify gate {ft.IDENTIFY_COSINE}\n")
     chosen = []

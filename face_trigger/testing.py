@@ -551,6 +551,20 @@ def similarity_percentiles(embeddings: NDArray[np.float32], labels: Sequence[str
             np.percentile(pairs[~same], impostor_percentiles))
 
 
+def read_video(path: Union[str, "os.PathLike[str]"]) -> List[NDArray[np.uint8]]:
+    """Every frame OpenCV decodes from a video file (BGR uint8), in order."""
+    capture = cv2.VideoCapture(str(path))
+    frames: List[NDArray[np.uint8]] = []
+    try:
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                return frames
+            frames.append(np.asarray(image, np.uint8))
+    finally:
+        capture.release()
+
+
 def write_video(path: Union[str, "os.PathLike[str]"], frames: Iterable[NDArray[np.uint8]],
                 fps: float = 25.0) -> Path:
     """Write BGR frames to an MJPG ``.avi`` file (readable by any OpenCV build)."""

@@ -6,14 +6,13 @@ import csv
 import io
 import json
 
-import cv2
 import numpy as np
 import pytest
 
 import face_trigger as ft
 from face_trigger.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 from face_trigger.door.view import Window, display_problem
-from face_trigger.testing import Actor, Scene, face_crop, write_video
+from face_trigger.testing import Actor, Scene, face_crop, read_video, write_video
 
 pytestmark = pytest.mark.slow  # real videos
 
@@ -30,18 +29,6 @@ def clip(tmp_path_factory, images, reference):
     frames = list(scene.frames())
     path = write_video(tmp_path_factory.mktemp("clip") / "clip.avi", (f for f, _ in frames))
     return path, [truth for _, truth in frames]
-
-
-def frames_of(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    capture.release()
-    return frames
 
 
 def test_detect_prints_one_row_per_face_per_frame(clip, capsys):
@@ -78,7 +65,7 @@ def test_annotate_writes_a_playable_video_with_names(clip, tmp_path, data_dir, c
     assert main(["annotate", str(path), "-o", str(out), "--db", str(tmp_path / "people.db")]) \
         == EXIT_OK
     assert f"{FRAMES} frames" in capsys.readouterr().err
-    frames = frames_of(out)
+    frames = read_video(out)
     assert len(frames) == FRAMES and frames[0].shape == (240, 320, 3)
     assert not list(tmp_path.glob(".*partial*"))  # written whole, then put in place
     # the named face is drawn in the colour of a known face, inside its true box
@@ -88,7 +75,7 @@ def test_annotate_writes_a_playable_video_with_names(clip, tmp_path, data_dir, c
     def drawn(image, colour):  # pixels of that colour that were not in the input frame
         def near(im):
             return np.all(np.abs(im.astype(int) - colour) < 60, axis=2)
-        new = near(image) & ~near(frames_of(path)[15])
+        new = near(image) & ~near(read_video(path)[15])
         region = np.zeros_like(new)
         region[max(0, y1 - 25):y2 + 5, max(0, x1 - 5):min(320, x2 + 80)] = True
         return new[region].mean(), new[~region].mean()
@@ -106,7 +93,7 @@ def test_annotate_video_errors_are_clear(clip, tmp_path, capsys):
     assert main(["annotate", str(broken), str(path), "-o", str(tmp_path / "out")]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "broken.mp4" in err and "video" in err
-    assert len(frames_of(tmp_path / "out" / "clip.avi")) == FRAMES  # the good one still done
+    assert len(read_video(tmp_path / "out" / "clip.avi")) == FRAMES  # the good one still done
     assert not (tmp_path / "out" / "broken.mp4").exists()
     assert main(["detect", str(broken)]) == EXIT_INPUT
     assert "broken.mp4" in capsys.readouterr().err

@@ -11,7 +11,7 @@ import pytest
 
 import face_trigger as ft
 from face_trigger.cli import EXIT_ERROR, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
-from face_trigger.testing import Visit, door_video, write_video
+from face_trigger.testing import Visit, door_video, read_video, write_video
 
 pytestmark = pytest.mark.slow  # real videos, a real HTTP server and broker
 
@@ -128,14 +128,7 @@ def test_save_video_writes_what_the_door_sees(door, tmp_path, capsys):
 
     out = tmp_path / "seen.avi"
     assert watch(door, tmp_path, "--save-video", out) == EXIT_OK
-    video = cv2.VideoCapture(str(out))
-    frames = []
-    while True:
-        ok, image = video.read()
-        if not ok:
-            break
-        frames.append(image)
-    video.release()
+    frames = read_video(out)
     source = cv2.VideoCapture(str(door[0]))
     expected = int(source.get(cv2.CAP_PROP_FRAME_COUNT))
     source.release()
