@@ -391,11 +391,9 @@ def test_compact_index_is_persisted_and_reused(tmp_path):
 
 def test_without_faiss_a_large_gallery_stays_exact_and_says_so(tmp_path, monkeypatch, caplog):
     import face_trigger.gallery.local as local_module
-    import face_trigger.gallery.sqlite as gallery_module
 
     vectors, queries = planted(3_000, 5, seed=2)
-    for module in (gallery_module, local_module):
-        monkeypatch.setattr(module, "faiss_available", lambda: False)
+    monkeypatch.setattr(local_module, "faiss_available", lambda: False)
     gallery = ft.Gallery(tmp_path / "g.db", "synthetic@0", compact_from=1_000)
     gallery.bulk_add([f"p{i}" for i in range(3_000)], vectors)
     assert not gallery.compact

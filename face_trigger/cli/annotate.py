@@ -15,7 +15,7 @@ from face_trigger.door.view import VideoRecorder
 from face_trigger.draw import FACE_COLOUR, UNKNOWN_COLOUR, draw_faces
 
 from .common import DB_HELP, EXIT_OK, Inputs, UsageError, check_output, cosine_flag, flags
-from .video import is_video, video_frames
+from .video import is_video, open_video, video_frames
 
 HELP = "draw boxes, landmarks, names and scores on images or videos"
 #: Containers an annotated video may be written as (the input's own when it is one).
@@ -97,10 +97,11 @@ def _annotate_video(path: str, output: str, pipeline: FacePipeline, identifier: 
     (same rate; written whole or not at all)."""
     recorder = VideoRecorder(output)
     faces = frames = 0
+    source = open_video(path)
     try:
-        for frame in video_frames(path):
+        for frame in video_frames(path, source):
             if not frames:
-                recorder.fps = _declared_fps(path)
+                recorder.fps = source.fps  # declared by the file, 0 when it does not say
             drawn, count = _drawn(frame.image, pipeline, identifier)
             recorder.write(drawn)
             faces, frames = faces + count, frames + 1
@@ -108,16 +109,6 @@ def _annotate_video(path: str, output: str, pipeline: FacePipeline, identifier: 
         recorder.close()
     print(f"{path}: {frames} frames, {faces} faces; annotated video written to {output}",
           file=sys.stderr)
-
-
-def _declared_fps(path: str) -> float:
-    """The frame rate a video file declares (0 when it does not)."""
-    import cv2  # noqa: PLC0415 - video inputs only
-    capture = cv2.VideoCapture(path)
-    try:
-        return float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-    finally:
-        capture.release()
 
 
 def _annotate(frame: np.ndarray, output: str, pipeline: FacePipeline, identifier: Any) -> int:

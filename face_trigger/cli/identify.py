@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 def known_recognizer(known: str, args: argparse.Namespace) -> Tuple[Any, List[str]]:
     """The identifier of KNOWN: a gallery (``--db``, or KNOWN is one), a saved model, or
     KNOWN/<name>.jpg files and <name>/ folders enrolled now."""
-    threshold = args.gate if "gate" in vars(args) else _threshold(args)
+    threshold = args.gate
     if args.db or ft.gallery.looks_like_gallery(known):
         # no net is built here: worker processes build their own
         gallery = ft.Gallery(args.db or known, ft.model_files.bundled_info("embedder"),

@@ -5,6 +5,7 @@ candidates are re-ranked with exact vectors read back from the store. Changes gi
 snapshot; searches read the one current when they start."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Tuple
 
@@ -14,6 +15,8 @@ from numpy.typing import NDArray
 from ..errors import GalleryError
 from .backend import SearchResult, empty_result
 from .index import CompactIndex, faiss_available
+
+logger = logging.getLogger("face_trigger.gallery")
 
 #: From this many faceprints on (and with faiss installed) search runs on the compact index
 #: (index.py: 128 bytes a vector) with exact re-ranking; below it, on an exact float32
@@ -30,6 +33,20 @@ EXACT_CHUNK = 100_000
 Fetch = Callable[[NDArray[np.int64]], NDArray[np.float32]]
 #: Called with a newly built compact index and its ids (to persist it).
 Persist = Callable[[CompactIndex, NDArray[np.int64]], None]
+
+
+def use_compact(count: int, compact_from: int, where: str, dim: int) -> bool:
+    """Whether a gallery of ``count`` faceprints is searched on the compact index: from
+    ``compact_from`` on, when faiss is installed (without it, a warning says what the exact
+    rows in memory cost)."""
+    if count < compact_from:
+        return False
+    if faiss_available():
+        return True
+    logger.warning("%s holds %d faceprints: without faiss they are searched exactly in "
+                   "memory (%d MB); pip install faiss-cpu for the compact index", where, count,
+                   count * dim * 4 // 10**6)
+    return False
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,9 @@ from ..errors import (GalleryError, GalleryLocationError, GalleryNotFoundError,
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                       check_schema, check_unit_norms, empty_result, store_dim,
                       store_errors)
-from .index import CompactIndex, faiss_available
-from .local import COMPACT_FROM, Snapshot, appended, dropped, renamed, search as search_local
+from .index import CompactIndex
+from .local import (COMPACT_FROM, Snapshot, appended, dropped, renamed,
+                    search as search_local, use_compact)
 
 logger = logging.getLogger("face_trigger.gallery")
 
@@ -739,13 +740,8 @@ class PostgresBackend:
             # transactions that took a number before ours and commit after it
             self._gaps = {g: now for g in range(max(1, seq - 999), seq + 1) if g not in recent}
             self._seq, self._last_poll = seq, now
-            if ids.size >= self.compact_from:
-                if faiss_available():
-                    return Snapshot(None, ids, names, self._open_index(conn, ids))
-                logger.warning("%s holds %d faceprints: without faiss they are searched "
-                               "exactly in memory (%d MB); pip install faiss-cpu for the "
-                               "compact index", self.location, ids.size,
-                               ids.size * self.dim * 4 // 10**6)
+            if use_compact(ids.size, self.compact_from, self.location, self.dim):
+                return Snapshot(None, ids, names, self._open_index(conn, ids))
             return Snapshot(self._read_vectors(conn, ids), ids, names)
 
     def _names_of(self, conn: "psycopg.Connection", person_ids: NDArray[np.int64]

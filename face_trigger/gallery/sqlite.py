@@ -30,8 +30,9 @@ from ..errors import (GalleryError, GalleryLocationError, GalleryNotFoundError,
 from .backend import (IDENTIFY_POOL, ExportedPerson, SearchResult, check_model,
                       check_schema, check_unit_norms, store_dim,
                       store_errors)
-from .index import CompactIndex, faiss_available
-from .local import COMPACT_FROM, Snapshot, appended, dropped, search as search_snapshot
+from .index import CompactIndex
+from .local import (COMPACT_FROM, Snapshot, appended, dropped, search as search_snapshot,
+                    use_compact)
 
 logger = logging.getLogger("face_trigger.gallery")
 
@@ -219,12 +220,8 @@ class SQLiteBackend:
                                f"person {int(pairs[orphans[0], 1])}, who is not in the gallery: "
                                "the file is damaged or was altered")
         names = tuple(person_names[i] for i in of_row)
-        if ids.size >= self.compact_from:
-            if faiss_available():
-                return Snapshot(None, ids, names, self._open_index(ids))
-            logger.warning("%s holds %d faceprints: without faiss they are searched exactly in "
-                           "memory (%d MB); pip install faiss-cpu for the compact "
-                           "index", self.path, ids.size, ids.size * self.dim * 4 // 10**6)
+        if use_compact(ids.size, self.compact_from, self.path, self.dim):
+            return Snapshot(None, ids, names, self._open_index(ids))
         vectors = np.zeros((0, self.dim), np.float32)
         if ids.size:
             rows = db.execute("SELECT id, vector FROM faceprints ORDER BY id").fetchall()
